@@ -1,0 +1,3 @@
+from segview.cli.main import main
+
+raise SystemExit(main())

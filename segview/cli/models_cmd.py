@@ -1,0 +1,33 @@
+"""``segview models``: what the registry finds, and why files were rejected."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from segview.cli.table import print_table
+from segview.inference.registry import ModelRegistry
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the models segview can run")
+    p.add_argument("paths", nargs="*", type=Path, help="extra model files or folders to inspect")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    registry = ModelRegistry()
+    for path in args.paths:
+        if path.is_dir():
+            registry.add_folder(path)
+        else:
+            registry.add_file(path)
+    rows = []
+    for e in registry.entries():
+        c = e.card
+        kind = f"{c.output_kind}, {len(c.classes)} classes" if not c.is_binary else c.output_kind
+        rows.append([e.name, f"{c.width}x{c.height}", c.layout, c.color_order, kind, f"{e.size_bytes / 1024:.0f} KiB", c.origin, str(e.path)])
+    print_table(["model", "input", "layout", "colour", "output", "size", "card", "path"], rows)
+    for rejected in registry.rejected:
+        print(f"skipped {rejected.path}: {rejected.reason}")
+    return 0

@@ -1,0 +1,21 @@
+"""Errors that carry a message meant for the user.
+
+The CLI prints ``str(error)`` on one line and exits non-zero; the GUI shows it
+in the status bar. Anything else that escapes is a bug and keeps its traceback.
+"""
+
+
+class SegviewError(Exception):
+    """Base class: the message is complete and readable on its own."""
+
+
+class ModelError(SegviewError):
+    """A model file is missing, unreadable or unsuitable for segmentation."""
+
+
+class SourceError(SegviewError):
+    """A frame source cannot be opened or stopped delivering frames."""
+
+
+class DataError(SegviewError):
+    """Evaluation or calibration data is missing or malformed."""

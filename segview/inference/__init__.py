@@ -1,0 +1,1 @@
+"""Models: cards, the registry, and onnxruntime sessions with pre/postprocessing."""

@@ -1,0 +1,62 @@
+"""Model output -> mask at frame resolution."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from segview.inference.card import ModelCard
+
+THRESHOLD = 0.5
+
+
+class Postprocessor:
+    """Turns the raw output tensor into (mask, foreground probability).
+
+    Binary models: the probability map is resized to the frame (bilinear)
+    before thresholding, so edges follow the frame's pixels, not the model's.
+    Multi-class models: class scores are resized, then argmaxed.
+    """
+
+    def __init__(self, card: ModelCard) -> None:
+        self.card = card
+        self.binary = card.is_binary
+        self.num_classes = 1 if card.is_binary else len(card.classes)
+        self.foreground = card.foreground_class
+
+    def scores(self, output: np.ndarray) -> np.ndarray:
+        """(H, W) for binary models, (H, W, C) otherwise, at model resolution, float32."""
+        arr = np.asarray(output)
+        if arr.ndim == 4:
+            arr = arr[0]
+            if arr.shape[0] == self.num_classes and arr.shape[-1] != self.num_classes:
+                arr = arr.transpose(1, 2, 0)
+        elif arr.ndim == 3:
+            arr = arr[0][..., None]
+        if self.binary:
+            return arr[..., 0].astype(np.float32, copy=False)
+        return arr.astype(np.float32, copy=False)
+
+    def __call__(self, output: np.ndarray, frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (mask uint8 at frame_size, foreground probability at model resolution)."""
+        scores = self.scores(output)
+        if self.binary:
+            probability = scores if self.card.output_kind == "sigmoid" else _sigmoid(scores)
+            big = cv2.resize(probability, frame_size, interpolation=cv2.INTER_LINEAR)
+            mask = (big > THRESHOLD).view(np.uint8)
+            return mask, probability
+        big = cv2.resize(scores, frame_size, interpolation=cv2.INTER_LINEAR)
+        if big.ndim == 2:  # cv2 drops a single trailing channel
+            big = big[..., None]
+        mask = np.argmax(big, axis=-1).astype(np.uint8)
+        probability = _softmax(scores)[..., self.foreground] if self.card.output_kind == "class_logits" else scores[..., self.foreground]
+        return mask, probability
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)

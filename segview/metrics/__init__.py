@@ -1,0 +1,1 @@
+"""Measurements: latency statistics, IoU, and process samplers. Plain numpy, no Qt."""
