@@ -49,18 +49,25 @@ def test_video_loops(square_video):
     assert source.loops_completed == 2
 
 
-def test_truncated_video_ends_with_a_reason_or_cleanly(square_video, tmp_path):
-    data = square_video.read_bytes()
+def test_truncated_video_reports_damage(tmp_path):
+    frames = factories.moving_square_frames(90)
+    video = factories.write_video(tmp_path / "long.mkv", frames)  # Matroska keeps its index up front
+    data = video.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    with open_source(str(cut)) as source:
+        got = _drain(source)
+    assert 0 < len(got) < 90
+    # The header still says how long the file should be, so the shortfall is reported.
+    assert source.problem == f"cut.mkv is damaged: it ended after {len(got)} of its 90 frames"
+
+
+def test_video_without_index_is_refused(square_video, tmp_path):
+    # MP4 written by a muxer puts its index (moov) at the end: cut it off and nothing is decodable.
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) * 2 // 3])
-    try:
-        source = open_source(str(cut))
-    except SourceError as exc:  # the index (moov) may be the part that was cut
-        assert "cannot decode video" in str(exc)
-        return
-    frames = _drain(source)
-    source.close()
-    assert len(frames) < 24
+    cut.write_bytes(square_video.read_bytes()[:-200])
+    with pytest.raises(SourceError, match="cannot decode video cut.mp4"):
+        open_source(str(cut))
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not a video at all" * 100])
