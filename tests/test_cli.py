@@ -160,6 +160,19 @@ def test_undecodable_video(brightness_model, tmp_path):
     assert_one_line_error(segview("bench", "--source", bad, "--model", brightness_model), "cannot decode video")
 
 
+def test_video_damaged_mid_way(brightness_model, tmp_path):
+    video = factories.write_video(tmp_path / "long.mkv", factories.moving_square_frames(90))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    out = tmp_path / "bench.json"
+    proc = segview("bench", "--source", cut, "--model", brightness_model, "--frames", 200, "--warmup", 0, "--json", out)
+    assert_one_line_error(proc, "cut.mkv is damaged: it ended after")
+    # What was measured before the damage is kept.
+    report = json.loads(out.read_text())
+    assert 0 < report["models"][0]["frames"] < 90
+    assert "damaged" in report["problem"]
+
+
 def test_missing_camera(brightness_model):
     assert_one_line_error(segview("bench", "--source", "camera:57", "--model", brightness_model), "camera 57 not found")
 

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         atomic_write_json(args.json, report.as_dict())
     if report.problem:
-        print(f"segview: warning: {report.problem}", file=sys.stderr)
+        # What was measured before the problem is printed and saved; the run still failed.
+        print(f"segview: error: {report.problem}", file=sys.stderr)
+        return 1
     return 0
 
 
