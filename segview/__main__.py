@@ -1,3 +1,3 @@
-from segview.cli.main import main
+from segview.launcher import main
 
 raise SystemExit(main())

@@ -1,34 +1,31 @@
-"""``segview`` entry point: dispatches subcommands and turns user-facing errors into one line on stderr."""
+"""Argument parsing for every ``segview`` subcommand, and the error policy: a user-facing
+problem is one line on stderr and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from segview import __version__
 from segview.errors import SegviewError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from segview.cli import bench_cmd, devices_cmd, eval_cmd, models_cmd
+    from segview.cli import bench_cmd, devices_cmd, eval_cmd, models_cmd, studio_args
 
-    parser = argparse.ArgumentParser(prog="segview", description="Real-time segmentation studio and tools.")
+    parser = argparse.ArgumentParser(prog="segview", description="Real-time segmentation studio and tools. With no command, opens the studio.")
     parser.add_argument("--version", action="version", version=f"segview {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (bench_cmd, eval_cmd, models_cmd, devices_cmd):
+    for module in (studio_args, bench_cmd, eval_cmd, models_cmd, devices_cmd):
         module.register(sub)
+    studio_args.add_studio_options(parser)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        # The studio arrives with its own issue; until then the default job is a benchmark on the demo clip.
-        args = parser.parse_args(["bench", *(argv or [])])
+def guarded(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     try:
-        return int(args.handler(args) or 0)
+        return int(handler(args) or 0)
     except SegviewError as exc:
         print(f"segview: error: {exc}", file=sys.stderr)
         return 2
@@ -37,3 +34,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return guarded(args.handler, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command-line tools alone (the studio needs segview.launcher)."""
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "studio"):
+        print("segview: error: the studio starts from the 'segview' program (segview.launcher)", file=sys.stderr)
+        return 2
+    return run_command(args)

@@ -57,6 +57,8 @@ def threads_per_session(workers: int) -> int:
 class Pipeline:
     """Runs sessions over a source until it ends, ``max_frames`` frames are done, or ``stop()``.
 
+    ``on_finished(stats)`` is called once, on the consumer thread, when everything has stopped.
+
     Consumers are called on the consumer thread, in the order frames were
     captured for live sources (late results are dropped rather than shown out
     of order) and in completion order otherwise. They must be quick; a GUI
@@ -71,6 +73,7 @@ class Pipeline:
         workers: int | None = None,
         max_frames: int | None = None,
         consumers: Sequence[Consumer] = (),
+        on_finished: Callable[[PipelineStats], None] | None = None,
     ) -> None:
         if not sessions:
             raise ValueError("a pipeline needs at least one session")
@@ -80,6 +83,7 @@ class Pipeline:
         self.max_frames = max_frames
         self.stats = PipelineStats()
         self._consumers: list[Consumer] = list(consumers)
+        self._on_finished = on_finished
         live = source.is_live
         self._frames: Channel[Frame] = Channel(1 if live else self.workers, newest_wins=live)
         self._results: Channel[FrameResults] = Channel(max(4, 2 * self.workers), newest_wins=live)
@@ -93,7 +97,11 @@ class Pipeline:
     # -- control (any thread) -------------------------------------------------
 
     def add_consumer(self, consumer: Consumer) -> None:
-        self._consumers.append(consumer)
+        """Safe while running: the consumer thread iterates over a snapshot of the list."""
+        self._consumers = [*self._consumers, consumer]
+
+    def remove_consumer(self, consumer: Consumer) -> None:
+        self._consumers = [c for c in self._consumers if c is not consumer]
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._capture_loop, name="segview-capture", daemon=True)]
@@ -118,6 +126,11 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def frames_dropped(self) -> int:
+        """Dropped so far (live sources); final once finished."""
+        return self._frames.dropped + self._results.dropped
 
     @property
     def finished(self) -> bool:
@@ -220,8 +233,10 @@ class Pipeline:
             # Nobody reads results any more: release workers blocked on a full channel.
             self._results.close(discard=True)
         finally:
-            self.stats.frames_dropped = self._frames.dropped + self._results.dropped
+            self.stats.frames_dropped = self.frames_dropped
             self._finished.set()
+            if self._on_finished is not None:
+                self._on_finished(self.stats)
 
     def _report(self, problem: str) -> None:
         with self._lock:

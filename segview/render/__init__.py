@@ -1,0 +1,1 @@
+"""Turning frames and masks into pictures: overlays, comparisons. Plain numpy/OpenCV, no Qt."""

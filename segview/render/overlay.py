@@ -1,0 +1,180 @@
+"""Overlay modes for the live view.
+
+Runs on the studio's render thread (never the GUI thread): a blend costs about
+1 ms on a 640x480 frame, a background blur about 2 ms (it blurs a quarter-size
+copy, which looks the same and costs a sixteenth).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+class OverlayMode(enum.Enum):
+    BLEND = "blend"
+    OUTLINE = "outline"
+    BLUR = "blur"
+    REPLACE = "replace"
+    MASK = "mask"
+    ORIGINAL = "original"
+
+    @property
+    def label(self) -> str:
+        return {
+            "blend": "Colour blend",
+            "outline": "Outline",
+            "blur": "Blur background",
+            "replace": "Replace background",
+            "mask": "Mask only",
+            "original": "Original",
+        }[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class OverlaySettings:
+    mode: OverlayMode = OverlayMode.BLEND
+    opacity: float = 0.5
+    # BGR, like the frames.
+    color: tuple[int, int, int] = (255, 144, 30)
+    background_color: tuple[int, int, int] = (60, 180, 75)
+    background_image: np.ndarray | None = None
+    blur_sigma: float = 12.0
+    outline_px: int = 3
+
+
+def palette(num_classes: int) -> np.ndarray:
+    """(num_classes, 3) BGR colours: class 0 (background) black, the rest well apart in hue."""
+    colours = np.zeros((num_classes, 3), np.uint8)
+    for c in range(1, num_classes):
+        hue = int(round(((c - 1) * 0.618033988749895 % 1.0) * 179))
+        hsv = np.uint8([[[hue, 200, 255]]])
+        colours[c] = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
+    return colours
+
+
+def binary_palette(color: tuple[int, int, int]) -> np.ndarray:
+    return np.array([(0, 0, 0), color], np.uint8)
+
+
+def compose(
+    frame: np.ndarray,
+    mask: np.ndarray,
+    settings: OverlaySettings,
+    *,
+    colours: np.ndarray,
+    alpha: np.ndarray | None = None,
+) -> np.ndarray:
+    """The picture for one view. ``mask`` is class indices at frame size (0 = background);
+    ``alpha`` is an optional soft foreground weight in [0, 1] at any size, for smooth edges."""
+    mode = settings.mode
+    if mode is OverlayMode.ORIGINAL:
+        return frame
+    if mode is OverlayMode.MASK:
+        return colours[mask] if len(colours) > 2 else _gray_mask(mask)
+    if mode is OverlayMode.BLEND:
+        return _blend(frame, mask, colours, settings.opacity)
+    if mode is OverlayMode.OUTLINE:
+        return _outline(frame, mask, colours, settings.outline_px)
+    background = _blurred(frame, settings.blur_sigma) if mode is OverlayMode.BLUR else _replacement(frame, settings)
+    return _composite(frame, background, mask, alpha)
+
+
+def _gray_mask(mask: np.ndarray) -> np.ndarray:
+    gray = (mask > 0).astype(np.uint8) * 255
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+
+
+def _blend(frame: np.ndarray, mask: np.ndarray, colours: np.ndarray, opacity: float) -> np.ndarray:
+    tinted = cv2.addWeighted(frame, 1.0 - opacity, colours[mask], opacity, 0.0)
+    out = frame.copy()
+    np.copyto(out, tinted, where=(mask > 0)[..., None])
+    return out
+
+
+def _outline(frame: np.ndarray, mask: np.ndarray, colours: np.ndarray, width: int) -> np.ndarray:
+    out = frame.copy()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    for c in np.unique(mask):
+        if c == 0:
+            continue
+        region = (mask == c).astype(np.uint8)
+        edge = cv2.morphologyEx(region, cv2.MORPH_GRADIENT, kernel) > 0
+        out[edge] = colours[c]
+    return out
+
+
+def _blurred(frame: np.ndarray, sigma: float) -> np.ndarray:
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(0.5, sigma / 4))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _replacement(frame: np.ndarray, settings: OverlaySettings) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if settings.background_image is not None:
+        return _cover(settings.background_image, w, h)
+    return np.full_like(frame, settings.background_color)
+
+
+def _cover(image: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Scale to cover (w, h) and crop the centre, like CSS background-size: cover."""
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    resized = cv2.resize(image, (max(w, int(round(iw * scale))), max(h, int(round(ih * scale)))), interpolation=cv2.INTER_AREA)
+    y0 = (resized.shape[0] - h) // 2
+    x0 = (resized.shape[1] - w) // 2
+    return resized[y0 : y0 + h, x0 : x0 + w]
+
+
+def _composite(frame: np.ndarray, background: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if alpha is None:
+        weight = (mask > 0).astype(np.float32)
+    else:
+        weight = cv2.resize(alpha.astype(np.float32, copy=False), (w, h), interpolation=cv2.INTER_LINEAR)
+    weight = weight[..., None]
+    out = frame.astype(np.float32) * weight + background.astype(np.float32) * (1.0 - weight)
+    return out.astype(np.uint8)
+
+
+class MaskSmoother:
+    """Temporal smoothing: an exponential moving average of the probability map.
+
+    Steadies flickering edges at the cost of a little lag; ``strength`` 0 is off,
+    0.8 follows motion within about five frames. Binary models only: averaging
+    class indices means nothing. Not thread-safe; one per view.
+    """
+
+    def __init__(self, strength: float = 0.0) -> None:
+        self.strength = strength
+        self._state: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._state = None
+
+    def __call__(self, probability: np.ndarray, frame_size: tuple[int, int], threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """(mask at frame size, smoothed probability at model size)."""
+        if self._state is None or self._state.shape != probability.shape or self.strength <= 0:
+            self._state = probability.astype(np.float32, copy=True)
+        else:
+            self._state *= self.strength
+            self._state += (1.0 - self.strength) * probability
+        big = cv2.resize(self._state, frame_size, interpolation=cv2.INTER_LINEAR)
+        return (big > threshold).view(np.uint8), self._state
+
+
+def disagreement(mask_a: np.ndarray, mask_b: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
+    """Where two masks differ: orange where only A says foreground, blue where only B does, on a dimmed frame."""
+    a = mask_a > 0
+    b = mask_b > 0
+    base = (frame // 3) if frame is not None else np.zeros((*a.shape, 3), np.uint8)
+    out = base.copy()
+    out[a & b] = (base[a & b] // 2) + 60
+    out[a & ~b] = (0, 140, 255)
+    out[~a & b] = (255, 120, 0)
+    return out

@@ -1,0 +1,1 @@
+"""The studio: the only package that imports Qt (PySide6) and pyqtgraph."""

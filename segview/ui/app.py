@@ -1,0 +1,117 @@
+"""Starting the studio: QApplication, engine, metrics, window; and the scripted profiling run.
+
+``segview studio --source SRC --model M --duration S --record DIR`` opens the
+window, runs for S seconds, writes the recording (summary.json with fps per
+model) into DIR and exits: unattended profiling, under Xvfb or offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from segview.errors import SegviewError
+from segview.inference.registry import ModelRegistry
+from segview.metrics.hub import MetricsHub
+from segview.metrics.samplers import default_samplers
+from segview.ui.engine import StudioEngine
+from segview.ui.main_window import StudioWindow, default_models, default_source
+from segview.ui.recording_control import RecordingControl
+from segview.ui.settings_store import APPLICATION, ORGANIZATION, load_preferences
+from segview.ui.theme import apply_theme
+
+
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    apply_theme(app)
+    return app
+
+
+class Studio:
+    """Everything the window needs, built and torn down together (GUI thread)."""
+
+    def __init__(self, *, workers: int | None = None, provider: str = "cpu", persist: bool = True, registry: ModelRegistry | None = None) -> None:
+        self.registry = registry or ModelRegistry()
+        self.engine = StudioEngine(self.registry, workers=workers, provider=provider)
+        self.hub = MetricsHub(default_samplers())
+        self.hub.start()
+        self.window = StudioWindow(self.engine, system_series=self.hub.snapshot, persist=persist)
+        self.recording = RecordingControl(self.engine, self.hub)
+        self.window.record_action.toggled.connect(self._on_record_toggled)
+
+    def open(self, source: str | None, models: list[str] | None) -> bool:
+        """Open the source and models (remembered ones when not given); False if either failed (the window says why)."""
+        prefs = load_preferences()
+        self.window.apply_preferences(prefs)
+        self.window.refresh_models()
+        ok = self.window.choose_source(source or default_source(prefs.source))
+        if not ok and source is None:
+            ok = self.window.choose_source("demo")
+        ok = self.window.choose_models(models or default_models(self.registry, prefs.models)) and ok
+        self.window.refresh_sources()
+        if ok:
+            self.engine.play()
+        return ok
+
+    def _on_record_toggled(self, on: bool) -> None:
+        try:
+            if on and not self.recording.recording:
+                folder = self.recording.start()
+                self.window.statusBar().showMessage(f"Recording into {folder}", 5000)
+            elif not on and self.recording.recording:
+                folder = self.recording.stop()
+                self.window.statusBar().showMessage(f"Session saved in {folder}", 8000)
+        except SegviewError as exc:
+            self.window.show_problem(str(exc))
+            self.window.record_action.blockSignals(True)
+            self.window.record_action.setChecked(False)
+            self.window.record_action.blockSignals(False)
+
+    def close(self) -> None:
+        if self.recording.recording:
+            self.recording.stop()
+        self.window.close()
+        self.hub.stop()
+
+
+def run_studio(args: argparse.Namespace) -> int:
+    app = application()
+    scripted = args.duration is not None
+    studio = Studio(workers=args.workers, provider=args.provider, persist=not scripted)
+    opened = studio.open(args.source, args.models)
+    if scripted and not opened:
+        problem = studio.window.problem_label.text() or "could not start"
+        studio.close()
+        raise SegviewError(problem)
+    if args.record is not None:
+        studio.recording.start(args.record)
+    studio.window.show()
+    if not scripted:
+        code = app.exec()
+        studio.close()
+        return code
+
+    outcome: dict[str, object] = {}
+
+    def finish() -> None:
+        if args.screenshot is not None:
+            studio.window.grab().save(str(args.screenshot))
+        outcome["problem"] = studio.engine.problem if not studio.engine.running else None
+        folder = studio.recording.stop()
+        outcome["folder"] = folder
+        studio.close()
+        app.quit()
+
+    QTimer.singleShot(int(args.duration * 1000), finish)
+    app.exec()
+    if outcome.get("folder"):
+        print(f"session recorded in {outcome['folder']}")
+    if outcome.get("problem"):
+        raise SegviewError(str(outcome["problem"]))
+    return 0

@@ -1,0 +1,262 @@
+"""StudioEngine: runs the pipeline for the studio window and hands finished pictures to the GUI thread.
+
+Threads: the pipeline's own (capture, workers, consumer) do all the work,
+including composing overlays in :meth:`_on_bundle` (consumer thread). The GUI
+thread only calls the public methods and reads :meth:`latest`. A picture is
+composed only when the GUI has taken the previous one, so a slow screen never
+slows the models down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from segview.errors import SegviewError
+from segview.inference.registry import ModelEntry, ModelRegistry
+from segview.inference.session import SegmentationSession, SessionOptions
+from segview.metrics.iou import binary_iou
+from segview.metrics.live import LiveStats
+from segview.pipeline.pipeline import FrameResults, Pipeline, PipelineStats, default_workers, threads_per_session
+from segview.render.overlay import MaskSmoother, OverlaySettings, binary_palette, compose, disagreement, palette
+from segview.sources.base import FrameSource
+from segview.sources.spec import SourceSpec, open_source, parse_source
+
+MAX_VIEWS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPicture:
+    model: str
+    image: np.ndarray  # BGR, composed
+    classes: tuple[str, ...]
+    colours: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedFrame:
+    frame_index: int
+    views: tuple[ViewPicture, ...]
+    comparison: np.ndarray | None
+    pair: tuple[str, str] | None
+    iou: float | None
+
+
+class StudioEngine(QObject):
+    frame_rendered = Signal()
+    problem_occurred = Signal(str)
+    state_changed = Signal()
+    # Emitted from the consumer thread; Qt queues it to the GUI thread.
+    _pipeline_finished = Signal(object)
+
+    def __init__(self, registry: ModelRegistry, *, workers: int | None = None, provider: str = "cpu") -> None:
+        super().__init__()
+        self.registry = registry
+        self.workers = workers or default_workers()
+        self.provider = provider
+        self.live = LiveStats()
+        self.source_spec: SourceSpec | None = None
+        self.models: list[ModelEntry] = []
+        self.overlay = OverlaySettings()
+        self.smoothing = 0.0
+        self.compare_pair: tuple[int, int] | None = None
+        self.problem: str | None = None
+        self._source: FrameSource | None = None
+        self._sessions: dict[Path, SegmentationSession] = {}
+        self._pipeline: Pipeline | None = None
+        self._smoothers: dict[str, MaskSmoother] = {}
+        self._extra_consumers: list = []
+        self._lock = threading.Lock()
+        self._latest: RenderedFrame | None = None
+        self._picture_pending = False
+        self._pipeline_finished.connect(self._on_pipeline_finished)
+
+    # -- configuration (GUI thread) -------------------------------------------
+
+    def set_source(self, text: str) -> None:
+        """Open a new source (raises SegviewError); the running state is kept."""
+        spec = parse_source(text)
+        if spec.scheme in ("file", "demo", "folder") and "realtime" not in spec.options and "fps" not in spec.options:
+            # In the studio, recordings play at their own speed unless asked otherwise.
+            key = "fps" if spec.scheme == "folder" else "realtime"
+            spec = SourceSpec(spec.scheme, spec.target, {**spec.options, key: "10" if key == "fps" else "1"})
+        was_running = self.running
+        self._stop_pipeline()
+        self._close_source()
+        self._source = open_source(spec)
+        self.source_spec = spec
+        self.live.reset()
+        self._set_problem(None)
+        if was_running or self.models:
+            self.play()
+        self.state_changed.emit()
+
+    def set_models(self, references: list[str]) -> None:
+        """Select up to four models (raises SegviewError); sessions are loaded once and kept."""
+        if len(references) > MAX_VIEWS:
+            raise SegviewError(f"at most {MAX_VIEWS} models at once")
+        entries = [self.registry.resolve(r) for r in references]
+        threads = threads_per_session(self.workers)
+        for entry in entries:
+            if entry.path not in self._sessions:
+                self._sessions[entry.path] = SegmentationSession(entry.path, entry.card, SessionOptions(provider=self.provider, threads=threads))
+        was_running = self.running
+        self._stop_pipeline()
+        self.models = entries
+        self._smoothers = {e.name: MaskSmoother(self.smoothing) for e in entries}
+        if self.compare_pair and max(self.compare_pair) >= len(entries):
+            self.compare_pair = None
+        self.live.reset()
+        if was_running:
+            self.play()
+        self.state_changed.emit()
+
+    def set_overlay(self, settings: OverlaySettings) -> None:
+        self.overlay = settings
+
+    def set_smoothing(self, strength: float) -> None:
+        self.smoothing = strength
+        for smoother in self._smoothers.values():
+            smoother.strength = strength
+            smoother.reset()
+
+    def set_compare_pair(self, pair: tuple[int, int] | None) -> None:
+        self.compare_pair = pair if pair and pair[0] != pair[1] else None
+
+    def add_consumer(self, consumer) -> None:
+        """Extra pipeline consumers (the recorder); they run on the consumer thread."""
+        self._extra_consumers.append(consumer)
+        if self._pipeline is not None:
+            self._pipeline.add_consumer(consumer)
+
+    def remove_consumer(self, consumer) -> None:
+        self._extra_consumers = [c for c in self._extra_consumers if c is not consumer]
+        if self._pipeline is not None:
+            self._pipeline.remove_consumer(consumer)
+
+    # -- running (GUI thread) -------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._pipeline is not None and not self._pipeline.finished
+
+    def play(self) -> None:
+        if self.running or not self.models:
+            return
+        if self._source is None:
+            if self.source_spec is None:
+                return
+            self._source = open_source(self.source_spec)
+        sessions = [self._sessions[e.path] for e in self.models]
+        self._pipeline = Pipeline(
+            self._source,
+            sessions,
+            workers=self.workers,
+            consumers=[self._on_bundle, *self._extra_consumers],
+            on_finished=self._pipeline_finished.emit,
+        )
+        self._pipeline.start()
+        self.state_changed.emit()
+
+    def pause(self) -> None:
+        self._stop_pipeline()
+        self.state_changed.emit()
+
+    def toggle(self) -> None:
+        self.pause() if self.running else self.play()
+
+    def shutdown(self) -> None:
+        self._stop_pipeline()
+        self._close_source()
+
+    def frames_dropped(self) -> int:
+        return self._pipeline.frames_dropped if self._pipeline is not None else 0
+
+    def latest(self) -> RenderedFrame | None:
+        """The newest picture; taking it lets the consumer thread compose the next."""
+        with self._lock:
+            picture = self._latest
+            self._picture_pending = False
+        return picture
+
+    # -- internals ------------------------------------------------------------
+
+    def _stop_pipeline(self) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.join()
+
+    def _close_source(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def _on_pipeline_finished(self, stats: PipelineStats) -> None:
+        """GUI thread (queued from the consumer thread)."""
+        if self._pipeline is not None and self._pipeline.stats is not stats:
+            return  # a pipeline we already replaced
+        if stats.problems:
+            self._set_problem(stats.problems[0])
+        elif self._pipeline is not None:
+            self._set_problem(f"{self._source.name if self._source else 'the source'} ended")
+        if self._pipeline is not None:
+            # The source is spent (a file at its end, a lost camera): reopen it on the next play.
+            self._pipeline = None
+            self._close_source()
+        self.state_changed.emit()
+
+    def _set_problem(self, problem: str | None) -> None:
+        self.problem = problem
+        if problem:
+            self.problem_occurred.emit(problem)
+
+    def _on_bundle(self, bundle: FrameResults) -> None:
+        """Consumer thread: statistics for every frame, a picture only when the GUI is ready for one."""
+        now = bundle.completed_at
+        masks = []
+        for result in bundle.results:
+            self.live.add(result.model, now, result.timings)
+            smoother = self._smoothers.get(result.model)
+            mask = result.mask
+            if smoother is not None and smoother.strength > 0 and result.probability is not None and self._is_binary(result.model):
+                mask, _ = smoother(result.probability, bundle.frame.size)
+            masks.append(mask)
+        pair = self.compare_pair
+        iou = None
+        if pair is not None and max(pair) < len(masks):
+            iou = binary_iou(masks[pair[0]], masks[pair[1]])
+            self.live.add_iou(now, iou)
+        with self._lock:
+            if self._picture_pending:
+                return
+        picture = self._compose(bundle, masks, pair, iou)
+        with self._lock:
+            self._latest = picture
+            self._picture_pending = True
+        self.frame_rendered.emit()
+
+    def _is_binary(self, model: str) -> bool:
+        return any(e.name == model and e.card.is_binary for e in self.models)
+
+    def _compose(self, bundle: FrameResults, masks: list[np.ndarray], pair: tuple[int, int] | None, iou: float | None) -> RenderedFrame:
+        image = bundle.frame.image
+        settings = self.overlay
+        views = []
+        cards = {e.name: e.card for e in self.models}
+        for result, mask in zip(bundle.results, masks):
+            card = cards.get(result.model)
+            classes = card.classes if card else ("background", "person")
+            colours = binary_palette(settings.color) if card is None or card.is_binary else palette(len(classes))
+            alpha = result.probability if (card is not None and card.is_binary and self.smoothing <= 0) else None
+            views.append(ViewPicture(result.model, compose(image, mask, settings, colours=colours, alpha=alpha), classes, colours))
+        comparison = None
+        names = None
+        if pair is not None and max(pair) < len(masks):
+            comparison = disagreement(masks[pair[0]], masks[pair[1]], image)
+            names = (bundle.results[pair[0]].model, bundle.results[pair[1]].model)
+        return RenderedFrame(bundle.frame.index, tuple(views), comparison, names, iou)

@@ -1,0 +1,401 @@
+"""The studio window: binds the controls, the views and the plots to a StudioEngine.
+
+GUI thread only. Nothing here runs a model or reads a device: the engine's
+threads do, and the window only displays what they produced.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segview.errors import SegviewError
+from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
+from segview.render.overlay import OverlayMode
+from segview.sources.discovery import available_sources
+from segview.ui.controls import CompareControls, ModelPicker, OverlayControls, SourcePicker
+from segview.ui.engine import MAX_VIEWS, RenderedFrame, StudioEngine
+from segview.ui.plots import PlotsPanel
+from segview.ui.settings_store import StudioPreferences, save_preferences
+from segview.ui.video_view import VideoView
+
+PLOT_REFRESH_MS = 500
+LAG_PROBE_MS = 20
+
+
+class EventLoopProbe:
+    """Measures how late a 20 ms timer fires: the delay a click or repaint would suffer."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.delays_ms: list[tuple[float, float]] = []
+        self.window_s = window_s
+        self._clock = QElapsedTimer()
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._on_tick)
+
+    def start(self) -> None:
+        self._clock.start()
+        self._timer.start(LAG_PROBE_MS)
+
+    def _on_tick(self) -> None:
+        elapsed = self._clock.restart()
+        now = time.perf_counter()
+        self.delays_ms.append((now, max(0.0, elapsed - LAG_PROBE_MS)))
+        while self.delays_ms and self.delays_ms[0][0] < now - self.window_s:
+            self.delays_ms.pop(0)
+
+    def series(self) -> tuple[np.ndarray, np.ndarray]:
+        now = time.perf_counter()
+        return np.array([t - now for t, _ in self.delays_ms]), np.array([d for _, d in self.delays_ms])
+
+    def all_delays(self) -> np.ndarray:
+        return np.array([d for _, d in self.delays_ms])
+
+
+class StudioWindow(QMainWindow):
+    def __init__(self, engine: StudioEngine, *, system_series=None, persist: bool = True) -> None:
+        super().__init__()
+        self.engine = engine
+        self.registry: ModelRegistry = engine.registry
+        self.persist = persist
+        self._system_series = system_series or (lambda: {})
+        self.setWindowTitle("segview studio")
+        self.resize(1400, 860)
+
+        self.source_picker = SourcePicker()
+        self.model_picker = ModelPicker(MAX_VIEWS)
+        self.overlay_controls = OverlayControls()
+        self.compare_controls = CompareControls()
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        for box in (self.source_picker, self.model_picker, self.overlay_controls, self.compare_controls):
+            side_layout.addWidget(box)
+        side_layout.addStretch(1)
+        side.setFixedWidth(290)
+
+        self.views = [VideoView() for _ in range(MAX_VIEWS)]
+        self.comparison_view = VideoView()
+        self.comparison_view.placeholder = "Pick two views to compare"
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setSpacing(4)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+
+        self.plots = PlotsPanel(engine.live)
+        plots_scroll = QScrollArea()
+        plots_scroll.setWidgetResizable(True)
+        self.plots.setMinimumHeight(1100)
+        plots_scroll.setWidget(self.plots)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.grid_host)
+        splitter.addWidget(plots_scroll)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(4, 4, 4, 4)
+        row = QSplitter(Qt.Orientation.Horizontal)
+        row.addWidget(side)
+        row.addWidget(splitter)
+        row.setStretchFactor(1, 1)
+        central_layout.addWidget(row)
+        self.setCentralWidget(central)
+
+        self.problem_label = QLabel("")
+        self.problem_label.setObjectName("problemLabel")
+        self.problem_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.stats_label = QLabel("")
+        self.statusBar().addWidget(self.problem_label, 1)
+        self.statusBar().addPermanentWidget(self.stats_label)
+
+        self._build_actions()
+        self._connect()
+        self._layout_views(0)
+
+        self.lag_probe = EventLoopProbe()
+        self.lag_probe.start()
+        self._plot_timer = QTimer(self)
+        self._plot_timer.timeout.connect(self._refresh_plots)
+        self._plot_timer.start(PLOT_REFRESH_MS)
+        self.background_image: np.ndarray | None = None
+
+    # -- construction ---------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        bar = QToolBar("Main")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.play_action = QAction("Play", self)
+        self.play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.play_action.setToolTip("Play / pause (Space)")
+        self.play_action.triggered.connect(self._on_play_clicked)
+        self.record_action = QAction("Record", self)
+        self.record_action.setCheckable(True)
+        self.record_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.record_action.setToolTip("Start / stop recording a profiling session (Ctrl+R)")
+        self.record_action.toggled.connect(self._on_record_toggled)
+        self.open_model_action = QAction("Open model…", self)
+        self.open_model_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_model_action.triggered.connect(self._on_open_model)
+        self.open_video_action = QAction("Open video…", self)
+        self.open_video_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_video_action.triggered.connect(self._on_open_video)
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action):
+            bar.addAction(action)
+        self.addAction(quit_action)
+        for i, mode in enumerate(OverlayMode, start=1):
+            action = QAction(mode.label, self)
+            action.setShortcut(QKeySequence(str(i)))
+            action.triggered.connect(lambda _=False, m=mode: self.overlay_controls.set_mode(m))
+            self.addAction(action)
+
+    def _connect(self) -> None:
+        e = self.engine
+        e.frame_rendered.connect(self._on_frame_rendered)
+        e.problem_occurred.connect(self.show_problem)
+        e.state_changed.connect(self._on_state_changed)
+        self.source_picker.source_chosen.connect(self.choose_source)
+        self.source_picker.open_video_requested.connect(self._on_open_video)
+        self.source_picker.open_folder_requested.connect(self._on_open_folder)
+        self.model_picker.selection_changed.connect(self.choose_models)
+        self.model_picker.open_model_requested.connect(self._on_open_model)
+        self.overlay_controls.mode_changed.connect(lambda m: self._update_overlay(mode=m))
+        self.overlay_controls.opacity_changed.connect(lambda v: self._update_overlay(opacity=v))
+        self.overlay_controls.smoothing_changed.connect(self.engine.set_smoothing)
+        self.overlay_controls.background_image_requested.connect(self._on_background_image)
+        self.compare_controls.pair_changed.connect(self._on_pair_changed)
+
+    # -- public actions (also used by tests and scripted runs) ----------------
+
+    def refresh_sources(self) -> None:
+        current = str(self.engine.source_spec) if self.engine.source_spec else None
+        self.source_picker.set_sources(available_sources(), _base_source(current))
+
+    def refresh_models(self) -> None:
+        self.model_picker.set_models(self.registry.entries(), [e.name for e in self.engine.models])
+
+    def choose_source(self, text: str) -> bool:
+        try:
+            self.engine.set_source(text)
+        except SegviewError as exc:
+            self.show_problem(str(exc))
+            return False
+        self.refresh_sources()
+        return True
+
+    def choose_models(self, names: list[str]) -> bool:
+        try:
+            self.engine.set_models(names)
+        except SegviewError as exc:
+            self.show_problem(str(exc))
+            self.model_picker.set_checked([e.name for e in self.engine.models])
+            return False
+        self.model_picker.set_checked(names)
+        self._layout_views(len(names))
+        self.compare_controls.set_models(names)
+        return True
+
+    def open_model_file(self, path: Path) -> bool:
+        """Register a model file and run it beside the others; a bad file is reported, nothing else changes."""
+        try:
+            entry = self.registry.add_file(path)
+        except SegviewError as exc:
+            self.show_problem(str(exc))
+            return False
+        self.refresh_models()
+        names = [e.name for e in self.engine.models]
+        if entry.name not in names:
+            names = (names + [entry.name])[-MAX_VIEWS:]
+        return self.choose_models(names)
+
+    def show_problem(self, text: str) -> None:
+        self.problem_label.setText(text)
+        self.problem_label.setToolTip(text)
+
+    def clear_problem(self) -> None:
+        self.problem_label.setText("")
+
+    def preferences(self) -> StudioPreferences:
+        o = self.engine.overlay
+        return StudioPreferences(
+            source=str(self.engine.source_spec) if self.engine.source_spec else None,
+            models=tuple(e.name for e in self.engine.models),
+            overlay_mode=o.mode,
+            opacity=o.opacity,
+            smoothing=self.engine.smoothing,
+        )
+
+    def apply_preferences(self, prefs: StudioPreferences) -> None:
+        self.overlay_controls.set_mode(prefs.overlay_mode)
+        self.overlay_controls.opacity.setValue(int(round(prefs.opacity * 100)))
+        self.overlay_controls.smoothing.setValue(int(round(prefs.smoothing * 100)))
+
+    # -- slots ------------------------------------------------------------------
+
+    def _on_frame_rendered(self) -> None:
+        frame = self.engine.latest()
+        if frame is not None:
+            self._show(frame)
+
+    def _show(self, frame: RenderedFrame) -> None:
+        for view, picture in zip(self.views, frame.views):
+            view.set_picture(picture.image)
+            series = self.engine.live.series(picture.model)
+            subtitle = ""
+            if series is not None:
+                subtitle = f"{series.current_fps:.0f} FPS · {series.current_latency_ms:.1f} ms"
+            view.set_caption(picture.model, subtitle)
+            if len(picture.classes) > 2:
+                view.legend = [(name, tuple(int(c) for c in colour)) for name, colour in zip(picture.classes, picture.colours)]
+            else:
+                view.legend = []
+        if frame.comparison is not None and frame.pair is not None:
+            self.comparison_view.set_picture(frame.comparison)
+            self.comparison_view.set_caption(f"{frame.pair[0]} vs {frame.pair[1]}", f"IoU {frame.iou:.3f}  ·  orange: only A  ·  blue: only B")
+            self.compare_controls.iou.setText(f"IoU {frame.iou:.3f}")
+
+    def _on_state_changed(self) -> None:
+        running = self.engine.running
+        self.play_action.setText("Pause" if running else "Play")
+        if running and not self.engine.problem:
+            self.clear_problem()
+
+    def _on_play_clicked(self) -> None:
+        try:
+            self.engine.toggle()
+        except SegviewError as exc:
+            self.show_problem(str(exc))
+
+    def _on_record_toggled(self, on: bool) -> None:
+        # Recording is wired in by the app (see segview.ui.recording_control).
+        pass
+
+    def _on_open_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open ONNX model", "", "ONNX models (*.onnx);;All files (*)")
+        if path:
+            self.open_model_file(Path(path))
+
+    def _on_open_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.mkv *.avi *.mov *.webm);;All files (*)")
+        if path:
+            self.choose_source(f"file:{path}")
+
+    def _on_open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open image folder")
+        if path:
+            self.choose_source(f"folder:{path}")
+
+    def _on_background_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")
+        if path:
+            self.set_background_image(Path(path))
+
+    def set_background_image(self, path: Path) -> bool:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            self.show_problem(f"cannot read background image {path.name}")
+            return False
+        self.background_image = image
+        self._update_overlay(background_image=image, mode=OverlayMode.REPLACE)
+        self.overlay_controls.set_mode(OverlayMode.REPLACE)
+        return True
+
+    def _on_pair_changed(self, pair) -> None:
+        self.engine.set_compare_pair(pair)
+        self.comparison_view.setVisible(pair is not None)
+        if pair is None:
+            self.compare_controls.iou.setText("IoU –")
+            self.comparison_view.set_picture(None)
+
+    def _update_overlay(self, **changes) -> None:
+        self.engine.set_overlay(replace(self.engine.overlay, **changes))
+
+    def _refresh_plots(self) -> None:
+        models = [e.name for e in self.engine.models]
+        self.plots.refresh(models, self._system_series(), self.lag_probe.series())
+        parts = []
+        for name in models:
+            series = self.engine.live.series(name)
+            if series is not None:
+                parts.append(f"{name}: {series.current_fps:.0f} FPS")
+        self.stats_label.setText("   ".join(parts))
+
+    # -- layout -----------------------------------------------------------------
+
+    def _layout_views(self, count: int) -> None:
+        for view in self.views + [self.comparison_view]:
+            self.grid.removeWidget(view)
+            view.setParent(None)
+        shown = max(1, count)
+        columns = 1 if shown == 1 else 2
+        for i in range(shown):
+            self.grid.addWidget(self.views[i], i // columns, i % columns)
+            self.views[i].setParent(self.grid_host)
+            self.views[i].show()
+            if i >= count:
+                self.views[i].set_picture(None)
+                self.views[i].set_caption("")
+                self.views[i].placeholder = "Tick a model to start"
+        if count >= 2:
+            cell = shown
+            self.grid.addWidget(self.comparison_view, cell // columns, cell % columns)
+            self.comparison_view.setParent(self.grid_host)
+            self.comparison_view.setVisible(self.engine.compare_pair is not None)
+
+    # -- lifetime -----------------------------------------------------------------
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.persist:
+            save_preferences(self.preferences())
+        self._plot_timer.stop()
+        self.engine.shutdown()
+        super().closeEvent(event)
+
+
+def _base_source(text: str | None) -> str | None:
+    """The source as the picker lists it: options the studio added itself are dropped."""
+    if text is None:
+        return None
+    for suffix in ("?realtime=1", "?fps=10"):
+        if text.endswith(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
+def default_models(registry: ModelRegistry, remembered: tuple[str, ...]) -> list[str]:
+    names = [m for m in remembered if m in registry.names()]
+    if names:
+        return names[:MAX_VIEWS]
+    return [DEFAULT_MODEL] if DEFAULT_MODEL in registry.names() else registry.names()[:1]
+
+
+def default_source(remembered: str | None) -> str:
+    sources = available_sources()
+    if remembered:
+        return remembered
+    cameras = [spec for _, spec in sources if spec.startswith("camera:")]
+    return cameras[0] if cameras else "demo"
+
+

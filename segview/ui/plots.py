@@ -1,0 +1,194 @@
+"""Live plots (pyqtgraph): persistent plot items updated with setData a few times a second.
+
+GUI thread only. Reads snapshots from LiveStats and the metrics hub; never
+waits on the pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from segview.metrics.hub import MetricSeries, energy_per_frame_mj
+from segview.metrics.live import LiveStats
+from segview.metrics.samplers import is_power_key
+from segview.types import StageTimings
+
+pg.setConfigOptions(antialias=True, background=(250, 250, 252), foreground=(60, 64, 72))
+
+MODEL_PENS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
+STAGE_COLOURS = {
+    "capture_ms": (148, 103, 189),
+    "queue_ms": (188, 189, 34),
+    "preprocess_ms": (23, 190, 207),
+    "inference_ms": (31, 119, 180),
+    "postprocess_ms": (255, 127, 14),
+}
+STAGE_LABELS = {"capture_ms": "capture", "queue_ms": "queue", "preprocess_ms": "pre", "inference_ms": "inference", "postprocess_ms": "post"}
+
+
+def _plot(layout: pg.GraphicsLayout, row: int, col: int, title: str, y_label: str, *, x_label: str = "seconds") -> pg.PlotItem:
+    plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:10pt'>{title}</span>")
+    plot.setLabel("left", y_label)
+    plot.setLabel("bottom", x_label)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.hideButtons()
+    return plot
+
+
+class PlotsPanel(QWidget):
+    """FPS per model, stacked stage latency, latency histogram, IoU between two views, and system metrics."""
+
+    def __init__(self, live: LiveStats, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.live = live
+        self.canvas = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        g = self.canvas.ci
+        self.fps_plot = _plot(g, 0, 0, "Frames per second", "FPS")
+        self.fps_plot.addLegend(offset=(-5, 5))
+        self.stage_plot = _plot(g, 0, 1, "Latency per stage (first model, median per second)", "ms")
+        self.stage_plot.addLegend(offset=(-5, 5))
+        self.hist_plot = _plot(g, 1, 0, "Latency histogram (end to end, last 600 frames)", "frames", x_label="ms")
+        self.iou_plot = _plot(g, 1, 1, "IoU between compared views", "IoU")
+        self.iou_plot.setYRange(0, 1)
+        self.cpu_plot = _plot(g, 2, 0, "Process CPU", "% of one core")
+        self.rss_plot = _plot(g, 2, 1, "Resident memory", "MB")
+        self.clock_plot = _plot(g, 3, 0, "CPU clock", "MHz")
+        self.power_plot = _plot(g, 3, 1, "Power", "W")
+        self.power_plot.addLegend(offset=(-5, 5))
+        self.energy_plot = _plot(g, 4, 0, "Energy per frame", "mJ")
+        self.lag_plot = _plot(g, 4, 1, "Window responsiveness (event-loop delay)", "ms")
+        for plot in self._time_plots():
+            plot.setXRange(-60, 0, padding=0.01)
+
+        self._fps_curves: dict[str, pg.PlotDataItem] = {}
+        self._stage_curves: dict[str, pg.PlotDataItem] = {}
+        self._stage_fills: list[pg.FillBetweenItem] = []
+        baseline = self.stage_plot.plot([], [], pen=None)
+        previous = baseline
+        for stage in StageTimings.STAGES:
+            curve = self.stage_plot.plot([], [], pen=pg.mkPen(STAGE_COLOURS[stage], width=1), name=STAGE_LABELS[stage])
+            fill = pg.FillBetweenItem(previous, curve, brush=pg.mkBrush(*STAGE_COLOURS[stage], 150))
+            self.stage_plot.addItem(fill)
+            self._stage_curves[stage] = curve
+            self._stage_fills.append(fill)
+            previous = curve
+        self._stage_baseline = baseline
+        self._hist = self.hist_plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(31, 119, 180, 160), pen=pg.mkPen((31, 119, 180)))
+        self._iou_curve = self.iou_plot.plot([], [], pen=pg.mkPen((44, 160, 44), width=2))
+        self._system_curves: dict[str, pg.PlotDataItem] = {}
+        self._unavailable: dict[int, pg.TextItem] = {}
+        self._lag_curve = self.lag_plot.plot([], [], pen=pg.mkPen((214, 39, 40), width=2))
+        self._energy = self.energy_plot.plot([], [], pen=pg.mkPen((140, 86, 75), width=2))
+
+    def _time_plots(self) -> list[pg.PlotItem]:
+        return [self.fps_plot, self.stage_plot, self.iou_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot, self.lag_plot]
+
+    # -- updates (GUI thread, a few times a second) ---------------------------
+
+    def refresh(self, models: list[str], system: dict[str, MetricSeries], lag: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``system`` is the metrics hub's snapshot (absolute perf_counter times)."""
+        now = time.perf_counter()
+        first = self._refresh_models(models)
+        t, iou = self.live.iou_series(now)
+        self._iou_curve.setData(t, iou)
+        self._refresh_system(system, first, now)
+        if lag is not None:
+            self._lag_curve.setData(*lag)
+
+    def _refresh_models(self, models: list[str]):
+        """Returns the first model's series (for energy per frame), or None."""
+        for name in list(self._fps_curves):
+            if name not in models:
+                self.fps_plot.removeItem(self._fps_curves.pop(name))
+        first = None
+        for i, name in enumerate(models):
+            series = self.live.series(name)
+            if name not in self._fps_curves:
+                pen = pg.mkPen(MODEL_PENS[i % len(MODEL_PENS)], width=2)
+                self._fps_curves[name] = self.fps_plot.plot([], [], pen=pen, name=name)
+            if series is None:
+                self._fps_curves[name].setData([], [])
+                continue
+            self._fps_curves[name].setData(series.seconds, series.fps, connect="finite")
+            if first is None:
+                first = series
+        if first is None:
+            for curve in self._stage_curves.values():
+                curve.setData([], [])
+            self._stage_baseline.setData([], [])
+            self._hist.setData([0, 1], [0])
+            return None
+        total = np.zeros_like(first.seconds)
+        self._stage_baseline.setData(first.seconds, total.copy())
+        for stage, curve in self._stage_curves.items():
+            total = total + np.nan_to_num(first.stage_medians[stage])
+            curve.setData(first.seconds, total.copy())
+        if first.recent_latencies.size:
+            counts, edges = np.histogram(first.recent_latencies, bins=30)
+            self._hist.setData(edges, counts)
+        return first
+
+    def _refresh_system(self, system: dict[str, MetricSeries], first, now: float) -> None:
+        targets = {"cpu_percent": self.cpu_plot, "rss_mb": self.rss_plot, "cpu_mhz": self.clock_plot}
+        power = [series for key, series in system.items() if is_power_key(key)]
+        for i, series in enumerate(system.values()):
+            plot = targets.get(series.key) or (self.power_plot if is_power_key(series.key) else None)
+            if plot is None:
+                continue
+            curve = self._system_curves.get(series.key)
+            if curve is None:
+                colour = MODEL_PENS[i % len(MODEL_PENS)]
+                curve = plot.plot([], [], pen=pg.mkPen(colour, width=2), name=series.label if plot is self.power_plot else None)
+                self._system_curves[series.key] = curve
+            curve.setData(series.t - now, series.values, connect="finite")
+        energy_available = self._refresh_energy(power, first, now)
+        # A plot whose metrics this machine does not expose says so, instead of showing zeros.
+        for plot, group in (
+            (self.cpu_plot, [system.get("cpu_percent")]),
+            (self.rss_plot, [system.get("rss_mb")]),
+            (self.clock_plot, [system.get("cpu_mhz")]),
+            (self.power_plot, power),
+        ):
+            present = [s for s in group if s is not None]
+            if any(s.available for s in present):
+                self._set_unavailable(plot, None)
+            else:
+                reasons = [f"{s.label}: {s.unavailable_reason}" for s in present]
+                self._set_unavailable(plot, "\n".join(["unavailable on this machine", *reasons[:3]]))
+        self._set_unavailable(self.energy_plot, None if energy_available else "needs a power reading\n(unavailable on this machine)")
+
+    def _refresh_energy(self, power: list[MetricSeries], first, now: float) -> bool:
+        """mJ per frame of the first model, from the first power reading the machine has."""
+        source = next((p for p in power if p.available and np.isfinite(p.values).any()), None)
+        if source is None or first is None:
+            self._energy.setData([], [])
+            return source is not None
+        t = source.t - now
+        fps = np.interp(t, first.seconds, np.nan_to_num(first.fps), left=np.nan, right=np.nan)
+        energy = np.array([energy_per_frame_mj(w, f) if np.isfinite(w) and np.isfinite(f) else None for w, f in zip(source.values, fps)], dtype=float)
+        self._energy.setData(t, energy, connect="finite")
+        return True
+
+    def _set_unavailable(self, plot: pg.PlotItem, text: str | None) -> None:
+        item = self._unavailable.get(id(plot))
+        if text is None:
+            if item is not None:
+                item.setVisible(False)
+            return
+        if item is None:
+            item = pg.TextItem(color=(120, 120, 130), anchor=(0.5, 0.5))
+            plot.addItem(item, ignoreBounds=True)
+            self._unavailable[id(plot)] = item
+        item.setText(text)
+        item.setPos(-30, 0.5)
+        plot.setYRange(0, 1)
+        item.setVisible(True)

@@ -1,0 +1,445 @@
+"""Exporting a recorded session as a report: PNG plots, report.html and report.md in one folder.
+
+The plots are drawn with pyqtgraph offscreen and saved with its
+ImageExporter, so the report looks like the studio's own plots. The folder
+appears whole or not at all: everything is written to a temporary folder
+beside it, which is then renamed into place.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from segview.errors import SegviewError
+from segview.metrics.samplers import describe_key, is_power_key
+from segview.recording.session_file import RecordedSession, load_session
+from segview.types import StageTimings
+
+WIDTH, HEIGHT = 900, 400
+PALETTE = ("#1f6fc5", "#e0701b", "#2a9d4b", "#c0392b", "#7b52ab", "#8c6d31", "#d6609f", "#5f6b7a")
+STAGE_COLOURS = {
+    "capture_ms": "#9aa5b1",
+    "queue_ms": "#f2c14e",
+    "preprocess_ms": "#4f9dd9",
+    "inference_ms": "#1f4e8c",
+    "postprocess_ms": "#5fb37a",
+}
+TEXT = "#222222"
+AXIS = "#555555"
+REPORT_FILES = ("report.html", "report.md")
+
+_app: QtWidgets.QApplication | None = None  # keeps a QApplication we created alive
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    file: str
+    caption: str
+
+
+def export_report(session_folder: Path, out_folder: Path | None = None) -> Path:
+    """Write the report of ``session_folder`` into ``out_folder`` (default: ``<session>/report``); returns it.
+
+    Runs on the GUI thread (it draws with Qt); without a QApplication it
+    creates one, offscreen when there is no display. An existing
+    ``out_folder`` is replaced only if it is empty or holds an earlier report.
+    """
+    session = load_session(session_folder)
+    out = Path(out_folder) if out_folder is not None else Path(session_folder) / "report"
+    _check_replaceable(out)
+    _ensure_app()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as exc:
+        raise SegviewError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    try:
+        figures = _draw_figures(session, tmp)
+        (tmp / "report.html").write_text(_html(session, figures), encoding="utf-8")
+        (tmp / "report.md").write_text(_markdown(session, figures), encoding="utf-8")
+        _move_into_place(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SegviewError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _ensure_app() -> None:
+    global _app
+    if QtWidgets.QApplication.instance() is not None:
+        return
+    # Without a display Qt would abort the process; offscreen draws the same pixels.
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    _app = QtWidgets.QApplication([])
+
+
+def _check_replaceable(out: Path) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise SegviewError(f"cannot write the report to {out}: it is a file")
+    entries = list(out.iterdir())
+    if entries and not any((out / name).exists() for name in REPORT_FILES):
+        raise SegviewError(f"{out} already holds files that are not a segview report; choose another folder")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    # A folder cannot be atomically replaced by another: park the old one, move the new in, then delete the old.
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old / out.name, out)
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# -- figures ------------------------------------------------------------------------
+
+
+def _draw_figures(session: RecordedSession, folder: Path) -> list[Figure]:
+    figures: list[Figure] = []
+    drawers: list[Callable[[RecordedSession, Path], list[Figure]]] = [
+        _fps_figure,
+        _stage_figures,
+        _histogram_figure,
+        _system_figures,
+        _power_figure,
+    ]
+    for draw in drawers:
+        figures += draw(session, folder)
+    return figures
+
+
+class _Canvas:
+    """One plot of WIDTH x HEIGHT pixels on a white background, drawn without showing a window."""
+
+    def __init__(self, title: str, x_label: str, y_label: str, *, legend: bool = True) -> None:
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setBackground("w")
+        self.layout = self.widget.ci
+        self.layout.setContentsMargins(10, 10, 20, 10)
+        self.plot: pg.PlotItem = self.layout.addPlot()
+        self.plot.setTitle(title, color=TEXT, size="13pt")
+        font = QtGui.QFont()
+        font.setPointSizeF(10)
+        for side, label in (("bottom", x_label), ("left", y_label)):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(AXIS))
+            axis.setTextPen(pg.mkPen(TEXT))
+            axis.setStyle(tickFont=font, tickLength=-6)
+            axis.enableAutoSIPrefix(False)  # the unit is in the label text; "kms" would be nonsense
+            axis.setLabel(label, color=TEXT, **{"font-size": "11pt"})
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.legend = None
+        if legend:
+            self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=TEXT, labelTextSize="10pt",
+                                              brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen("#cccccc"))
+
+    def line(self, x: np.ndarray, y: np.ndarray, colour: str, name: str | None, *, width: float = 2.0,
+             style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> None:
+        pen = pg.mkPen(colour, width=width, style=style)
+        # A single point would not show as a line: mark the points when there are few.
+        symbol = "o" if np.isfinite(y).sum() <= 3 else None
+        self.plot.plot(x, y, pen=pen, name=name, connect="finite", antialias=True,
+                       symbol=symbol, symbolSize=6, symbolBrush=colour, symbolPen=None)
+
+    def save(self, path: Path, *, x_range: tuple[float, float] | None = None, y_max: float | None = None) -> None:
+        if x_range is not None:
+            self.plot.setXRange(*x_range, padding=0.01)
+        if y_max is not None and math.isfinite(y_max) and y_max > 0:
+            self.plot.setYRange(0, y_max * 1.12, padding=0)
+        self.layout.setGeometry(QtCore.QRectF(0, 0, WIDTH, HEIGHT))
+        exporter = ImageExporter(self.layout)
+        exporter.parameters()["width"] = WIDTH
+        exporter.parameters()["height"] = HEIGHT
+        exporter.parameters()["antialias"] = True
+        exporter.export(str(path))
+        self.widget.deleteLater()
+
+
+def _finite_max(*arrays: np.ndarray) -> float:
+    values = [a[np.isfinite(a)] for a in arrays if len(a)]
+    values = [v for v in values if len(v)]
+    return float(max(v.max() for v in values)) if values else math.nan
+
+
+def _time_range(session: RecordedSession) -> tuple[float, float]:
+    return 0.0, max(1.0, float(session.summary.duration_s) if math.isfinite(session.summary.duration_s) else 1.0)
+
+
+def _fps_figure(session: RecordedSession, folder: Path) -> list[Figure]:
+    if not session.seconds:
+        return []
+    t = session.second_times()
+    canvas = _Canvas("Frames per second, per model", "Time since start (s)", "Frames per second")
+    series = []
+    for i, model in enumerate(session.models):
+        fps = session.model_series(model, "fps")
+        series.append(fps)
+        canvas.line(t, fps, PALETTE[i % len(PALETTE)], model)
+    canvas.save(folder / "fps.png", x_range=_time_range(session), y_max=_finite_max(*series))
+    return [Figure("fps.png", "Frames finished each second, per model.")]
+
+
+def _stage_figures(session: RecordedSession, folder: Path) -> list[Figure]:
+    if not session.seconds:
+        return []
+    t = session.second_times()
+    width = 0.8 if len(t) <= 60 else 1.0
+    figures = []
+    for i, model in enumerate(session.models):
+        end_to_end = session.model_series(model, "latency_p50_ms")
+        if not np.isfinite(end_to_end).any():
+            continue
+        canvas = _Canvas(f"Latency by stage: {model} (median of each second)", "Time since start (s)", "Latency (ms)")
+        bottom = np.zeros(len(t))
+        for stage in StageTimings.STAGES:
+            height = np.nan_to_num(session.model_series(model, stage), nan=0.0)
+            bars = pg.BarGraphItem(x=t, height=height, y0=bottom.copy(), width=width,
+                                   brush=pg.mkBrush(STAGE_COLOURS[stage]), pen=pg.mkPen("w", width=0.5))
+            canvas.plot.addItem(bars)
+            canvas.legend.addItem(bars, _stage_name(stage))
+            bottom += height
+        canvas.line(t, end_to_end, TEXT, "end to end", width=2.0, style=QtCore.Qt.PenStyle.DashLine)
+        name = f"stages-{_slug(model, i)}.png"
+        canvas.save(folder / name, x_range=(t[0] - width, t[-1] + width), y_max=_finite_max(end_to_end, bottom))
+        figures.append(Figure(name, f"{model}: median milliseconds in each stage per second, stacked; the dashed line is "
+                                    "the median end-to-end latency (the gap above the bars is time spent waiting "
+                                    "for other models and for delivery)."))
+    return figures
+
+
+def _histogram_figure(session: RecordedSession, folder: Path) -> list[Figure]:
+    latencies = {m: rows.timings_ms["end_to_end_ms"] for m, rows in session.frames.items() if len(rows)}
+    if not latencies:
+        return []
+    everything = np.concatenate(list(latencies.values()))
+    # The slowest 0.5 % would squeeze the rest into a few bins; they are counted in the caption.
+    top = float(np.percentile(everything, 99.5))
+    low = float(everything.min())
+    if top <= low:
+        top = low + 1.0
+    edges = np.linspace(low, top, 61)
+    canvas = _Canvas("End-to-end latency distribution", "End-to-end latency (ms)", "Frames")
+    peak = 0.0
+    for i, model in enumerate(session.models):
+        values = latencies.get(model)
+        if values is None:
+            continue
+        counts, _ = np.histogram(values, bins=edges)
+        peak = max(peak, float(counts.max()))
+        colour = PALETTE[i % len(PALETTE)]
+        fill = QtGui.QColor(colour)
+        fill.setAlpha(60)
+        canvas.plot.plot(edges, counts, stepMode="center", fillLevel=0, fillBrush=pg.mkBrush(fill),
+                         pen=pg.mkPen(colour, width=2), name=model)
+    canvas.save(folder / "latency-histogram.png", x_range=(low, top), y_max=peak)
+    above = int((everything > top).sum())
+    caption = "How many frames took how long, end to end, per model."
+    if above:
+        caption += f" {above} slowest frame(s) above {top:.1f} ms (the top 0.5 %) are not shown."
+    return [Figure("latency-histogram.png", caption)]
+
+
+def _system_figures(session: RecordedSession, folder: Path) -> list[Figure]:
+    figures = []
+    t = session.second_times()
+    cores = session.machine.get("cores")
+    for key, file, title in (
+        ("cpu_percent", "cpu.png", "Process CPU use (100 % = one core)"),
+        ("rss_mb", "memory.png", "Process memory (resident)"),
+        ("cpu_mhz", "cpu-clock.png", "CPU clock (average of all cores)"),
+    ):
+        values = session.metric_series(key)
+        if not np.isfinite(values).any():
+            continue
+        label, unit = describe_key(key)
+        canvas = _Canvas(title, "Time since start (s)", f"{label} ({unit})", legend=False)
+        canvas.line(t, values, PALETTE[0], None)
+        y_max = _finite_max(values)
+        if key == "cpu_percent" and isinstance(cores, int) and cores > 0:
+            # Where the machine runs out: every core busy.
+            ceiling = 100.0 * cores
+            canvas.plot.addItem(pg.InfiniteLine(ceiling, angle=0, pen=pg.mkPen(AXIS, width=1, style=QtCore.Qt.PenStyle.DashLine),
+                                                label=f"all {cores} cores", labelOpts={"color": AXIS, "position": 0.05}))
+            y_max = max(y_max, ceiling)
+        canvas.save(folder / file, x_range=_time_range(session), y_max=y_max)
+        figures.append(Figure(file, f"{label}, sampled about once a second."))
+    return figures
+
+
+def _power_figure(session: RecordedSession, folder: Path) -> list[Figure]:
+    keys = [k for k in session.metric_keys if is_power_key(k) and np.isfinite(session.metric_series(k)).any()]
+    if not keys:
+        return []
+    t = session.second_times()
+    canvas = _Canvas("Power", "Time since start (s)", "Power (W)")
+    series = []
+    for i, key in enumerate(keys):
+        values = session.metric_series(key)
+        series.append(values)
+        canvas.line(t, values, PALETTE[i % len(PALETTE)], describe_key(key)[0])
+    canvas.save(folder / "power.png", x_range=_time_range(session), y_max=_finite_max(*series))
+    return [Figure("power.png", "Power readings, about once a second.")]
+
+
+def _stage_name(stage: str) -> str:
+    return stage.removesuffix("_ms")
+
+
+def _slug(model: str, index: int) -> str:
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in model).strip("-")
+    return slug or f"model-{index}"
+
+
+# -- text -------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _model_table(session: RecordedSession) -> tuple[list[str], list[list[str]]]:
+    header = ["model", "frames", "fps", "latency p50 / p95 / p99 (ms)", "inference p50 / p95 / p99 (ms)"]
+    header += [f"{_stage_name(s)} (ms)" for s in StageTimings.STAGES]
+    rows = []
+    for m in session.summary.models:
+        lat, inf = m.latency_ms, m.inference_ms
+        rows.append(
+            [m.model, str(m.frames), _fmt(m.fps),
+             f"{_fmt(lat.p50, 2)} / {_fmt(lat.p95, 2)} / {_fmt(lat.p99, 2)}",
+             f"{_fmt(inf.p50, 2)} / {_fmt(inf.p95, 2)} / {_fmt(inf.p99, 2)}"]
+            + [_fmt(m.stage_medians_ms.get(s), 2) for s in StageTimings.STAGES]
+        )
+    return header, rows
+
+
+def _run_rows(session: RecordedSession) -> list[tuple[str, str]]:
+    s = session.summary
+    rows = [
+        ("source", _fmt(session.settings.get("source"))),
+        ("duration", f"{_fmt(s.duration_s)} s"),
+        ("frames dropped", _fmt(s.frames_dropped)),
+    ]
+    for key, mean in s.metrics_mean.items():
+        label, unit = describe_key(key)
+        rows.append((f"{label}, mean", f"{_fmt(mean)} {unit}" if mean is not None else "not available on this machine"))
+    for key, mj in s.energy_per_frame_mj.items():
+        rows.append((f"energy per frame ({describe_key(key)[0]})", f"{_fmt(mj)} mJ"))
+    if s.reconstructed:
+        rows.append(("note", "the recording did not stop cleanly; this summary was computed from the rows"))
+    if s.problem:
+        rows.append(("problem", s.problem))
+    return rows
+
+
+def _html_table(header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> str:
+    out = ["<table>"]
+    if header:
+        out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+    for row in rows:
+        cells = "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+        out.append(f"<tr>{cells}</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; max-width: 960px; margin: 2em auto; padding: 0 1em; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0; font-size: .92em; }
+th, td { border: 1px solid #d5d8de; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #f3f5f8; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #e3e6ea; }
+figcaption { color: #555; font-size: .9em; margin-top: .3em; }
+"""
+
+
+def _html(session: RecordedSession, figures: Sequence[Figure]) -> str:
+    title = f"segview session: {session.folder.name}"
+    header, rows = _model_table(session)
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head><body>',
+        f"<h1>{html.escape(title)}</h1>",
+        "<h2>Models</h2>",
+        _html_table(header, rows),
+        "<h2>Run</h2>",
+        _html_table(None, _run_rows(session)),
+        "<h2>Plots</h2>",
+    ]
+    for figure in figures:
+        parts.append(
+            f'<figure><img src="{html.escape(figure.file)}" width="{WIDTH}" height="{HEIGHT}" alt="{html.escape(figure.caption)}">'
+            f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>"
+        )
+    parts += [
+        "<h2>Machine</h2>",
+        _html_table(None, [(k, _fmt(v)) for k, v in session.machine.items()]),
+        "<h2>Settings</h2>",
+        _html_table(None, [(k, _fmt(v)) for k, v in session.settings.items()]),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _md_cell(value: str) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _markdown(session: RecordedSession, figures: Sequence[Figure]) -> str:
+    header, rows = _model_table(session)
+    parts = [
+        f"# segview session: {session.folder.name}",
+        "## Models",
+        _md_table(header, rows),
+        "## Run",
+        _md_table(("", ""), _run_rows(session)),
+        "## Plots",
+    ]
+    parts += [f"![{_md_cell(f.caption)}]({f.file})\n\n{f.caption}" for f in figures]
+    parts += [
+        "## Machine",
+        _md_table(("", ""), [(k, _fmt(v)) for k, v in session.machine.items()]),
+        "## Settings",
+        _md_table(("", ""), [(k, _fmt(v)) for k, v in session.settings.items()]),
+    ]
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,56 @@
+"""What the studio remembers between runs (QSettings): last source, models, overlay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings
+
+from segview.render.overlay import OverlayMode
+
+ORGANIZATION = "segview"
+APPLICATION = "studio"
+
+
+@dataclass(frozen=True, slots=True)
+class StudioPreferences:
+    source: str | None = None
+    models: tuple[str, ...] = ()
+    overlay_mode: OverlayMode = OverlayMode.BLEND
+    opacity: float = 0.5
+    smoothing: float = 0.0
+
+
+def _settings() -> QSettings:
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def load_preferences() -> StudioPreferences:
+    s = _settings()
+    models = s.value("models", [], type=list) or []
+    try:
+        mode = OverlayMode(str(s.value("overlay/mode", OverlayMode.BLEND.value)))
+    except ValueError:
+        mode = OverlayMode.BLEND
+    return StudioPreferences(
+        source=s.value("source", None, type=str) or None,
+        models=tuple(str(m) for m in models),
+        overlay_mode=mode,
+        opacity=_clamp(float(s.value("overlay/opacity", 0.5, type=float))),
+        smoothing=_clamp(float(s.value("overlay/smoothing", 0.0, type=float)), 0.0, 0.95),
+    )
+
+
+def save_preferences(prefs: StudioPreferences) -> None:
+    s = _settings()
+    if prefs.source:
+        s.setValue("source", prefs.source)
+    s.setValue("models", list(prefs.models))
+    s.setValue("overlay/mode", prefs.overlay_mode.value)
+    s.setValue("overlay/opacity", prefs.opacity)
+    s.setValue("overlay/smoothing", prefs.smoothing)
+    s.sync()
+
+
+def _clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
+    return max(low, min(high, value))
