@@ -10,6 +10,7 @@ import numpy as np
 from segview.types import Frame
 
 
+
 class FrameSource(abc.ABC):
     """Produces BGR frames. Not thread-safe: one thread (the pipeline's capture thread) reads it.
 
@@ -36,8 +37,13 @@ class FrameSource(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file. Safe to call twice."""
 
+    # Sources that play recordings at their own rate set this; waiting is not capture time.
+    pacer: Pacer | None = None
+
     def read(self) -> Frame | None:
         """The next frame with its capture time, or None when the source has ended."""
+        if self.pacer is not None:
+            self.pacer.wait()
         start = time.perf_counter()
         image = self._read_image()
         done = time.perf_counter()

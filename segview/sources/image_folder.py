@@ -36,7 +36,7 @@ class ImageFolderSource(FrameSource):
         self.skipped: list[Path] = []
         self._paths: list[Path] = []
         self._position = 0
-        self._pacer = Pacer(fps)
+        self.pacer = Pacer(fps)
 
     def open(self) -> None:
         if not self.folder.exists():
@@ -60,7 +60,6 @@ class ImageFolderSource(FrameSource):
             attempts += 1
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
-                self._pacer.wait()
                 return image
             if path not in self.skipped:
                 self.skipped.append(path)

@@ -38,7 +38,7 @@ class VideoFileSource(FrameSource):
         self._capture: cv2.VideoCapture | None = None
         self._pending: np.ndarray | None = None
         self._frames_this_pass = 0
-        self._pacer = Pacer(None)
+        self.pacer = Pacer(None)
 
     def open(self) -> None:
         if not self.path.exists():
@@ -54,7 +54,7 @@ class VideoFileSource(FrameSource):
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.nominal_fps = float(fps) if fps and fps > 0 else None
         self.frame_count = count if count > 0 else None
-        self._pacer = Pacer(self.nominal_fps if self.realtime else None)
+        self.pacer = Pacer(self.nominal_fps if self.realtime else None)
         self._capture = capture
         self._pending = image
 
@@ -83,7 +83,6 @@ class VideoFileSource(FrameSource):
             image = self._next_image()
             if image is None:
                 return None
-        self._pacer.wait()
         return image
 
     def _ended_early(self) -> bool:

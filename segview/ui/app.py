@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from segview.errors import SegviewError
@@ -26,11 +26,22 @@ from segview.ui.theme import apply_theme
 
 
 def application() -> QApplication:
+    qInstallMessageHandler(_on_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     apply_theme(app)
     return app
+
+
+# Warnings Qt's offscreen and minimal platforms print about window features they lack: noise for users.
+_QT_NOISE = ("propagateSizeHints", "This plugin does not support")
+
+
+def _on_qt_message(kind: QtMsgType, context, message: str) -> None:
+    if kind in (QtMsgType.QtDebugMsg, QtMsgType.QtInfoMsg) or any(n in message for n in _QT_NOISE):
+        return
+    print(f"qt: {message}", file=sys.stderr)
 
 
 class Studio:

@@ -91,9 +91,12 @@ class ModelPicker(QGroupBox):
         return [self.list.item(i).text() for i in range(self.list.count()) if self.list.item(i).checkState() == Qt.CheckState.Checked]
 
     def set_checked(self, names: list[str]) -> None:
+        """Reflect a selection made elsewhere; emits nothing."""
+        self.list.blockSignals(True)
         for i in range(self.list.count()):
             item = self.list.item(i)
             item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
+        self.list.blockSignals(False)
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
         names = self.checked()

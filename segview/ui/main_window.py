@@ -17,9 +17,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QScrollArea,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -100,24 +100,20 @@ class StudioWindow(QMainWindow):
         self.grid.setContentsMargins(0, 0, 0, 0)
 
         self.plots = PlotsPanel(engine.live)
-        plots_scroll = QScrollArea()
-        plots_scroll.setWidgetResizable(True)
-        self.plots.setMinimumHeight(1100)
-        plots_scroll.setWidget(self.plots)
+        self.plots.setMinimumHeight(330)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.grid_host)
-        splitter.addWidget(plots_scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        # Videos on top, the profiling dashboard beneath: both stay in view without scrolling.
+        main = QSplitter(Qt.Orientation.Vertical)
+        main.addWidget(self.grid_host)
+        main.addWidget(self.plots)
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 2)
+        main.setSizes([520, 360])
         central = QWidget()
-        central_layout = QVBoxLayout(central)
+        central_layout = QHBoxLayout(central)
         central_layout.setContentsMargins(4, 4, 4, 4)
-        row = QSplitter(Qt.Orientation.Horizontal)
-        row.addWidget(side)
-        row.addWidget(splitter)
-        row.setStretchFactor(1, 1)
-        central_layout.addWidget(row)
+        central_layout.addWidget(side)
+        central_layout.addWidget(main, 1)
         self.setCentralWidget(central)
 
         self.problem_label = QLabel("")
@@ -205,14 +201,16 @@ class StudioWindow(QMainWindow):
         self.refresh_sources()
         return True
 
-    def choose_models(self, names: list[str]) -> bool:
+    def choose_models(self, references: list[str]) -> bool:
+        """Names or paths; paths are registered and then listed under their model names."""
         try:
-            self.engine.set_models(names)
+            self.engine.set_models(references)
         except SegviewError as exc:
             self.show_problem(str(exc))
             self.model_picker.set_checked([e.name for e in self.engine.models])
             return False
-        self.model_picker.set_checked(names)
+        names = [e.name for e in self.engine.models]
+        self.refresh_models()
         self._layout_views(len(names))
         self.compare_controls.set_models(names)
         return True
@@ -345,11 +343,13 @@ class StudioWindow(QMainWindow):
     # -- layout -----------------------------------------------------------------
 
     def _layout_views(self, count: int) -> None:
+        """One view fills the area; two or three sit in a row (with the comparison); four make a 2x2 grid."""
         for view in self.views + [self.comparison_view]:
             self.grid.removeWidget(view)
             view.setParent(None)
         shown = max(1, count)
-        columns = 1 if shown == 1 else 2
+        cells = shown + (1 if count >= 2 else 0)
+        columns = cells if cells <= 3 else 3
         for i in range(shown):
             self.grid.addWidget(self.views[i], i // columns, i % columns)
             self.views[i].setParent(self.grid_host)
@@ -359,8 +359,7 @@ class StudioWindow(QMainWindow):
                 self.views[i].set_caption("")
                 self.views[i].placeholder = "Tick a model to start"
         if count >= 2:
-            cell = shown
-            self.grid.addWidget(self.comparison_view, cell // columns, cell % columns)
+            self.grid.addWidget(self.comparison_view, shown // columns, shown % columns)
             self.comparison_view.setParent(self.grid_host)
             self.comparison_view.setVisible(self.engine.compare_pair is not None)
 

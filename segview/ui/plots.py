@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from segview.metrics.hub import MetricSeries, energy_per_frame_mj
@@ -30,10 +31,23 @@ STAGE_COLOURS = {
 STAGE_LABELS = {"capture_ms": "capture", "queue_ms": "queue", "preprocess_ms": "pre", "inference_ms": "inference", "postprocess_ms": "post"}
 
 
+_TICK_FONT = QFont()
+_TICK_FONT.setPointSizeF(7.5)
+
+
+def _short_label(label: str) -> str:
+    """'CPU package power (RAPL)' -> 'RAPL': the part a user recognises."""
+    if "(" in label and label.endswith(")"):
+        return label[label.rindex("(") + 1 : -1]
+    return label.split()[0]
+
+
 def _plot(layout: pg.GraphicsLayout, row: int, col: int, title: str, y_label: str, *, x_label: str = "seconds") -> pg.PlotItem:
-    plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:10pt'>{title}</span>")
-    plot.setLabel("left", y_label)
-    plot.setLabel("bottom", x_label)
+    plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>")
+    plot.setLabel("left", f"<span style='font-size:8pt'>{y_label}</span>")
+    plot.setLabel("bottom", f"<span style='font-size:8pt'>{x_label}</span>")
+    for axis in ("left", "bottom"):
+        plot.getAxis(axis).setStyle(tickFont=_TICK_FONT)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(x=False, y=False)
@@ -52,20 +66,21 @@ class PlotsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
         g = self.canvas.ci
+        # Two rows of five: a dashboard under the videos.
         self.fps_plot = _plot(g, 0, 0, "Frames per second", "FPS")
-        self.fps_plot.addLegend(offset=(-5, 5))
-        self.stage_plot = _plot(g, 0, 1, "Latency per stage (first model, median per second)", "ms")
-        self.stage_plot.addLegend(offset=(-5, 5))
-        self.hist_plot = _plot(g, 1, 0, "Latency histogram (end to end, last 600 frames)", "frames", x_label="ms")
-        self.iou_plot = _plot(g, 1, 1, "IoU between compared views", "IoU")
+        self.fps_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.stage_plot = _plot(g, 0, 1, "Latency per stage (first model)", "ms")
+        self.stage_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.hist_plot = _plot(g, 0, 2, "Latency histogram", "frames", x_label="ms")
+        self.iou_plot = _plot(g, 0, 3, "IoU of compared views", "IoU")
         self.iou_plot.setYRange(0, 1)
-        self.cpu_plot = _plot(g, 2, 0, "Process CPU", "% of one core")
-        self.rss_plot = _plot(g, 2, 1, "Resident memory", "MB")
-        self.clock_plot = _plot(g, 3, 0, "CPU clock", "MHz")
-        self.power_plot = _plot(g, 3, 1, "Power", "W")
-        self.power_plot.addLegend(offset=(-5, 5))
-        self.energy_plot = _plot(g, 4, 0, "Energy per frame", "mJ")
-        self.lag_plot = _plot(g, 4, 1, "Window responsiveness (event-loop delay)", "ms")
+        self.lag_plot = _plot(g, 0, 4, "Window event-loop delay", "ms")
+        self.cpu_plot = _plot(g, 1, 0, "Process CPU", "% of a core")
+        self.rss_plot = _plot(g, 1, 1, "Resident memory", "MB")
+        self.clock_plot = _plot(g, 1, 2, "CPU clock", "MHz")
+        self.power_plot = _plot(g, 1, 3, "Power", "W")
+        self.power_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.energy_plot = _plot(g, 1, 4, "Energy per frame", "mJ")
         for plot in self._time_plots():
             plot.setXRange(-60, 0, padding=0.01)
 
@@ -133,7 +148,9 @@ class PlotsPanel(QWidget):
             total = total + np.nan_to_num(first.stage_medians[stage])
             curve.setData(first.seconds, total.copy())
         if first.recent_latencies.size:
-            counts, edges = np.histogram(first.recent_latencies, bins=30)
+            # Start-up outliers would squash the histogram: bin up to the 99th percentile.
+            top = float(np.percentile(first.recent_latencies, 99)) * 1.2 or 1.0
+            counts, edges = np.histogram(np.minimum(first.recent_latencies, top), bins=30, range=(0.0, top))
             self._hist.setData(edges, counts)
         return first
 
@@ -142,7 +159,7 @@ class PlotsPanel(QWidget):
         power = [series for key, series in system.items() if is_power_key(key)]
         for i, series in enumerate(system.values()):
             plot = targets.get(series.key) or (self.power_plot if is_power_key(series.key) else None)
-            if plot is None:
+            if plot is None or not series.available:
                 continue
             curve = self._system_curves.get(series.key)
             if curve is None:
@@ -162,8 +179,8 @@ class PlotsPanel(QWidget):
             if any(s.available for s in present):
                 self._set_unavailable(plot, None)
             else:
-                reasons = [f"{s.label}: {s.unavailable_reason}" for s in present]
-                self._set_unavailable(plot, "\n".join(["unavailable on this machine", *reasons[:3]]))
+                missing = " · ".join(_short_label(s.label) for s in present)
+                self._set_unavailable(plot, "unavailable on this machine" + (f"\n({missing})" if missing else ""))
         self._set_unavailable(self.energy_plot, None if energy_available else "needs a power reading\n(unavailable on this machine)")
 
     def _refresh_energy(self, power: list[MetricSeries], first, now: float) -> bool:

@@ -50,15 +50,10 @@ class RecordingControl:
             return None
         self.engine.remove_consumer(recorder)
         self.hub.unsubscribe(recorder.on_metrics)
-        recorder.stop(frames_dropped=self.engine.frames_dropped()) if _accepts_dropped(recorder) else recorder.stop()
+        recorder.stop(frames_dropped=self.engine.frames_dropped())
         return self.folder
 
     @property
     def problem(self) -> str | None:
         return self.recorder.problem if self.recorder is not None else None
 
-
-def _accepts_dropped(recorder: SessionRecorder) -> bool:
-    import inspect
-
-    return "frames_dropped" in inspect.signature(recorder.stop).parameters

@@ -9,9 +9,18 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 def bgr_to_qimage(image: np.ndarray) -> QImage:
-    """Wraps the array without copying; the caller keeps the array alive while the QImage is used."""
+    """A QImage holding its own copy of the pixels.
+
+    Building a QImage over a numpy buffer (QImage(data, w, h, ...)) corrupts
+    reference counts in PySide6 and crashes the interpreter at exit, so the
+    pixels are copied into memory the QImage owns.
+    """
     h, w = image.shape[:2]
-    return QImage(image.data, w, h, image.strides[0], QImage.Format.Format_BGR888)
+    qimage = QImage(w, h, QImage.Format.Format_BGR888)
+    stride = qimage.bytesPerLine()
+    target = np.frombuffer(qimage.bits(), np.uint8, count=stride * h).reshape(h, stride)
+    target[:, : w * 3] = image.reshape(h, w * 3)
+    return qimage
 
 
 class VideoView(QWidget):
@@ -29,8 +38,8 @@ class VideoView(QWidget):
         self.placeholder = "No video"
 
     def set_picture(self, image: np.ndarray | None) -> None:
-        self._image = None if image is None else np.ascontiguousarray(image)
-        self._qimage = None if self._image is None else bgr_to_qimage(self._image)
+        self._image = image
+        self._qimage = None if image is None else bgr_to_qimage(image)
         self.update()
 
     def set_caption(self, title: str, subtitle: str = "") -> None:
