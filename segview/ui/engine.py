@@ -61,6 +61,8 @@ class StudioEngine(QObject):
         self.provider = provider
         self.live = LiveStats()
         self.source_spec: SourceSpec | None = None
+        # The source as the user named it (the spec may carry options the studio added).
+        self.source_name: str | None = None
         self.models: list[ModelEntry] = []
         self.overlay = OverlaySettings()
         self.smoothing = 0.0
@@ -85,11 +87,14 @@ class StudioEngine(QObject):
             # In the studio, recordings play at their own speed unless asked otherwise.
             key = "fps" if spec.scheme == "folder" else "realtime"
             spec = SourceSpec(spec.scheme, spec.target, {**spec.options, key: "10" if key == "fps" else "1"})
+        # Open the new source before letting go of the old one: a bad choice changes nothing.
+        source = open_source(spec)
         was_running = self.running
         self._stop_pipeline()
         self._close_source()
-        self._source = open_source(spec)
+        self._source = source
         self.source_spec = spec
+        self.source_name = text
         self.live.reset()
         self._set_problem(None)
         if was_running or self.models:

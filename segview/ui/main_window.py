@@ -186,8 +186,7 @@ class StudioWindow(QMainWindow):
     # -- public actions (also used by tests and scripted runs) ----------------
 
     def refresh_sources(self) -> None:
-        current = str(self.engine.source_spec) if self.engine.source_spec else None
-        self.source_picker.set_sources(available_sources(), _base_source(current))
+        self.source_picker.set_sources(available_sources(), self.engine.source_name)
 
     def refresh_models(self) -> None:
         self.model_picker.set_models(self.registry.entries(), [e.name for e in self.engine.models])
@@ -238,7 +237,7 @@ class StudioWindow(QMainWindow):
     def preferences(self) -> StudioPreferences:
         o = self.engine.overlay
         return StudioPreferences(
-            source=str(self.engine.source_spec) if self.engine.source_spec else None,
+            source=self.engine.source_name,
             models=tuple(e.name for e in self.engine.models),
             overlay_mode=o.mode,
             opacity=o.opacity,
@@ -371,16 +370,6 @@ class StudioWindow(QMainWindow):
         self._plot_timer.stop()
         self.engine.shutdown()
         super().closeEvent(event)
-
-
-def _base_source(text: str | None) -> str | None:
-    """The source as the picker lists it: options the studio added itself are dropped."""
-    if text is None:
-        return None
-    for suffix in ("?realtime=1", "?fps=10"):
-        if text.endswith(suffix):
-            return text[: -len(suffix)]
-    return text
 
 
 def default_models(registry: ModelRegistry, remembered: tuple[str, ...]) -> list[str]:

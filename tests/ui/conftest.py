@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+import factories
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, monkeypatch):
+    """Each test gets its own QSettings store, so remembered choices never leak between tests or from the user."""
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setenv("HOME", str(folder))
+
+
+@pytest.fixture
+def slow_video(tmp_path):
+    """Long enough that the studio is still playing it while a test looks."""
+    return factories.write_video(tmp_path / "long.mp4", factories.moving_square_frames(300))
+
+
+@pytest.fixture
+def studio(qtbot, model_dir, brightness_model):
+    from segview.inference.registry import ModelRegistry
+    from segview.ui.app import Studio, application
+
+    application()
+    s = Studio(workers=2, persist=False, registry=ModelRegistry([model_dir]))
+    qtbot.addWidget(s.window)
+    s.window.resize(1200, 800)
+    s.window.show()
+    yield s
+    s.close()
