@@ -25,6 +25,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from segview.errors import SegviewError
 from segview.metrics.samplers import describe_key, is_power_key
+from segview.recording.recorder import MIN_RATE_SPAN_S
 from segview.recording.session_file import RecordedSession, load_session
 from segview.types import StageTimings
 
@@ -153,27 +154,44 @@ class _Canvas:
             axis.setStyle(tickFont=font, tickLength=-6)
             axis.enableAutoSIPrefix(False)  # the unit is in the label text; "kms" would be nonsense
             axis.setLabel(label, color=TEXT, **{"font-size": "11pt"})
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
+            # Major and labelled ticks only: the finest grid level makes the plot look like graph paper.
+            axis.setStyle(maxTickLevel=1)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
-        self.legend = None
+        self.legend: pg.LegendItem | None = None
         if legend:
-            self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=TEXT, labelTextSize="10pt",
-                                              brush=pg.mkBrush(255, 255, 255, 220), pen=pg.mkPen("#cccccc"))
+            # In its own column beside the plot, so it never hides data.
+            self.legend = pg.LegendItem(labelTextColor=TEXT, labelTextSize="10pt", verSpacing=-4)
+            self.layout.addItem(self.legend, row=0, col=1)
+            self.layout.layout.setColumnStretchFactor(0, 1)
+            self.layout.layout.setColumnStretchFactor(1, 0)
+            self.layout.layout.setAlignment(self.legend, QtCore.Qt.AlignmentFlag.AlignTop)
 
     def line(self, x: np.ndarray, y: np.ndarray, colour: str, name: str | None, *, width: float = 2.0,
              style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> None:
         pen = pg.mkPen(colour, width=width, style=style)
         # A single point would not show as a line: mark the points when there are few.
         symbol = "o" if np.isfinite(y).sum() <= 3 else None
-        self.plot.plot(x, y, pen=pen, name=name, connect="finite", antialias=True,
-                       symbol=symbol, symbolSize=6, symbolBrush=colour, symbolPen=None)
+        item = self.plot.plot(x, y, pen=pen, connect="finite", antialias=True,
+                              symbol=symbol, symbolSize=6, symbolBrush=colour, symbolPen=None)
+        self.add_to_legend(item, name)
+
+    def add_to_legend(self, item: pg.GraphicsObject, name: str | None) -> None:
+        if name is not None and self.legend is not None:
+            self.legend.addItem(item, name)
 
     def save(self, path: Path, *, x_range: tuple[float, float] | None = None, y_max: float | None = None) -> None:
         if x_range is not None:
             self.plot.setXRange(*x_range, padding=0.01)
         if y_max is not None and math.isfinite(y_max) and y_max > 0:
-            self.plot.setYRange(0, y_max * 1.12, padding=0)
+            # A margin below zero keeps the "0" tick label, which sits exactly on the edge otherwise.
+            self.plot.setYRange(-0.04 * y_max, y_max * 1.1, padding=0)
+        if self.legend is not None:
+            # A layout stretches its items to the row height; the legend's rows would drift apart.
+            hint = self.legend.layout.effectiveSizeHint(QtCore.Qt.SizeHint.PreferredSize)
+            self.legend.setMaximumSize(hint)
+            self.legend.setMinimumSize(hint)
         self.layout.setGeometry(QtCore.QRectF(0, 0, WIDTH, HEIGHT))
         exporter = ImageExporter(self.layout)
         exporter.parameters()["width"] = WIDTH
@@ -189,6 +207,19 @@ def _finite_max(*arrays: np.ndarray) -> float:
     return float(max(v.max() for v in values)) if values else math.nan
 
 
+def _per_second(session: RecordedSession) -> tuple[np.ndarray, np.ndarray]:
+    """x values of the per-second series and which seconds to plot.
+
+    The last second of a run is usually a fraction of one; under half a
+    second its medians come from a handful of frames and only add a jump.
+    """
+    durations = np.array([row.duration_s for row in session.seconds], dtype=np.float64)
+    keep = durations >= MIN_RATE_SPAN_S
+    if not keep.any():
+        keep[:] = True
+    return session.second_times(), keep
+
+
 def _time_range(session: RecordedSession) -> tuple[float, float]:
     return 0.0, max(1.0, float(session.summary.duration_s) if math.isfinite(session.summary.duration_s) else 1.0)
 
@@ -196,13 +227,16 @@ def _time_range(session: RecordedSession) -> tuple[float, float]:
 def _fps_figure(session: RecordedSession, folder: Path) -> list[Figure]:
     if not session.seconds:
         return []
-    t = session.second_times()
+    t, keep = _per_second(session)
+    t = t[keep]
     canvas = _Canvas("Frames per second, per model", "Time since start (s)", "Frames per second")
     series = []
-    for i, model in enumerate(session.models):
-        fps = session.model_series(model, "fps")
+    models = session.models
+    for i, model in enumerate(models):
+        fps = session.model_series(model, "fps")[keep]
         series.append(fps)
-        canvas.line(t, fps, PALETTE[i % len(PALETTE)], model)
+        # Every model sees every frame, so their rates coincide: earlier lines are drawn wider to stay visible.
+        canvas.line(t, fps, PALETTE[i % len(PALETTE)], model, width=2.0 + 2.0 * (len(models) - 1 - i))
     canvas.save(folder / "fps.png", x_range=_time_range(session), y_max=_finite_max(*series))
     return [Figure("fps.png", "Frames finished each second, per model.")]
 
@@ -210,25 +244,27 @@ def _fps_figure(session: RecordedSession, folder: Path) -> list[Figure]:
 def _stage_figures(session: RecordedSession, folder: Path) -> list[Figure]:
     if not session.seconds:
         return []
-    t = session.second_times()
-    width = 0.8 if len(t) <= 60 else 1.0
+    t, keep = _per_second(session)
+    t = t[keep]
+    # Each bar spans most of its second; the last, partial second gets a narrower bar.
+    widths = np.array([row.duration_s for row in session.seconds])[keep] * (0.8 if len(t) <= 60 else 1.0)
     figures = []
     for i, model in enumerate(session.models):
-        end_to_end = session.model_series(model, "latency_p50_ms")
+        end_to_end = session.model_series(model, "latency_p50_ms")[keep]
         if not np.isfinite(end_to_end).any():
             continue
         canvas = _Canvas(f"Latency by stage: {model} (median of each second)", "Time since start (s)", "Latency (ms)")
         bottom = np.zeros(len(t))
         for stage in StageTimings.STAGES:
-            height = np.nan_to_num(session.model_series(model, stage), nan=0.0)
-            bars = pg.BarGraphItem(x=t, height=height, y0=bottom.copy(), width=width,
+            height = np.nan_to_num(session.model_series(model, stage)[keep], nan=0.0)
+            bars = pg.BarGraphItem(x=t, height=height, y0=bottom.copy(), width=widths,
                                    brush=pg.mkBrush(STAGE_COLOURS[stage]), pen=pg.mkPen("w", width=0.5))
             canvas.plot.addItem(bars)
-            canvas.legend.addItem(bars, _stage_name(stage))
+            canvas.add_to_legend(bars, _stage_name(stage))
             bottom += height
         canvas.line(t, end_to_end, TEXT, "end to end", width=2.0, style=QtCore.Qt.PenStyle.DashLine)
         name = f"stages-{_slug(model, i)}.png"
-        canvas.save(folder / name, x_range=(t[0] - width, t[-1] + width), y_max=_finite_max(end_to_end, bottom))
+        canvas.save(folder / name, x_range=_time_range(session), y_max=_finite_max(end_to_end, bottom))
         figures.append(Figure(name, f"{model}: median milliseconds in each stage per second, stacked; the dashed line is "
                                     "the median end-to-end latency (the gap above the bars is time spent waiting "
                                     "for other models and for delivery)."))
@@ -258,7 +294,10 @@ def _histogram_figure(session: RecordedSession, folder: Path) -> list[Figure]:
         fill = QtGui.QColor(colour)
         fill.setAlpha(60)
         canvas.plot.plot(edges, counts, stepMode="center", fillLevel=0, fillBrush=pg.mkBrush(fill),
-                         pen=pg.mkPen(colour, width=2), name=model)
+                         pen=pg.mkPen(colour, width=2))
+        # The legend draws a filled curve as a triangle; a swatch of the fill reads better.
+        swatch = pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(fill), pen=pg.mkPen(colour, width=2))
+        canvas.add_to_legend(swatch, model)
     canvas.save(folder / "latency-histogram.png", x_range=(low, top), y_max=peak)
     above = int((everything > top).sum())
     caption = "How many frames took how long, end to end, per model."
@@ -269,14 +308,15 @@ def _histogram_figure(session: RecordedSession, folder: Path) -> list[Figure]:
 
 def _system_figures(session: RecordedSession, folder: Path) -> list[Figure]:
     figures = []
-    t = session.second_times()
+    t, keep = _per_second(session)
+    t = t[keep]
     cores = session.machine.get("cores")
     for key, file, title in (
         ("cpu_percent", "cpu.png", "Process CPU use (100 % = one core)"),
         ("rss_mb", "memory.png", "Process memory (resident)"),
         ("cpu_mhz", "cpu-clock.png", "CPU clock (average of all cores)"),
     ):
-        values = session.metric_series(key)
+        values = session.metric_series(key)[keep]
         if not np.isfinite(values).any():
             continue
         label, unit = describe_key(key)
@@ -290,7 +330,7 @@ def _system_figures(session: RecordedSession, folder: Path) -> list[Figure]:
                                                 label=f"all {cores} cores", labelOpts={"color": AXIS, "position": 0.05}))
             y_max = max(y_max, ceiling)
         canvas.save(folder / file, x_range=_time_range(session), y_max=y_max)
-        figures.append(Figure(file, f"{label}, sampled about once a second."))
+        figures.append(Figure(file, f"{label}: the latest reading in each second."))
     return figures
 
 
@@ -298,15 +338,16 @@ def _power_figure(session: RecordedSession, folder: Path) -> list[Figure]:
     keys = [k for k in session.metric_keys if is_power_key(k) and np.isfinite(session.metric_series(k)).any()]
     if not keys:
         return []
-    t = session.second_times()
+    t, keep = _per_second(session)
+    t = t[keep]
     canvas = _Canvas("Power", "Time since start (s)", "Power (W)")
     series = []
     for i, key in enumerate(keys):
-        values = session.metric_series(key)
+        values = session.metric_series(key)[keep]
         series.append(values)
         canvas.line(t, values, PALETTE[i % len(PALETTE)], describe_key(key)[0])
     canvas.save(folder / "power.png", x_range=_time_range(session), y_max=_finite_max(*series))
-    return [Figure("power.png", "Power readings, about once a second.")]
+    return [Figure("power.png", "Power: the latest reading in each second.")]
 
 
 def _stage_name(stage: str) -> str:
@@ -357,7 +398,7 @@ def _run_rows(session: RecordedSession) -> list[tuple[str, str]]:
         label, unit = describe_key(key)
         rows.append((f"{label}, mean", f"{_fmt(mean)} {unit}" if mean is not None else "not available on this machine"))
     for key, mj in s.energy_per_frame_mj.items():
-        rows.append((f"energy per frame ({describe_key(key)[0]})", f"{_fmt(mj)} mJ"))
+        rows.append((f"energy per frame, from {describe_key(key)[0]}", f"{_fmt(mj)} mJ (all models)"))
     if s.reconstructed:
         rows.append(("note", "the recording did not stop cleanly; this summary was computed from the rows"))
     if s.problem:
@@ -435,7 +476,7 @@ def _markdown(session: RecordedSession, figures: Sequence[Figure]) -> str:
         _md_table(("", ""), _run_rows(session)),
         "## Plots",
     ]
-    parts += [f"![{_md_cell(f.caption)}]({f.file})\n\n{f.caption}" for f in figures]
+    parts += [f"![{Path(f.file).stem}]({f.file})\n\n{f.caption}" for f in figures]
     parts += [
         "## Machine",
         _md_table(("", ""), [(k, _fmt(v)) for k, v in session.machine.items()]),

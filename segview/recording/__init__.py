@@ -1,0 +1,12 @@
+"""Recording a run to a session folder, reading it back and comparing two. No Qt."""
+
+from segview.recording.recorder import SessionRecorder
+from segview.recording.session_file import (
+    ComparisonRow,
+    RecordedSession,
+    SessionSummary,
+    compare_sessions,
+    load_session,
+)
+
+__all__ = ["ComparisonRow", "RecordedSession", "SessionRecorder", "SessionSummary", "compare_sessions", "load_session"]
