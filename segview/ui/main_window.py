@@ -33,6 +33,8 @@ from segview.sources.discovery import available_sources
 from segview.ui.controls import CompareControls, ModelPicker, OverlayControls, SourcePicker
 from segview.ui.engine import MAX_VIEWS, RenderedFrame, StudioEngine
 from segview.ui.plots import PlotsPanel
+from segview.ui.recording_control import DEFAULT_SESSIONS_DIR
+from segview.ui.sessions_dialog import open_session
 from segview.ui.settings_store import StudioPreferences, save_preferences
 from segview.ui.video_view import VideoView
 
@@ -155,10 +157,13 @@ class StudioWindow(QMainWindow):
         self.open_video_action = QAction("Open video…", self)
         self.open_video_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
         self.open_video_action.triggered.connect(self._on_open_video)
+        self.sessions_action = QAction("Sessions…", self)
+        self.sessions_action.setToolTip("Open a recorded session: its summary, report export, comparison with another")
+        self.sessions_action.triggered.connect(self._on_open_session)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action):
+        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action):
             bar.addAction(action)
         self.addAction(quit_action)
         for i, mode in enumerate(OverlayMode, start=1):
@@ -303,6 +308,21 @@ class StudioWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open image folder")
         if path:
             self.choose_source(f"folder:{path}")
+
+    def _on_open_session(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open recorded session", str(DEFAULT_SESSIONS_DIR))
+        if folder:
+            self.show_session(Path(folder))
+
+    def show_session(self, folder: Path):
+        """Open a recorded session in a dialog; a bad folder is reported in the status bar."""
+        try:
+            dialog = open_session(folder, self)
+        except SegviewError as exc:
+            self.show_problem(str(exc))
+            return None
+        dialog.show()
+        return dialog
 
     def _on_background_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")

@@ -170,3 +170,29 @@ def test_screenshot_of_the_window(qtbot, studio, slow_video, tmp_path):
     image = cv2.imread(str(path))
     assert image.shape[0] >= 700 and image.shape[1] >= 1100
     assert image.std() > 20
+
+
+def test_recorded_sessions_open_export_and_compare(qtbot, studio, slow_video, tmp_path):
+    import cv2
+
+    assert studio.open(str(slow_video), ["bright"])
+    folders = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        studio.recording.start(folder)
+        qtbot.wait(1500)
+        studio.recording.stop()
+        folders.append(folder)
+    dialog = studio.window.show_session(folders[0])
+    qtbot.addWidget(dialog)
+    assert dialog.summary_table.item(0, 0).text() == "bright"
+    assert float(dialog.summary_table.item(0, 2).text()) > 0
+    report = dialog.export()
+    assert (report / "report.html").exists()
+    fps_png = cv2.imread(str(report / "fps.png"))
+    assert fps_png is not None and fps_png.std() > 5
+    assert dialog.compare_with(folders[1])
+    assert dialog.comparison.item(0, 3).text().endswith("x")
+    # A folder that is not a session is reported, not raised.
+    assert studio.window.show_session(tmp_path / "nope") is None
+    assert studio.window.problem_label.text()
