@@ -11,10 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from segview.errors import SegviewError
+from segview.fileio import atomic_write_json
 from segview.inference.registry import ModelRegistry
 from segview.metrics.hub import MetricsHub
 from segview.metrics.samplers import default_samplers
@@ -55,6 +57,11 @@ class Studio:
         self.window = StudioWindow(self.engine, system_series=self.hub.snapshot, persist=persist)
         self.recording = RecordingControl(self.engine, self.hub)
         self.window.record_action.toggled.connect(self._on_record_toggled)
+        # The recorder writes on its own thread; a failure there (disk full) surfaces here.
+        self._recording_watch = QTimer(self.window)
+        self._recording_watch.timeout.connect(self._check_recording)
+        self._recording_watch.start(1000)
+        self._reported_recording_problem: str | None = None
 
     def open(self, source: str | None, models: list[str] | None) -> bool:
         """Open the source and models (remembered ones when not given); False if either failed (the window says why)."""
@@ -83,6 +90,19 @@ class Studio:
             self.window.record_action.blockSignals(True)
             self.window.record_action.setChecked(False)
             self.window.record_action.blockSignals(False)
+
+    def _check_recording(self) -> None:
+        problem = self.recording.problem
+        if problem and problem != self._reported_recording_problem:
+            self._reported_recording_problem = problem
+            self.window.show_problem(f"recording stopped ({problem}); what was recorded so far is kept")
+
+    def event_loop_delays(self) -> dict[str, float | None]:
+        """p50/p95/max of how late the window's 20 ms probe timer fired, over the last minute."""
+        delays = self.window.lag_probe.all_delays()
+        if delays.size == 0:
+            return {"p50": None, "p95": None, "max": None}
+        return {"p50": round(float(np.percentile(delays, 50)), 2), "p95": round(float(np.percentile(delays, 95)), 2), "max": round(float(delays.max()), 2)}
 
     def close(self) -> None:
         if self.recording.recording:
@@ -116,6 +136,9 @@ def run_studio(args: argparse.Namespace) -> int:
         outcome["problem"] = studio.engine.problem if not studio.engine.running else None
         folder = studio.recording.stop()
         outcome["folder"] = folder
+        if folder is not None:
+            # The window's own responsiveness, beside the recorder's files.
+            atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": args.duration})
         studio.close()
         app.quit()
 

@@ -6,6 +6,7 @@ threads do, and the window only displays what they produced.
 
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -46,7 +47,7 @@ class EventLoopProbe:
     """Measures how late a 20 ms timer fires: the delay a click or repaint would suffer."""
 
     def __init__(self, window_s: float = 60.0) -> None:
-        self.delays_ms: list[tuple[float, float]] = []
+        self.delays_ms: collections.deque[tuple[float, float]] = collections.deque()
         self.window_s = window_s
         self._clock = QElapsedTimer()
         self._timer = QTimer()
@@ -62,7 +63,7 @@ class EventLoopProbe:
         now = time.perf_counter()
         self.delays_ms.append((now, max(0.0, elapsed - LAG_PROBE_MS)))
         while self.delays_ms and self.delays_ms[0][0] < now - self.window_s:
-            self.delays_ms.pop(0)
+            self.delays_ms.popleft()
 
     def series(self) -> tuple[np.ndarray, np.ndarray]:
         now = time.perf_counter()

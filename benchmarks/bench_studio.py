@@ -1,0 +1,111 @@
+"""The studio against `segview bench`, and the studio's own health, measured on this machine.
+
+Three measurements, each printed with the command that reproduces it:
+
+1. Throughput: studio FPS (one model, colour-blend overlay, offscreen Qt) against
+   `segview bench` FPS for the same model and video, alternating in one run.
+   Both read the file as fast as the models take it (the studio is told
+   `realtime=0`). Target: studio >= 0.9 x bench.
+2. Responsiveness: p95 delay of the studio's 20 ms event-loop probe while two
+   models run (from studio.json in the recording). Target: < 50 ms.
+3. Soak (``--soak SECONDS``, 600 for the real target): RSS over a long two-model
+   run, from the recording's per-second rows; growth = median of the last minute
+   minus median of the first minute after warm-up. Target: < 10 MB.
+
+Usage:
+    python benchmarks/bench_studio.py --video VIDEO [--rounds 3] [--seconds 12] [--soak 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+DEFAULT_VIDEO = Path("/work/shared/data/videos/asl-again.mkv")
+
+
+def run(cmd: list[str]) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+
+
+def bench_fps(video: Path, model: str, frames: int, workdir: Path) -> float:
+    out = workdir / "bench.json"
+    run([sys.executable, "-m", "segview", "bench", "--source", str(video), "--model", model, "--frames", str(frames), "--json", str(out)])
+    return json.loads(out.read_text())["models"][0]["fps"]
+
+
+def studio_run(video: Path, models: list[str], seconds: float, folder: Path) -> dict:
+    cmd = [sys.executable, "-m", "segview", "studio", "--source", f"file:{video}?realtime=0&loop=1", "--duration", str(seconds), "--record", str(folder)]
+    for m in models:
+        cmd += ["--model", m]
+    run(cmd)
+    return {
+        "summary": json.loads((folder / "summary.json").read_text()),
+        "studio": json.loads((folder / "studio.json").read_text()),
+        "seconds": [json.loads(line) for line in (folder / "seconds.jsonl").read_text().splitlines() if line.strip()],
+    }
+
+
+def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Path) -> None:
+    bench, studio = [], []
+    for r in range(rounds):
+        order = ("bench", "studio") if r % 2 == 0 else ("studio", "bench")
+        for which in order:
+            if which == "bench":
+                bench.append(bench_fps(video, model, frames=int(seconds * 300), workdir=workdir))
+            else:
+                result = studio_run(video, [model], seconds, workdir / f"studio-{r}")
+                studio.append(result["summary"]["models"][model]["fps"])
+        print(f"round {r + 1}: bench {bench[-1]:7.1f} FPS   studio {studio[-1]:7.1f} FPS")
+    b, s = statistics.median(bench), statistics.median(studio)
+    print(f"median: bench {b:.1f} FPS, studio {s:.1f} FPS, studio/bench = {s / b:.3f} (target >= 0.9)")
+
+
+def responsiveness(video: Path, models: list[str], seconds: float, workdir: Path) -> None:
+    result = studio_run(video, models, seconds, workdir / "two-models")
+    delays = result["studio"]["event_loop_delay_ms"]
+    fps = {m: v["fps"] for m, v in result["summary"]["models"].items()}
+    print(f"two models {', '.join(models)}: FPS {fps}; event-loop delay p50 {delays['p50']} ms, p95 {delays['p95']} ms, max {delays['max']} ms (target p95 < 50)")
+
+
+def soak(video: Path, models: list[str], seconds: float, workdir: Path) -> None:
+    result = studio_run(video, models, seconds, workdir / "soak")
+    rows = [(row["second"], row["metrics"].get("rss_mb")) for row in result["seconds"] if row["metrics"].get("rss_mb") is not None]
+    warm = [rss for t, rss in rows if 30 <= t < 90]
+    last = [rss for t, rss in rows if t >= rows[-1][0] - 60]
+    growth = statistics.median(last) - statistics.median(warm)
+    print(f"soak {seconds:.0f} s, two models: RSS {statistics.median(warm):.1f} MB after warm-up, {statistics.median(last):.1f} MB in the last minute, growth {growth:+.1f} MB (target < 10)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    p.add_argument("--model", default="selfie-general")
+    p.add_argument("--second-model", default="selfie-landscape")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=12.0)
+    p.add_argument("--soak", type=float, default=0.0, help="also run a soak of this many seconds (600 for the target)")
+    p.add_argument("--skip-throughput", action="store_true")
+    args = p.parse_args()
+    if not args.video.exists():
+        sys.exit(f"video not found: {args.video}")
+    with tempfile.TemporaryDirectory(prefix="segview-bench-studio-") as tmp:
+        workdir = Path(tmp)
+        if not args.skip_throughput:
+            throughput(args.video, args.model, args.rounds, args.seconds, workdir)
+            responsiveness(args.video, [args.model, args.second_model], args.seconds, workdir)
+        if args.soak:
+            soak(args.video, [args.model, args.second_model], args.soak, workdir)
+
+
+if __name__ == "__main__":
+    main()
