@@ -45,7 +45,9 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"video file not found: {self.path}")
         if self.path.is_dir():
             raise SourceError(f"{self.path} is a folder; use folder:{self.path} for images")
-        capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        # One decoder thread: FFmpeg's frame threads cost more CPU per frame (1.05 ms against
+        # 0.84 ms at 640x480) and take it from the inference workers on the same cores.
+        capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
         ok, image = capture.read() if capture.isOpened() else (False, None)
         if not ok or image is None:
             capture.release()
