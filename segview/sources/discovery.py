@@ -20,6 +20,9 @@ def _cameras() -> list[tuple[str, str]]:
 
 
 def available_sources() -> list[tuple[str, str]]:
+    from segview.sources.spec import schemes
+
+    schemes()  # loading the built-in schemes registers their providers (the phone's)
     sources = [("Demo clip", "demo")]
     for provider in [_cameras, *_PROVIDERS]:
         try:

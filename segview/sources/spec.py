@@ -65,7 +65,7 @@ def parse_source(text: str) -> SourceSpec:
     _load_builtin_schemes()
     text = text.strip()
     if not text:
-        raise SourceError("empty source name; try 'demo', 'camera:0', a video file or an image folder")
+        raise SourceError("empty source name; try 'demo', 'camera:0', 'adb' (a phone), a video file or an image folder")
     body, _, query = text.partition("?")
     options = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
     scheme, sep, target = body.partition(":")
@@ -101,4 +101,4 @@ def _load_builtin_schemes() -> None:
     if _loaded:
         return
     _loaded = True
-    from segview.sources import camera, demo, image_folder, video_file  # noqa: F401 - registration
+    from segview.sources import adb_phone, camera, demo, image_folder, video_file  # noqa: F401 - registration

@@ -20,6 +20,7 @@ from segview.fileio import atomic_write_json
 from segview.inference.registry import ModelRegistry
 from segview.metrics.hub import MetricsHub
 from segview.metrics.samplers import default_samplers
+from segview.phone.samplers import phone_samplers
 from segview.ui.engine import StudioEngine
 from segview.ui.main_window import StudioWindow, default_models, default_source
 from segview.ui.recording_control import RecordingControl
@@ -54,12 +55,17 @@ class Studio:
         self.engine = StudioEngine(self.registry, workers=workers, provider=provider)
         self.hub = MetricsHub(default_samplers())
         self.hub.start()
-        self.window = StudioWindow(self.engine, system_series=self.hub.snapshot, persist=persist)
+        self.window = StudioWindow(self.engine, system_series=lambda: self.hub.snapshot(), persist=persist)
         self.recording = RecordingControl(self.engine, self.hub)
+        # While the source is a phone ("" = the only one attached), the hub also samples the phone.
+        self._phone: str | None = None
+        self._phone_note = ""
+        self.engine.state_changed.connect(self._follow_phone)
         self.window.record_action.toggled.connect(self._on_record_toggled)
         # The recorder writes on its own thread; a failure there (disk full) surfaces here.
         self._recording_watch = QTimer(self.window)
         self._recording_watch.timeout.connect(self._check_recording)
+        self._recording_watch.timeout.connect(self._check_phone)
         self._recording_watch.start(1000)
         self._reported_recording_problem: str | None = None
 
@@ -96,6 +102,29 @@ class Studio:
         if problem and problem != self._reported_recording_problem:
             self._reported_recording_problem = problem
             self.window.show_problem(f"recording stopped ({problem}); what was recorded so far is kept")
+
+    def _follow_phone(self) -> None:
+        """A new hub with the phone's samplers when the source becomes a phone, without them when it stops being one."""
+        spec = self.engine.source_spec
+        phone = spec.target if spec is not None and spec.scheme == "adb" else None
+        if phone == self._phone:
+            return
+        self._phone = phone
+        old, self.hub = self.hub, MetricsHub(default_samplers() + (phone_samplers(phone or None) if phone is not None else []))
+        self.hub.start()
+        self.recording.hub = self.hub
+        if self.recording.recorder is not None:
+            old.unsubscribe(self.recording.recorder.on_metrics)
+            self.hub.subscribe(self.recording.recorder.on_metrics)
+        old.stop()
+
+    def _check_phone(self) -> None:
+        """Say that USB charging distorts the phone's power readings, once each time it starts."""
+        note = next((s.note for s in self.hub.samplers if s.key == "phone_charging"), "")
+        if note != self._phone_note:
+            self._phone_note = note
+            if note:
+                self.window.statusBar().showMessage(f"Phone: {note}", 15000)
 
     def event_loop_delays(self) -> dict[str, float | None]:
         """p50/p95/max of how late the window's 20 ms probe timer fired, over the last minute."""

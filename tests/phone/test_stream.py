@@ -1,0 +1,233 @@
+"""The phone's screen through the fake adb: restarts at the time limit, unplugging, garbage, stalls, rotation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from fake_adb.fakephone import SERIAL
+from segview.errors import SourceError
+from segview.inference.inspect import describe_model
+from segview.inference.session import SegmentationSession, SessionOptions
+from segview.phone.adb import find_adb
+from segview.phone.screen import ScreenOptions, ScreenStream
+from segview.pipeline.pipeline import Pipeline
+from segview.sources.adb_phone import AdbPhoneSource, parse_bit_rate
+from segview.sources.spec import open_source, parse_source
+
+FAST_RETRY = ScreenOptions(backoff_first_s=0.2, backoff_max_s=1.0)
+
+
+def read_for(source, seconds: float) -> list:
+    frames = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frame = source.read()
+        assert frame is not None
+        frames.append(frame)
+    return frames
+
+
+def wait_until(condition, timeout: float = 10.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not true within {timeout} s: {condition}")
+
+
+@pytest.fixture
+def opened():
+    sources = []
+
+    def _open(text_or_source):
+        source = open_source(text_or_source) if isinstance(text_or_source, str) else text_or_source
+        if not isinstance(text_or_source, str):
+            source.open()
+        sources.append(source)
+        return source
+
+    yield _open
+    for source in sources:
+        source.close()
+
+
+def test_grammar_and_screenrecord_arguments(fake_phone, opened):
+    spec = parse_source(f"adb:{SERIAL}?size=720x1280&bitrate=8M")
+    assert (spec.scheme, spec.target, spec.options) == ("adb", SERIAL, {"size": "720x1280", "bitrate": "8M"})
+    assert parse_source("adb").scheme == "adb" and parse_source("adb").target == ""
+    source = opened(f"adb:{SERIAL}?size=720x1280&bitrate=8M")
+    assert source.is_live and source.name == f"adb:{SERIAL}" and source.device.model == "Pixel 7"
+    frame = source.read()
+    assert frame.image.shape == (120, 160, 3) and frame.image.dtype == np.uint8
+    record = [i["argv"] for i in fake_phone.invocations() if "screenrecord" in i["argv"]][0]
+    assert record == ["-s", SERIAL, "exec-out", "screenrecord", "--output-format=h264", "--size", "720x1280", "--bit-rate", "8000000", "-"]
+    assert parse_bit_rate("800k") == 800_000 and parse_bit_rate("4000000") == 4_000_000
+    with pytest.raises(SourceError, match="bitrate must look like"):
+        parse_bit_rate("fast")
+
+
+def test_the_only_phone_is_found_without_a_serial(fake_phone, opened):
+    source = opened("adb")
+    assert source.name == f"adb:{SERIAL}"
+    assert source.read() is not None
+
+
+def test_frames_are_the_phone_screen(fake_phone, opened):
+    """The decoded frame is the encoded one: the bright square where the fixture drew it."""
+    image = opened("adb").read().image
+    bright = image.mean(axis=2) > 128
+    ys, xs = np.nonzero(bright)
+    assert 25 <= ys.min() <= 35 and 85 <= ys.max() <= 95  # rows 30..89 of the first frames
+    assert 0.15 < bright.mean() < 0.25
+
+
+def test_time_limit_restarts_transparently(fake_phone, opened):
+    fake_phone.set_stream(stop_after_frames=10)  # each screenrecord run ends after 10 frames (a third of a second)
+    source = opened("adb")
+    frames = read_for(source, 3.0)
+    stats = source.stats()
+    assert stats.restarts >= 4
+    assert stats.runs == stats.restarts + 1 and stats.failures == 0
+    assert stats.frames >= 40  # frames kept coming across the restarts
+    assert len(stats.gaps_s) >= 4 and stats.max_gap_s < 1.0
+    assert source.problem is None
+    assert len(frames) >= 40 and frames[-1].index == len(frames) - 1
+
+
+def test_unplugged_phone_is_reported_and_recovered(fake_phone, opened):
+    fake_phone.set_stream(vanish_after_frames=15, vanish_for_s=1.5)
+    source = opened(AdbPhoneSource(SERIAL, options=FAST_RETRY))
+    read_for(source, 0.3)
+    problem = wait_until(lambda: source.problem, timeout=5)
+    assert f"phone {SERIAL} is not attached (unplugged?); retrying in" in problem
+    fake_phone.set_stream(vanish_after_frames=None)  # back for good
+    seen = source.stats().frames
+    frame = source.read()  # blocks while the phone is away, returns once it is back
+    assert frame is not None
+    wait_until(lambda: source.stats().frames > seen + 10)
+    assert source.problem is None
+    assert source.stats().failures >= 1
+
+
+def test_garbage_instead_of_video_is_reported_and_retried_with_backoff(fake_phone, opened):
+    fake_phone.set_stream(garbage=True, garbage_bytes=20000)
+    stream = ScreenStream(find_adb(), SERIAL, FAST_RETRY)
+    stream.start()
+    try:
+        problem = wait_until(lambda: stream.problem, timeout=5)
+        assert f"phone {SERIAL} sent 20000 bytes that are not H.264 video; retrying in" in problem
+        wait_until(lambda: stream.stats().failures >= 4, timeout=8)
+        starts = fake_phone.screenrecord_starts()
+        pauses = np.diff(starts)
+        assert pauses[2] > pauses[0] + 0.15  # backing off: 0.2 s, 0.4 s, 0.8 s ...
+        assert stream.stats().frames == 0 and stream.stats().decode_errors > 0
+        fake_phone.set_stream(garbage=False)
+        assert stream.wait_frame(0, 5.0) is not None  # recovers once real video comes
+        wait_until(lambda: stream.problem is None)
+    finally:
+        stream.close()
+    # Through the grammar, opening fails with the reason on one line.
+    with pytest.raises(SourceError, match="sent no video within 1.5 s: phone FAKE0001 sent 20000 bytes that are not H.264 video"):
+        fake_phone.set_stream(garbage=True)
+        open_source("adb?wait=1.5")
+
+
+def test_garbage_after_video_restarts_and_reports(fake_phone, opened):
+    source = opened(AdbPhoneSource(SERIAL, options=ScreenOptions(stall_s=0.6, backoff_first_s=0.2, backoff_max_s=1.0)))
+    read_for(source, 0.2)
+    fake_phone.set_stream(garbage=True, garbage_bytes=None)  # the next run sends random bytes for ever
+    fake_phone.set_stream(stop_after_frames=None)
+    # Make the running screenrecord end: the next run is the garbage one.
+    source._stream._kill()
+    problem = wait_until(lambda: source.problem and "not H.264" in source.problem and source.problem, timeout=8)
+    assert "retrying in" in problem
+    fake_phone.set_stream(garbage=False)
+    wait_until(lambda: source.problem is None, timeout=8)
+    assert source.read() is not None
+
+
+def test_a_phone_that_refuses_screenrecord(fake_phone):
+    fake_phone.set_stream(refuse="ERROR: unable to create video encoder (secure display)")
+    with pytest.raises(SourceError, match="gave no video: ERROR: unable to create video encoder"):
+        open_source("adb?wait=1")
+
+
+def test_a_stalled_stream_is_restarted(fake_phone, opened):
+    fake_phone.set_stream(stall_after_frames=6)
+    source = opened(AdbPhoneSource(SERIAL, options=ScreenOptions(stall_s=0.5), repeat_after_s=0.05))
+    frames = read_for(source, 2.5)
+    stats = source.stats()
+    assert stats.stalls >= 2 and stats.restarts >= 2
+    assert stats.frames >= 15  # 6 per run
+    assert source.frames_repeated > 0  # the still picture was handed out again meanwhile
+    assert len(frames) > stats.frames
+
+
+def test_rotation_is_decoded_at_both_sizes(fake_phone, rotating_stream, opened):
+    fake_phone.set_stream(file=str(rotating_stream), index=str(rotating_stream) + ".json")
+    source = opened("adb")
+    shapes = {f.image.shape for f in read_for(source, 2.0)}
+    assert shapes == {(120, 160, 3), (160, 120, 3)}
+    assert set(source.stats().sizes_seen) == {(160, 120), (120, 160)}
+    assert source.stats().decode_errors == 0
+
+
+def test_still_screen_repeats_the_last_frame(fake_phone, opened):
+    fake_phone.set_stream(stall_after_frames=3)
+    source = opened(AdbPhoneSource(SERIAL, options=ScreenOptions(stall_s=30), repeat_after_s=0.05))
+    frames = read_for(source, 0.8)
+    assert source.stats().frames == 3  # the parser's held-back last frame came out on the idle flush
+    assert source.frames_repeated >= 5
+    assert np.array_equal(frames[-1].image, frames[2].image)
+    assert source.problem is None
+
+
+def test_close_ends_a_blocked_read(fake_phone):
+    fake_phone.set_stream(vanish_after_frames=2, vanish_for_s=30)
+    source = open_source("adb")
+    source.read()
+    wait_until(lambda: source.problem)
+
+    result = []
+
+    def read_all():
+        while True:
+            frame = source.read()
+            result.append(frame)
+            if frame is None:
+                return
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    time.sleep(0.5)
+    assert reader.is_alive() and len(result) <= 1  # at most the last decoded frame; then waiting, not ending
+    source.close()
+    reader.join(3)
+    assert not reader.is_alive() and result[-1] is None
+
+
+def test_giveup_ends_the_source_with_its_problem(fake_phone):
+    fake_phone.set_stream(vanish_after_frames=2, vanish_for_s=30)
+    source = open_source("adb?giveup=1")
+    try:
+        while source.read() is not None:
+            pass
+        assert "no video from adb:FAKE0001 for 1 s: phone FAKE0001 is not attached" in source.problem
+    finally:
+        source.close()
+
+
+def test_pipeline_runs_models_on_the_phone(fake_phone, brightness_model):
+    source = open_source("adb")
+    try:
+        session = SegmentationSession(brightness_model, describe_model(brightness_model), SessionOptions(threads=1))
+        stats = Pipeline(source, [session], workers=2, max_frames=20).run()
+    finally:
+        source.close()
+    assert stats.frames_processed >= 20 and not stats.problems
