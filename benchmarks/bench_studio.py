@@ -44,7 +44,7 @@ def bench_fps(video: Path, model: str, frames: int, workdir: Path) -> float:
 
 
 def studio_run(video: Path, models: list[str], seconds: float, folder: Path) -> dict:
-    cmd = [sys.executable, "-m", "segview", "studio", "--source", f"file:{video}?realtime=0&loop=1", "--duration", str(seconds), "--record", str(folder)]
+    cmd = [sys.executable, "-m", "segview", "studio", "--source", f"file:{video}?realtime=0&loop=1", "--duration", str(seconds), "--record", str(folder), "--overlay", "blend"]
     for m in models:
         cmd += ["--model", m]
     run(cmd)

@@ -1,22 +1,32 @@
-"""Rolling per-model statistics for live display (about a minute of history)."""
+"""Rolling per-model statistics for live display (about a minute of history).
+
+The consumer thread adds every frame (hundreds a second), the GUI thread reads
+a few times a second: so adding is O(1) into the current one-second bucket, and
+each finished second is summarised once, when the next one starts. Reading
+never walks per-frame history.
+"""
 
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from segview.types import StageTimings
 
-WINDOW_S = 60.0
+WINDOW_S = 60
+# Enough for the current-second rate at well over 1000 FPS; the histogram uses the last HISTOGRAM_FRAMES.
+RECENT_FRAMES = 2000
+HISTOGRAM_FRAMES = 600
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSeries:
-    """Per-second series over the window, oldest first. Times are seconds before now (negative)."""
+    """Per-second series over the window, oldest first. ``seconds`` are before now (negative)."""
 
     seconds: np.ndarray
     fps: np.ndarray
@@ -27,76 +37,127 @@ class ModelSeries:
     current_latency_ms: float
 
 
+@dataclass(slots=True)
+class _Second:
+    """One model's frames within one wall-clock second."""
+
+    start: int
+    latencies: list[float] = field(default_factory=list)
+    stages: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in StageTimings.STAGES})
+
+    def summary(self) -> tuple[int, int, float, dict[str, float]]:
+        return (
+            self.start,
+            len(self.latencies),
+            float(np.median(self.latencies)) if self.latencies else math.nan,
+            {k: float(np.median(v)) if v else math.nan for k, v in self.stages.items()},
+        )
+
+
+class _ModelHistory:
+    def __init__(self, window_s: int) -> None:
+        self.current: _Second | None = None
+        self.done: collections.deque[tuple[int, int, float, dict[str, float]]] = collections.deque(maxlen=window_s)
+        self.recent: collections.deque[tuple[float, float]] = collections.deque(maxlen=RECENT_FRAMES)
+        self.first_second: int | None = None
+
+    def add(self, at: float, timings: StageTimings) -> None:
+        second = int(at)
+        if self.current is None or self.current.start != second:
+            if self.current is not None:
+                self.done.append(self.current.summary())
+            self.current = _Second(second)
+            if self.first_second is None:
+                self.first_second = second
+        self.current.latencies.append(timings.end_to_end_ms)
+        for key, values in self.current.stages.items():
+            values.append(getattr(timings, key))
+        self.recent.append((at, timings.end_to_end_ms))
+
+
 class LiveStats:
     """Thread-safe: the pipeline's consumer thread adds, the GUI thread reads snapshots."""
 
-    def __init__(self, window_s: float = WINDOW_S) -> None:
+    def __init__(self, window_s: int = WINDOW_S) -> None:
         self.window_s = window_s
         self._lock = threading.Lock()
-        self._frames: dict[str, collections.deque[tuple[float, StageTimings]]] = {}
-        self._ious: collections.deque[tuple[float, float]] = collections.deque()
+        self._models: dict[str, _ModelHistory] = {}
+        self._ious: collections.deque[tuple[float, float]] = collections.deque(maxlen=window_s * 60)
 
     def reset(self) -> None:
         with self._lock:
-            self._frames.clear()
+            self._models.clear()
             self._ious.clear()
 
     def add(self, model: str, at: float, timings: StageTimings) -> None:
+        """Consumer thread; ``at`` is a perf_counter time."""
         with self._lock:
-            series = self._frames.setdefault(model, collections.deque())
-            series.append((at, timings))
-            self._trim(series, at)
+            history = self._models.get(model)
+            if history is None:
+                history = self._models[model] = _ModelHistory(self.window_s)
+            history.add(at, timings)
 
     def add_iou(self, at: float, iou: float) -> None:
         with self._lock:
             self._ious.append((at, iou))
-            self._trim(self._ious, at)
-
-    def _trim(self, series: collections.deque, now: float) -> None:
-        while series and series[0][0] < now - self.window_s:
-            series.popleft()
 
     def models(self) -> list[str]:
         with self._lock:
-            return list(self._frames)
+            return list(self._models)
 
     def iou_series(self, now: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         now = time.perf_counter() if now is None else now
         with self._lock:
-            items = list(self._ious)
+            items = [(t, v) for t, v in self._ious if t >= now - self.window_s]
         if not items:
             return np.empty(0), np.empty(0)
-        t = np.array([a for a, _ in items]) - now
-        return t, np.array([v for _, v in items])
+        arr = np.array(items)
+        return arr[:, 0] - now, arr[:, 1]
+
+    def current(self, model: str, now: float | None = None) -> tuple[float, float]:
+        """(frames in the last second, median end-to-end ms over them): cheap, for captions."""
+        now = time.perf_counter() if now is None else now
+        with self._lock:
+            history = self._models.get(model)
+            recent = list(history.recent) if history else []
+        return self._current_from(recent, now)
 
     def series(self, model: str, now: float | None = None) -> ModelSeries | None:
         now = time.perf_counter() if now is None else now
         with self._lock:
-            items = list(self._frames.get(model, ()))
-        if not items:
-            return None
-        times = np.array([t for t, _ in items])
-        latencies = np.array([s.end_to_end_ms for _, s in items])
-        stages = {k: np.array([getattr(s, k) for _, s in items]) for k in StageTimings.STAGES}
-        # Bucket by whole seconds before now; the current, partial second is left out.
-        age = np.floor(now - times).astype(int)
-        buckets = np.arange(int(self.window_s), 0, -1)
-        fps = np.array([np.count_nonzero(age == b) for b in buckets], dtype=float)
-        lat = np.array([_median_or_nan(latencies[age == b]) for b in buckets])
-        stage_medians = {k: np.array([_median_or_nan(v[age == b]) for b in buckets]) for k, v in stages.items()}
-        recent = times > now - 1.0
-        current_fps = float(np.count_nonzero(recent))
+            history = self._models.get(model)
+            if history is None:
+                return None
+            done = list(history.done)
+            first_second = history.first_second
+            recent = list(history.recent)
+        # Slot i holds the whole second that ended i+1 seconds ago; the running second is left out.
+        this_second = int(now)
+        starts = np.arange(this_second - self.window_s, this_second)
+        by_start = {row[0]: row for row in done}
+        fps = np.full(len(starts), np.nan)
+        lat = np.full(len(starts), np.nan)
+        stages = {k: np.full(len(starts), np.nan) for k in StageTimings.STAGES}
+        for i, start in enumerate(starts):
+            row = by_start.get(int(start))
+            if row is not None:
+                fps[i], lat[i] = row[1], row[2]
+                for k, v in row[3].items():
+                    stages[k][i] = v
+            elif first_second is not None and start >= first_second:
+                fps[i] = 0.0  # running but nothing finished in that second: a real stall
+        current_fps, current_latency = self._current_from(recent, now)
         return ModelSeries(
-            seconds=-buckets.astype(float),
-            # Before the model's first frame there is no rate to show (a gap), after it a stall is a real 0.
-            fps=np.where(buckets <= age[0], fps, np.nan),
+            seconds=(starts + 0.5) - now,
+            fps=fps,
             latency_p50=lat,
-            stage_medians=stage_medians,
-            recent_latencies=latencies[-600:],
+            stage_medians=stages,
+            recent_latencies=np.array([lat for _, lat in recent[-HISTOGRAM_FRAMES:]]),
             current_fps=current_fps,
-            current_latency_ms=_median_or_nan(latencies[recent]) if recent.any() else float("nan"),
+            current_latency_ms=current_latency,
         )
 
-
-def _median_or_nan(values: np.ndarray) -> float:
-    return float(np.median(values)) if values.size else float("nan")
+    @staticmethod
+    def _current_from(recent: list[tuple[float, float]], now: float) -> tuple[float, float]:
+        last = [lat for t, lat in recent if t > now - 1.0]
+        return float(len(last)), (float(np.median(last)) if last else math.nan)

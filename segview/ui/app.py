@@ -21,6 +21,7 @@ from segview.inference.registry import ModelRegistry
 from segview.metrics.hub import MetricsHub
 from segview.metrics.samplers import default_samplers
 from segview.phone.samplers import phone_samplers
+from segview.render.overlay import OverlayMode
 from segview.ui.engine import StudioEngine
 from segview.ui.main_window import StudioWindow, default_models, default_source
 from segview.ui.recording_control import RecordingControl
@@ -145,6 +146,8 @@ def run_studio(args: argparse.Namespace) -> int:
     scripted = args.duration is not None
     studio = Studio(workers=args.workers, provider=args.provider, persist=not scripted)
     opened = studio.open(args.source, args.models)
+    if args.overlay:
+        studio.window.overlay_controls.set_mode(OverlayMode(args.overlay))
     if scripted and not opened:
         problem = studio.window.problem_label.text() or "could not start"
         studio.close()

@@ -2,9 +2,9 @@
 
 Threads: the pipeline's own (capture, workers, consumer) do all the work,
 including composing overlays in :meth:`_on_bundle` (consumer thread). The GUI
-thread only calls the public methods and reads :meth:`latest`. A picture is
-composed only when the GUI has taken the previous one, so a slow screen never
-slows the models down.
+thread only calls the public methods and takes pictures with
+:meth:`take_new_picture`. A picture is composed only when the GUI has taken the
+previous one, so a slow screen never slows the models down.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ class RenderedFrame:
 
 
 class StudioEngine(QObject):
-    frame_rendered = Signal()
     problem_occurred = Signal(str)
     state_changed = Signal()
     # Emitted from the consumer thread; Qt queues it to the GUI thread.
@@ -182,9 +181,11 @@ class StudioEngine(QObject):
     def frames_dropped(self) -> int:
         return self._pipeline.frames_dropped if self._pipeline is not None else 0
 
-    def latest(self) -> RenderedFrame | None:
-        """The newest picture; taking it lets the consumer thread compose the next."""
+    def take_new_picture(self) -> RenderedFrame | None:
+        """The picture composed since the last call, or None; taking it lets the consumer thread compose the next."""
         with self._lock:
+            if not self._picture_pending:
+                return None
             picture = self._latest
             self._picture_pending = False
         return picture
@@ -243,7 +244,6 @@ class StudioEngine(QObject):
         with self._lock:
             self._latest = picture
             self._picture_pending = True
-        self.frame_rendered.emit()
 
     def _is_binary(self, model: str) -> bool:
         return any(e.name == model and e.card.is_binary for e in self.models)

@@ -39,7 +39,10 @@ from segview.ui.sessions_dialog import open_session
 from segview.ui.settings_store import StudioPreferences, save_preferences
 from segview.ui.video_view import VideoView
 
-PLOT_REFRESH_MS = 500
+# The plotted series change once a second (per-second buckets); redrawing ten plots more often only costs CPU.
+PLOT_REFRESH_MS = 1000
+# About 30 pictures a second: smooth to the eye, cheap for the GUI thread.
+DISPLAY_INTERVAL_MS = 33
 LAG_PROBE_MS = 20
 
 
@@ -132,6 +135,12 @@ class StudioWindow(QMainWindow):
 
         self.lag_probe = EventLoopProbe()
         self.lag_probe.start()
+        # Pictures are pulled at screen rate, not pushed per frame: at hundreds of frames a
+        # second, painting each would take a core from the models.
+        self._display_timer = QTimer(self)
+        self._display_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._display_timer.timeout.connect(self._on_display_tick)
+        self._display_timer.start(DISPLAY_INTERVAL_MS)
         self._plot_timer = QTimer(self)
         self._plot_timer.timeout.connect(self._refresh_plots)
         self._plot_timer.start(PLOT_REFRESH_MS)
@@ -175,7 +184,6 @@ class StudioWindow(QMainWindow):
 
     def _connect(self) -> None:
         e = self.engine
-        e.frame_rendered.connect(self._on_frame_rendered)
         e.problem_occurred.connect(self.show_problem)
         e.state_changed.connect(self._on_state_changed)
         self.source_picker.source_chosen.connect(self.choose_source)
@@ -257,19 +265,16 @@ class StudioWindow(QMainWindow):
 
     # -- slots ------------------------------------------------------------------
 
-    def _on_frame_rendered(self) -> None:
-        frame = self.engine.latest()
+    def _on_display_tick(self) -> None:
+        frame = self.engine.take_new_picture()
         if frame is not None:
             self._show(frame)
 
     def _show(self, frame: RenderedFrame) -> None:
         for view, picture in zip(self.views, frame.views):
             view.set_picture(picture.image)
-            series = self.engine.live.series(picture.model)
-            subtitle = ""
-            if series is not None:
-                subtitle = f"{series.current_fps:.0f} FPS · {series.current_latency_ms:.1f} ms"
-            view.set_caption(picture.model, subtitle)
+            fps, latency = self.engine.live.current(picture.model)
+            view.set_caption(picture.model, f"{fps:.0f} FPS · {latency:.1f} ms" if fps else "")
             if len(picture.classes) > 2:
                 view.legend = [(name, tuple(int(c) for c in colour)) for name, colour in zip(picture.classes, picture.colours)]
             else:
@@ -353,12 +358,7 @@ class StudioWindow(QMainWindow):
     def _refresh_plots(self) -> None:
         models = [e.name for e in self.engine.models]
         self.plots.refresh(models, self._system_series(), self.lag_probe.series())
-        parts = []
-        for name in models:
-            series = self.engine.live.series(name)
-            if series is not None:
-                parts.append(f"{name}: {series.current_fps:.0f} FPS")
-        self.stats_label.setText("   ".join(parts))
+        self.stats_label.setText("   ".join(f"{name}: {self.engine.live.current(name)[0]:.0f} FPS" for name in models))
 
     # -- layout -----------------------------------------------------------------
 
@@ -389,6 +389,7 @@ class StudioWindow(QMainWindow):
         if self.persist:
             save_preferences(self.preferences())
         self._plot_timer.stop()
+        self._display_timer.stop()
         self.engine.shutdown()
         super().closeEvent(event)
 
