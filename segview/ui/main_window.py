@@ -68,6 +68,9 @@ class EventLoopProbe:
         while self.delays_ms and self.delays_ms[0][0] < now - self.window_s:
             self.delays_ms.popleft()
 
+    def reset(self) -> None:
+        self.delays_ms.clear()
+
     def series(self) -> tuple[np.ndarray, np.ndarray]:
         now = time.perf_counter()
         return np.array([t - now for t, _ in self.delays_ms]), np.array([d for _, d in self.delays_ms])
@@ -143,7 +146,8 @@ class StudioWindow(QMainWindow):
         self._display_timer.start(DISPLAY_INTERVAL_MS)
         self._plot_timer = QTimer(self)
         self._plot_timer.timeout.connect(self._refresh_plots)
-        self._plot_timer.start(PLOT_REFRESH_MS)
+        self._plot_part = 0
+        self._plot_timer.start(PLOT_REFRESH_MS // PlotsPanel.PARTS)
         self.background_image: np.ndarray | None = None
 
     # -- construction ---------------------------------------------------------
@@ -357,7 +361,8 @@ class StudioWindow(QMainWindow):
 
     def _refresh_plots(self) -> None:
         models = [e.name for e in self.engine.models]
-        self.plots.refresh(models, self._system_series(), self.lag_probe.series())
+        self.plots.refresh(models, self._system_series(), self.lag_probe.series(), part=self._plot_part)
+        self._plot_part = (self._plot_part + 1) % PlotsPanel.PARTS
         self.stats_label.setText("   ".join(f"{name}: {self.engine.live.current(name)[0]:.0f} FPS" for name in models))
 
     # -- layout -----------------------------------------------------------------

@@ -109,15 +109,26 @@ class PlotsPanel(QWidget):
 
     # -- updates (GUI thread, a few times a second) ---------------------------
 
-    def refresh(self, models: list[str], system: dict[str, MetricSeries], lag: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """``system`` is the metrics hub's snapshot (absolute perf_counter times)."""
+    PARTS = 3
+
+    def refresh(self, models: list[str], system: dict[str, MetricSeries], lag: tuple[np.ndarray, np.ndarray] | None = None, *, part: int | None = None) -> None:
+        """Redraw everything, or one of ``PARTS`` groups of plots (``part``).
+
+        Redrawing a third at a time keeps each pause of the event loop short: all
+        ten plots at once would hold the GUI thread for tens of milliseconds.
+        ``system`` is the metrics hub's snapshot (absolute perf_counter times).
+        """
         now = time.perf_counter()
-        first = self._refresh_models(models)
-        t, iou = self.live.iou_series(now)
-        self._iou_curve.setData(t, iou)
-        self._refresh_system(system, first, now)
-        if lag is not None:
-            self._lag_curve.setData(*lag)
+        if part in (None, 0):
+            self._refresh_models(models)
+        if part in (None, 1):
+            t, iou = self.live.iou_series(now)
+            self._iou_curve.setData(t, iou)
+            if lag is not None:
+                self._lag_curve.setData(*lag)
+        if part in (None, 2):
+            first = self.live.series(models[0], now) if models else None
+            self._refresh_system(system, first, now)
 
     def _refresh_models(self, models: list[str]):
         """Returns the first model's series (for energy per frame), or None."""
