@@ -13,9 +13,11 @@ pipeline's capture thread, turns the newest decoded frame into BGR there
 comes. A still screen sends no frames, so after ``repeat_after_s`` without
 one the last frame is handed out again (counted in ``frames_repeated``):
 the pipeline keeps running, as with a camera pointed at a still scene.
-While the phone is away nothing is repeated; :attr:`problem` says why and
-the stream keeps retrying. ``_read_image`` returns None only once the
-source is closed (or gave up, with ``giveup``).
+While the phone is away (:attr:`problem` says why, and the stream keeps
+retrying) the last frame is handed out only every ``away_repeat_s``, so the
+capture thread still comes back often enough to notice a pipeline being
+stopped. ``_read_image`` returns None only once the source is closed (or gave
+up, with ``giveup``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from segview.sources.discovery import register_provider
 from segview.sources.spec import SourceSpec, register_scheme
 
 REPEAT_AFTER_S = 0.1
+AWAY_REPEAT_S = 0.5
 
 
 class AdbPhoneSource(FrameSource):
@@ -49,6 +52,7 @@ class AdbPhoneSource(FrameSource):
         open_timeout_s: float = 10.0,
         give_up_s: float | None = None,
         repeat_after_s: float = REPEAT_AFTER_S,
+        away_repeat_s: float = AWAY_REPEAT_S,
         adb: Adb | None = None,
     ) -> None:
         super().__init__()
@@ -57,6 +61,7 @@ class AdbPhoneSource(FrameSource):
         self.open_timeout_s = open_timeout_s
         self.give_up_s = give_up_s
         self.repeat_after_s = repeat_after_s
+        self.away_repeat_s = away_repeat_s
         self.name = f"adb:{serial}" if serial else "adb"
         self.device: PhoneDevice | None = None
         self.frames_repeated = 0
@@ -66,6 +71,7 @@ class AdbPhoneSource(FrameSource):
         self._seen = 0
         self._last: np.ndarray | None = None
         self._away_since: float | None = None
+        self._handed_at = 0.0  # when _read_image last returned (monotonic)
         self._own_problem: str | None = None
 
     # -- any thread -------------------------------------------------------------
@@ -114,20 +120,30 @@ class AdbPhoneSource(FrameSource):
                 self._seen, frame = got
                 self._away_since = None
                 self._last = to_bgr(frame)
-                return self._last
+                return self._handed(self._last)
             if stream.closed:
                 break
-            if stream.problem is None and self._last is not None:
-                # A still screen (or screenrecord restarting): the screen is what it was.
-                self.frames_repeated += 1
-                return self._last.copy()
             now = time.monotonic()
+            if stream.problem is None:
+                self._away_since = None
+                if self._last is not None:
+                    # A still screen (or screenrecord restarting): the screen is what it was.
+                    return self._handed(self._last.copy(), repeated=True)
+                continue
             if self._away_since is None:
                 self._away_since = now
             if self.give_up_s is not None and now - self._away_since >= self.give_up_s:
                 self._own_problem = f"no video from {self.name} for {self.give_up_s:g} s: {stream.problem}"
                 return None
+            if self._last is not None and now - self._handed_at >= self.away_repeat_s:
+                return self._handed(self._last.copy(), repeated=True)
         return None
+
+    def _handed(self, image: np.ndarray, *, repeated: bool = False) -> np.ndarray:
+        self._handed_at = time.monotonic()
+        if repeated:
+            self.frames_repeated += 1
+        return image
 
 
 _RATE = re.compile(r"(\d+(?:\.\d+)?)([kKmM]?)(?:bps|b)?")

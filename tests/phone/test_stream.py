@@ -188,12 +188,11 @@ def test_still_screen_repeats_the_last_frame(fake_phone, opened):
     assert source.problem is None
 
 
-def test_close_ends_a_blocked_read(fake_phone):
+def test_while_the_phone_is_away_the_last_frame_comes_slowly_and_close_ends_a_read(fake_phone):
     fake_phone.set_stream(vanish_after_frames=2, vanish_for_s=30)
     source = open_source("adb")
     source.read()
     wait_until(lambda: source.problem)
-
     result = []
 
     def read_all():
@@ -205,8 +204,10 @@ def test_close_ends_a_blocked_read(fake_phone):
 
     reader = threading.Thread(target=read_all)
     reader.start()
-    time.sleep(0.5)
-    assert reader.is_alive() and len(result) <= 1  # at most the last decoded frame; then waiting, not ending
+    time.sleep(1.6)
+    # Not ended, and not spinning: the last frame again every half second, so a stopped pipeline is noticed.
+    assert reader.is_alive() and 2 <= len(result) <= 6
+    assert source.frames_repeated >= 2
     source.close()
     reader.join(3)
     assert not reader.is_alive() and result[-1] is None
@@ -231,3 +232,20 @@ def test_pipeline_runs_models_on_the_phone(fake_phone, brightness_model):
     finally:
         source.close()
     assert stats.frames_processed >= 20 and not stats.problems
+
+
+def test_a_pipeline_on_an_away_phone_still_stops_promptly(fake_phone, brightness_model):
+    fake_phone.set_stream(vanish_after_frames=5, vanish_for_s=30)
+    source = open_source("adb")
+    session = SegmentationSession(brightness_model, describe_model(brightness_model), SessionOptions(threads=1))
+    pipeline = Pipeline(source, [session], workers=1)
+    pipeline.start()
+    try:
+        wait_until(lambda: source.problem)
+        assert not pipeline.finished  # an away phone does not end the run
+        started = time.monotonic()
+        pipeline.join(5)
+        assert all(not t.is_alive() for t in pipeline._threads)
+        assert time.monotonic() - started < 1.5
+    finally:
+        source.close()
