@@ -8,8 +8,19 @@ from dataclasses import dataclass, field
 from segview.inference.registry import ModelRegistry
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.metrics.process import ProcessSampler, ProcessUsage, machine_info
-from segview.metrics.stats import Percentiles, median, rate, rounded
-from segview.pipeline.pipeline import FrameResults, Pipeline, default_workers, threads_per_session
+from segview.metrics.stats import rounded
+from segview.pipeline.pipeline import (
+    FrameResults,
+    Pipeline,
+    default_workers,
+    threads_per_session,
+)
+from segview.recording.session_file import (
+    TIMING_COLUMNS,
+    FrameRows,
+    ModelSummary,
+    summarise_model,
+)
 from segview.sources.spec import open_source, parse_source
 from segview.types import StageTimings
 
@@ -28,30 +39,10 @@ class BenchOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelBench:
-    model: str
-    frames: int
-    fps: float
-    latency_ms: Percentiles
-    inference_ms: Percentiles
-    stage_medians_ms: dict[str, float]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "model": self.model,
-            "frames": self.frames,
-            "fps": rounded(self.fps),
-            "latency_ms": self.latency_ms.as_dict(),
-            "inference_ms": self.inference_ms.as_dict(),
-            "stage_medians_ms": {k: rounded(v) for k, v in self.stage_medians_ms.items()},
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class BenchReport:
     source: str
     source_fps: float | None
-    models: list[ModelBench]
+    models: list[ModelSummary]
     frames_dropped: int
     usage: ProcessUsage
     settings: dict[str, object]
@@ -60,7 +51,7 @@ class BenchReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "models": [m.as_dict() for m in self.models],
+            "models": [{"model": m.model, **m.as_dict()} for m in self.models],
             "source": {"name": self.source, "fps": self.source_fps},
             "frames_dropped": self.frames_dropped,
             "process": {"cpu_percent": rounded(self.usage.cpu_percent), "peak_rss_mb": rounded(self.usage.peak_rss_mb)},
@@ -71,24 +62,30 @@ class BenchReport:
 
 
 class _Collector:
-    """Pipeline consumer: keeps per-model timings after the warm-up frames."""
+    """Pipeline consumer: keeps per-model rows after the warm-up frames (consumer thread)."""
 
     def __init__(self, model_names: Sequence[str], warmup: int, total: int, progress: Progress | None) -> None:
         self.warmup = warmup
         self.total = total
         self.progress = progress
         self.seen = 0
-        self.timings: dict[str, list[StageTimings]] = {name: [] for name in model_names}
-        self.completed: list[float] = []
+        self.rows: dict[str, list[tuple[int, float, StageTimings]]] = {name: [] for name in model_names}
 
     def __call__(self, bundle: FrameResults) -> None:
         self.seen += 1
         if self.seen > self.warmup:
-            self.completed.append(bundle.completed_at)
             for result in bundle.results:
-                self.timings[result.model].append(result.timings)
+                self.rows[result.model].append((bundle.frame.index, bundle.completed_at, result.timings))
         if self.progress is not None:
             self.progress(self.seen, self.total)
+
+    def frame_rows(self, model: str) -> FrameRows:
+        rows = self.rows[model]
+        return FrameRows.from_lists(
+            [index for index, _, _ in rows],
+            [t for _, t, _ in rows],
+            {column: [getattr(timings, column) for _, _, timings in rows] for column in TIMING_COLUMNS},
+        )
 
 
 def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress | None = None) -> BenchReport:
@@ -112,8 +109,7 @@ def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress
     finally:
         usage = sampler.stop()
         source.close()
-    fps = rate(collector.completed)
-    models = [_summarise(name, timings, fps) for name, timings in collector.timings.items()]
+    models = [summarise_model(name, collector.frame_rows(name)) for name in collector.rows]
     settings = {"workers": workers, "threads_per_run": threads, "provider": sessions[0].provider, "warmup_frames": options.warmup}
     return BenchReport(
         source=source.name,
@@ -123,16 +119,4 @@ def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress
         usage=usage,
         settings=settings,
         problem=pipeline.problem,
-    )
-
-
-def _summarise(name: str, timings: list[StageTimings], fps: float) -> ModelBench:
-    stages = {stage: median([getattr(t, stage) for t in timings]) for stage in StageTimings.STAGES}
-    return ModelBench(
-        model=name,
-        frames=len(timings),
-        fps=fps,
-        latency_ms=Percentiles.of([t.end_to_end_ms for t in timings]),
-        inference_ms=Percentiles.of([t.inference_ms for t in timings]),
-        stage_medians_ms=stages,
     )

@@ -201,7 +201,7 @@ def summarise(
     reconstructed: bool = False,
 ) -> SessionSummary:
     """The summary of a run from its rows; ``metric_values`` holds every reading of each metric (None left out)."""
-    models = tuple(_summarise_model(name, rows) for name, rows in frames.items())
+    models = tuple(summarise_model(name, rows) for name, rows in frames.items())
     means = {key: (float(np.mean(v)) if len(v) else None) for key, v in (metric_values or {}).items()}
     # Every model runs on every frame, so one frame's energy covers all of them:
     # divide by the rate at which frames finished, not by a model's own rate.
@@ -214,7 +214,8 @@ def summarise(
     return SessionSummary(models, duration_s, frames_dropped, means, energy, problem, reconstructed)
 
 
-def _summarise_model(name: str, rows: FrameRows) -> ModelSummary:
+def summarise_model(name: str, rows: FrameRows) -> ModelSummary:
+    """FPS, latency percentiles and stage medians of one model's rows (``segview bench`` uses it too)."""
     return ModelSummary(
         model=name,
         frames=len(rows),
