@@ -124,7 +124,9 @@ def test_models_lists_bundled_and_extra(brightness_model, model_dir):
     assert "skipped" in proc.stdout and "two.onnx" in proc.stdout
 
 
-def test_devices_runs_without_cameras():
+def test_devices_runs_without_cameras(tmp_path, monkeypatch):
+    # Without adb on PATH the phones part says so; the real adb has its own test (tests/phone).
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.path.dirname(sys.executable)}")
     proc = segview("devices")
     assert proc.returncode == 0
     assert "camera" in proc.stdout

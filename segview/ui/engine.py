@@ -178,6 +178,11 @@ class StudioEngine(QObject):
         self._stop_pipeline()
         self._close_source()
 
+    def source_problem(self) -> str | None:
+        """What a live source says is wrong while it keeps retrying (a phone unplugged), else None."""
+        source = self._source
+        return getattr(source, "problem", None) if source is not None and source.is_live else None
+
     def frames_dropped(self) -> int:
         return self._pipeline.frames_dropped if self._pipeline is not None else 0
 

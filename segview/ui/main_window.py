@@ -149,6 +149,7 @@ class StudioWindow(QMainWindow):
         self._plot_part = 0
         self._plot_timer.start(PLOT_REFRESH_MS // PlotsPanel.PARTS)
         self.background_image: np.ndarray | None = None
+        self._source_problem_shown: str | None = None
 
     # -- construction ---------------------------------------------------------
 
@@ -364,6 +365,16 @@ class StudioWindow(QMainWindow):
         self.plots.refresh(models, self._system_series(), self.lag_probe.series(), part=self._plot_part)
         self._plot_part = (self._plot_part + 1) % PlotsPanel.PARTS
         self.stats_label.setText("   ".join(f"{name}: {self.engine.live.current(name)[0]:.0f} FPS" for name in models))
+        self._show_source_problem()
+
+    def _show_source_problem(self) -> None:
+        """A live source that is retrying (a phone unplugged) says why; the message goes once it recovers."""
+        problem = self.engine.source_problem()
+        if problem and problem != self._source_problem_shown:
+            self.show_problem(problem)
+        elif not problem and self._source_problem_shown and self.problem_label.text() == self._source_problem_shown:
+            self.clear_problem()
+        self._source_problem_shown = problem
 
     # -- layout -----------------------------------------------------------------
 

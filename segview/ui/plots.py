@@ -195,8 +195,10 @@ class PlotsPanel(QWidget):
         self._set_unavailable(self.energy_plot, None if energy_available else "needs a power reading\n(unavailable on this machine)")
 
     def _refresh_energy(self, power: list[MetricSeries], first, now: float) -> bool:
-        """mJ per frame of the first model, from the first power reading the machine has."""
-        source = next((p for p in power if p.available and np.isfinite(p.values).any()), None)
+        """mJ per frame of the first model, from the phone's power when frames come from a phone
+        (its own energy is what matters then), else the first power reading the machine has."""
+        readable = [p for p in power if p.available and np.isfinite(p.values).any()]
+        source = next((p for p in readable if p.key.startswith("phone_")), readable[0] if readable else None)
         if source is None or first is None:
             self._energy.setData([], [])
             return source is not None

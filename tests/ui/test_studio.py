@@ -196,3 +196,26 @@ def test_recorded_sessions_open_export_and_compare(qtbot, studio, slow_video, tm
     # A folder that is not a session is reported, not raised.
     assert studio.window.show_session(tmp_path / "nope") is None
     assert studio.window.problem_label.text()
+
+
+def test_a_retrying_live_source_says_why(qtbot, studio, slow_video):
+    from segview.sources.base import FrameSource
+
+    class AwayPhone(FrameSource):
+        is_live = True
+        name = "adb:FAKE"
+        problem = "phone FAKE is not attached; waiting for it"
+
+        def open(self):
+            pass
+
+        def _read_image(self):
+            return None
+
+    assert studio.open(str(slow_video), ["bright"])
+    studio.engine._source = AwayPhone()
+    studio.window._show_source_problem()
+    assert "waiting for it" in studio.window.problem_label.text()
+    AwayPhone.problem = None
+    studio.window._show_source_problem()
+    assert studio.window.problem_label.text() == ""
