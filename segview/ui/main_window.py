@@ -175,10 +175,13 @@ class StudioWindow(QMainWindow):
         self.sessions_action = QAction("Sessions…", self)
         self.sessions_action.setToolTip("Open a recorded session: its summary, report export, comparison with another")
         self.sessions_action.triggered.connect(self._on_open_session)
+        self.distill_action = QAction("Distill…", self)
+        self.distill_action.setToolTip("Train a fast student model from a teacher on your frames (needs segview[distill])")
+        self.distill_action.triggered.connect(self.open_distill)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action):
+        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action):
             bar.addAction(action)
         self.addAction(quit_action)
         for i, mode in enumerate(OverlayMode, start=1):
@@ -319,6 +322,17 @@ class StudioWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open image folder")
         if path:
             self.choose_source(f"folder:{path}")
+
+    def open_distill(self):
+        """The distillation page (imported on first use: it pulls in the distill package)."""
+        from segview.ui.distill_page import DistillDialog
+
+        if getattr(self, "_distill_dialog", None) is None:
+            self._distill_dialog = DistillDialog(self.registry, self)
+            self._distill_dialog.page.student_registered.connect(self.open_model_file)
+        self._distill_dialog.page.refresh_teachers()
+        self._distill_dialog.show()
+        return self._distill_dialog
 
     def _on_open_session(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open recorded session", str(DEFAULT_SESSIONS_DIR))

@@ -1,0 +1,154 @@
+"""``segview distill``: train a small student from a teacher on frames, export it with a card."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+
+from segview.distill.availability import DistillError, require_torch
+from segview.distill.config import HINT_KINDS, DataConfig, DistillConfig, LossConfig, TrainConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "distill",
+        help="train a fast student model from a teacher on unlabeled frames (needs segview[distill])",
+        description="Distil a teacher (any registered segmentation model) into a small student network, export it to ONNX with a model card and register it.",
+    )
+    p.add_argument("--teacher", required=True, metavar="M", help="teacher: model name or .onnx path")
+    p.add_argument("--arch", required=True, choices=("mobilenet", "enet", "rescaled"), help="student architecture: mobilenet, enet, or rescaled (the teacher's own network at a lower --resolution, starting from its weights)")
+    p.add_argument("--width", type=float, default=1.0, metavar="W", help="width multiplier (default 1.0)")
+    p.add_argument("--resolution", type=int, default=160, metavar="R", help="student input side in pixels, a multiple of 16 (default 160)")
+    src = p.add_argument_group("frames (at least one)")
+    src.add_argument("--images", type=Path, metavar="DIR", help="folder of images")
+    src.add_argument("--masks", type=Path, metavar="DIR", help="0/255 masks named like the images: adds cross-entropy on ground truth")
+    src.add_argument("--video", action="append", default=[], metavar="FILE", help="a video file, or any source (camera:0, adb); repeatable")
+    src.add_argument("--video-every", type=int, default=5, metavar="N", help="keep every Nth video frame (default 5)")
+    src.add_argument("--video-frames", type=int, default=400, metavar="N", help="at most N frames per video or live source (default 400)")
+    src.add_argument("--val-images", type=Path, metavar="DIR", help="validation images that training never sees (default: every 10th frame)")
+    src.add_argument("--val-masks", type=Path, metavar="DIR", help="masks for the validation images")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, metavar="N", help="passes over the frames")
+    length.add_argument("--minutes", type=float, metavar="T", help="wall-clock budget (default 10)")
+    p.add_argument("--steps", type=int, metavar="N", help="stop after N steps at most (smoke runs)")
+    p.add_argument("--batch-size", type=int, default=16, metavar="N")
+    p.add_argument("--lr", type=float, default=3e-3, metavar="X", help="peak learning rate (default 3e-3)")
+    p.add_argument("--temperature", type=float, default=2.0, metavar="T", help="soft-target temperature (default 2)")
+    p.add_argument("--hard-weight", type=float, default=1.0, metavar="X", help="weight of ground-truth cross-entropy (default 1)")
+    p.add_argument("--hint", choices=HINT_KINDS, default="attention", help="transfer from a teacher tensor: attention maps (default), a FitNets hint, or none")
+    p.add_argument("--hint-layer", metavar="TENSOR", help="teacher tensor for --hint (default: its deepest encoder tensor)")
+    p.add_argument("--hint-weight", type=float, default=1.0, metavar="X")
+    p.add_argument("--no-augment", action="store_true", help="train on the frames as they are")
+    p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--threads", type=int, default=2, metavar="N", help="CPU threads for PyTorch (default 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="the student's .onnx file (its card goes beside it)")
+    p.add_argument("--name", help="registry name (default: the file's stem)")
+    p.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default: beside --out, STEM.ckpt.pt)")
+    p.add_argument("--resume", action="store_true", help="go on from the checkpoint")
+    p.add_argument("--events", action="store_true", help="print JSON lines (stage, progress, finished) and stop on a 'cancel' line on stdin; for the studio")
+    p.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> DistillConfig:
+    if args.images is None and not args.video:
+        raise DistillError("no frames to learn from: give --images DIR or --video FILE")
+    minutes = args.minutes if args.minutes is not None else (None if args.epochs or args.steps else 10.0)
+    return DistillConfig(
+        teacher=args.teacher,
+        arch=args.arch,
+        width=args.width,
+        resolution=args.resolution,
+        data=DataConfig(
+            images=args.images,
+            masks=args.masks,
+            videos=tuple(args.video),
+            video_every=args.video_every,
+            video_max_frames=args.video_frames,
+            val_images=args.val_images,
+            val_masks=args.val_masks,
+        ),
+        loss=LossConfig(temperature=args.temperature, hard_weight=args.hard_weight, hint=args.hint, hint_weight=args.hint_weight, hint_layer=args.hint_layer),
+        train=TrainConfig(
+            epochs=args.epochs,
+            minutes=minutes,
+            max_steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            seed=args.seed,
+            device=args.device,
+            threads=args.threads,
+            augment=not args.no_augment,
+        ),
+        out=args.out,
+        name=args.name,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        command=tuple(["segview", *(argv if argv is not None else sys.argv[1:])]),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    require_torch()
+    config = config_from_args(args)
+    if args.events:
+        return _run_with_events(config)
+    from segview.distill.runner import distill
+
+    last_print = [0.0]
+
+    def on_progress(p) -> None:  # noqa: ANN001 - a trainer Progress
+        # One line every 10 s, and one for each validation: a log, not a redraw.
+        if p.val_iou is not None or p.elapsed_s - last_print[0] >= 10:
+            last_print[0] = p.elapsed_s
+            iou = f"  val IoU {p.val_iou:.4f}" if p.val_iou is not None else ""
+            print(f"step {p.step:6d}  epoch {p.epoch:7.2f}  {p.elapsed_s:7.1f}s  {100 * p.fraction:5.1f}%  loss {p.loss:.4f}{iou}", flush=True)
+
+    cancelled = [False]
+    try:
+        outcome = distill(config, on_progress=on_progress, on_stage=lambda s: print(f"distill: {s}", flush=True), cancelled=lambda: cancelled[0])
+    except KeyboardInterrupt:
+        # The trainer saves a checkpoint each minute; say where it is.
+        print(f"segview: interrupted; resume with --resume (checkpoint {config.checkpoint_path})", file=sys.stderr)
+        return 130
+    if outcome.cancelled:
+        print(f"cancelled; checkpoint {outcome.checkpoint}", file=sys.stderr)
+        return 130
+    m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
+    print(f"wrote {outcome.model_path} (registered as {outcome.name}) after {outcome.steps} steps, {outcome.seconds:.0f} s")
+    if m:
+        print(f"speed: student {m['student_ms']:.3f} ms, teacher {m['teacher_ms']:.3f} ms, {m['speedup']:.2f}x  (session.run, {m['threads']} threads, medians)")
+        if m.get("val_iou") is not None:
+            print(f"validation IoU ({m['val_frames']} frames, against {m['val_against']}): student {m['val_iou']:.4f}, teacher {m['teacher_val_iou']:.4f}")
+    return 0
+
+
+def _emit(kind: str, data: dict) -> None:
+    print(json.dumps({"event": kind, **data}, default=str), flush=True)
+
+
+def _run_with_events(config: DistillConfig) -> int:
+    """Machine-readable mode for a parent process: JSON lines out, 'cancel' (or EOF) in."""
+    from segview.distill.runner import distill
+
+    cancel = threading.Event()
+
+    def watch_stdin() -> None:
+        # A closed stdin means the parent went away: stop too, keeping the checkpoint.
+        for line in sys.stdin:
+            if line.strip() == "cancel":
+                break
+        cancel.set()
+
+    threading.Thread(target=watch_stdin, name="cancel-watch", daemon=True).start()
+    outcome = distill(
+        config,
+        on_progress=lambda p: _emit("progress", p.to_json_dict()),
+        on_stage=lambda text: _emit("stage", {"text": text}),
+        cancelled=cancel.is_set,
+    )
+    _emit("finished", outcome.to_json_dict())
+    return 0

@@ -1,0 +1,105 @@
+"""Typed settings of one distillation run; saved in the checkpoint and the student's card."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from segview.distill.availability import DistillError
+
+HintKind = Literal["none", "attention", "hint"]
+HINT_KINDS = ("none", "attention", "hint")
+
+
+@dataclass(frozen=True, slots=True)
+class DataConfig:
+    """Where frames come from. Masks (0/255 PNGs sharing the images' stems) are optional."""
+
+    images: Path | None = None
+    masks: Path | None = None
+    videos: tuple[str, ...] = ()  # video files or any segview source spec (camera:0, adb ...)
+    video_every: int = 5  # keep every Nth video frame: neighbours are near-duplicates
+    video_max_frames: int = 400  # per video or live source, so a camera cannot run forever
+    # An explicit validation set that training never sees; without one a fraction is held out.
+    val_images: Path | None = None
+    val_masks: Path | None = None
+    val_fraction: float = 0.1
+    # Frames are kept in memory at most this long side: students train at 128-256 px.
+    max_side: int = 384
+
+
+@dataclass(frozen=True, slots=True)
+class LossConfig:
+    """Hinton et al.'s soft targets at a temperature, plus ground truth and an optional hint term."""
+
+    temperature: float = 2.0
+    soft_weight: float = 1.0
+    hard_weight: float = 1.0  # only where a frame has a mask
+    hint: HintKind = "attention"
+    hint_weight: float = 1.0
+    hint_layer: str | None = None  # teacher tensor to mimic; None picks the deepest encoder tensor
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    epochs: int | None = None
+    minutes: float | None = 10.0
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str = "auto"  # auto: a CUDA GPU when present, else the CPU
+    threads: int = 2
+    augment: bool = True
+    validate_every_s: float = 30.0
+    checkpoint_every_s: float = 60.0
+    max_steps: int | None = None  # a hard cap, for tests and smoke runs
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.minutes is None and self.max_steps is None:
+            raise DistillError("give a training length: epochs, minutes or steps")
+        if self.epochs is not None and self.epochs <= 0:
+            raise DistillError("epochs must be positive")
+        if self.minutes is not None and self.minutes <= 0:
+            raise DistillError("minutes must be positive")
+        if self.batch_size <= 0:
+            raise DistillError("batch size must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class DistillConfig:
+    teacher: str
+    arch: str = "mobilenet"
+    width: float = 1.0
+    resolution: int = 160
+    data: DataConfig = DataConfig()
+    loss: LossConfig = LossConfig()
+    train: TrainConfig = TrainConfig()
+    out: Path = Path("student.onnx")
+    name: str | None = None  # registry name; default: the output file's stem
+    checkpoint: Path | None = None  # default: beside the output, <stem>.ckpt.pt
+    resume: bool = False
+    command: tuple[str, ...] = field(default=(), compare=False)  # the command line, for the card's recipe
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint or self.out.with_name(self.out.stem + ".ckpt.pt")
+
+    @property
+    def model_name(self) -> str:
+        return self.name or self.out.stem
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    """JSON- and weights_only-safe: paths become strings, tuples lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,179 @@
+"""Frames to learn from: image folders, video files or live sources, with optional masks.
+
+Plain numpy and OpenCV (no torch), so loading and its error messages work anywhere.
+Everything is read once into memory at a reduced size: distillation data sets here
+are hundreds of frames, and reading them every epoch would cost more than training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from segview.distill.availability import DistillError
+from segview.distill.config import DataConfig
+from segview.errors import SegviewError
+from segview.evaluation import read_truth
+from segview.sources.image_folder import IMAGE_SUFFIXES, list_images
+from segview.sources.spec import open_source
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    name: str
+    image: np.ndarray  # BGR uint8
+    mask: np.ndarray | None  # uint8 0/1 at the image's size, when labelled
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSet:
+    train: tuple[Sample, ...]
+    val: tuple[Sample, ...]
+    # Validation frames with masks are scored against them; others against the teacher.
+    description: dict[str, object]
+
+    @property
+    def labelled_train(self) -> int:
+        return sum(s.mask is not None for s in self.train)
+
+
+Cancelled = Callable[[], bool]
+
+
+def load_frames(config: DataConfig, *, cancelled: Cancelled = lambda: False) -> FrameSet:
+    """Read every frame the config names; raises DistillError when there are none."""
+    train: list[Sample] = []
+    if config.images is not None:
+        train += _read_folder(config.images, config.masks, config.max_side)
+    elif config.masks is not None:
+        raise DistillError("--masks needs --images: masks are matched to images by file name")
+    for spec in config.videos:
+        train += _read_video(spec, config.video_every, config.video_max_frames, config.max_side, cancelled)
+    if not train:
+        raise DistillError("no frames to learn from: give an image folder with images in it, or a video with frames")
+    if config.val_images is not None:
+        val = _read_folder(config.val_images, config.val_masks, config.max_side)
+        if not val:
+            raise DistillError(f"no images in the validation folder {config.val_images}")
+        held_out = "folder"
+    else:
+        train, val = _hold_out(train, config.val_fraction)
+        held_out = f"every {round(1 / config.val_fraction)}th frame" if val else "none"
+    description = {
+        "images": str(config.images) if config.images else None,
+        "masks": str(config.masks) if config.masks else None,
+        "videos": list(config.videos),
+        "video_every": config.video_every,
+        "train_frames": len(train),
+        "train_labelled": sum(s.mask is not None for s in train),
+        "val_frames": len(val),
+        "val_labelled": sum(s.mask is not None for s in val),
+        "val_images": str(config.val_images) if config.val_images else None,
+        "validation": held_out,
+    }
+    return FrameSet(tuple(train), tuple(val), description)
+
+
+def _shrink(image: np.ndarray, max_side: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
+
+
+def _read_folder(images: Path, masks: Path | None, max_side: int) -> list[Sample]:
+    if not images.is_dir():
+        raise DistillError(f"image folder not found: {images}")
+    if masks is not None and not masks.is_dir():
+        raise DistillError(f"mask folder not found: {masks}")
+    mask_paths = {p.stem: p for p in masks.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES} if masks else {}
+    samples = []
+    for path in list_images(images):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            continue  # unreadable files are skipped, as segview eval does
+        mask = None
+        if path.stem in mask_paths:
+            truth = read_truth(mask_paths[path.stem], (image.shape[1], image.shape[0]))
+            if truth is not None:
+                mask = (truth > 0).astype(np.uint8)
+        image = _shrink(image, max_side)
+        if mask is not None:
+            mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
+        samples.append(Sample(path.name, image, mask))
+    return samples
+
+
+def _read_video(spec: str, every: int, max_frames: int, max_side: int, cancelled: Cancelled) -> list[Sample]:
+    """Every Nth frame of a file, or of a live source (a camera, a phone) until max_frames."""
+    text = spec if ":" in spec.split("?")[0] or not Path(spec).exists() else f"file:{spec}"
+    try:
+        source = open_source(text)
+    except SegviewError as exc:
+        raise DistillError(f"cannot read frames from {spec}: {exc}") from None
+    samples: list[Sample] = []
+    label = Path(spec).name if Path(spec).exists() else spec
+    try:
+        index = 0
+        while len(samples) < max_frames and not cancelled():
+            frame = source.read()
+            if frame is None:
+                break
+            if index % max(1, every) == 0:
+                samples.append(Sample(f"{label}#{index}", _shrink(frame.image, max_side), None))
+            index += 1
+    finally:
+        source.close()
+    return samples
+
+
+def _hold_out(samples: list[Sample], fraction: float) -> tuple[list[Sample], list[Sample]]:
+    """Every k-th frame for validation: deterministic, and spread over every folder and video."""
+    if fraction <= 0 or len(samples) < 2:
+        return samples, []
+    k = max(2, round(1 / fraction))
+    val = samples[k - 1 :: k]
+    train = [s for i, s in enumerate(samples) if i % k != k - 1]
+    return train, val
+
+
+@dataclass(frozen=True, slots=True)
+class Augment:
+    """Random crop (scale and aspect), flip and colour jitter, applied to image and mask alike."""
+
+    min_area: float = 0.45
+    flip: bool = True
+    colour: bool = True
+
+    def __call__(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        h, w = image.shape[:2]
+        area = rng.uniform(self.min_area, 1.0) * h * w
+        aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        cw = int(min(w, round(np.sqrt(area * aspect))))
+        ch = int(min(h, round(np.sqrt(area / aspect))))
+        x0 = int(rng.integers(0, w - cw + 1))
+        y0 = int(rng.integers(0, h - ch + 1))
+        image = image[y0 : y0 + ch, x0 : x0 + cw]
+        mask = mask[y0 : y0 + ch, x0 : x0 + cw] if mask is not None else None
+        if self.flip and rng.random() < 0.5:
+            image = image[:, ::-1]
+            mask = mask[:, ::-1] if mask is not None else None
+        if self.colour:
+            # Brightness, contrast and saturation: webcams differ mostly in these.
+            f = image.astype(np.float32)
+            gray = f.mean(axis=2, keepdims=True)
+            f = gray + (f - gray) * rng.uniform(0.6, 1.4)
+            f = (f - f.mean()) * rng.uniform(0.7, 1.3) + f.mean() + rng.uniform(-30, 30)
+            image = np.clip(f, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(image), (np.ascontiguousarray(mask) if mask is not None else None)
+
+
+def to_rgb_tensor(image: np.ndarray, size: int) -> np.ndarray:
+    """BGR uint8 -> (3, size, size) float32 RGB in [0, 1], as segview's preprocessing feeds the student."""
+    resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).transpose(2, 0, 1).astype(np.float32) / 255.0

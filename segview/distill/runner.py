@@ -1,0 +1,184 @@
+"""One distillation, start to finish: teacher -> frames -> training -> ONNX + card -> registry.
+
+:func:`distill` runs on the calling thread (the CLI's); :class:`DistillJob` runs it on a
+worker thread for the studio, with progress callbacks and cancellation. Nothing is
+written to the output path unless the run completes: a cancelled run leaves only its
+checkpoint, for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from segview.distill.availability import DistillError, require_torch
+from segview.distill.config import DistillConfig
+from segview.distill.events import DistillOutcome
+
+Stage = Callable[[str], None]
+
+
+def distill(
+    config: DistillConfig,
+    *,
+    on_progress: Callable[[Any], None] | None = None,
+    on_stage: Stage | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    registry: Any = None,
+) -> DistillOutcome:
+    """Blocking. Raises DistillError (a SegviewError) with a readable reason."""
+    require_torch()
+    # Imported here, not at the top: this module must import without torch.
+    from segview.distill import export
+    from segview.distill.architectures import StudentSpec
+    from segview.distill.data import load_frames
+    from segview.distill.teacher import Teacher, resolve_teacher
+    from segview.distill.trainer import Trainer
+    from segview.inference.registry import ModelRegistry
+
+    stage = on_stage or (lambda text: None)
+    try:
+        StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise DistillError(str(exc)) from None
+    if config.out.suffix.lower() != ".onnx":
+        raise DistillError(f"the output must be an .onnx file, not {config.out.name}")
+    if not config.out.parent.is_dir():
+        raise DistillError(f"cannot write {config.out}: folder {config.out.parent} does not exist")
+    registry = registry or ModelRegistry()
+    stage("loading the teacher")
+    entry = resolve_teacher(config.teacher, registry)
+    if entry.path == config.out.resolve():
+        raise DistillError("the student would overwrite its teacher; choose another --out")
+    teacher = Teacher(entry, hint_layer=config.loss.hint_layer, want_feature=config.loss.hint != "none")
+    stage("reading frames")
+    frames = load_frames(config.data, cancelled=cancelled)
+    if cancelled():
+        return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
+    stage(f"training on {len(frames.train)} frames ({frames.labelled_train} with masks)")
+    started = time.time()
+    result = Trainer(config, teacher, frames, on_progress=on_progress, cancelled=cancelled).run()
+    if result.cancelled:
+        return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
+
+    stage("exporting and measuring")
+    data = export.onnx_bytes(result.student, config.resolution)
+    provisional = export.student_card(config.model_name, config.resolution, title="", source="", extra={})
+    speed = export.measure_speed(data, provisional, entry)
+    truths = None if all(s.mask is not None for s in frames.val) else export.teacher_masks(entry, frames.val)
+    student_iou = export.measure_iou(data, provisional, frames.val, truths)
+    teacher_iou = export.measure_iou(str(entry.path), entry.card, frames.val, truths)
+    against = "ground-truth masks" if truths is None else "the teacher's masks"
+    extra = {
+        "distillation": {
+            "architecture": config.arch,
+            "width_multiplier": config.width,
+            "input_resolution": config.resolution,
+            "resolution_multiplier": round(config.resolution / max(entry.card.width, entry.card.height), 4),
+            "parameters": export.parameters(result.student),
+            "teacher": {"name": entry.name, "file": entry.path.name, "sha256": teacher.sha256, "hint_layer": teacher.feature_name},
+            "data": frames.description,
+            "loss": {
+                "temperature": config.loss.temperature,
+                "soft_weight": config.loss.soft_weight,
+                "hard_weight": config.loss.hard_weight,
+                "hint": config.loss.hint if teacher.feature_name else "none",
+                "hint_weight": config.loss.hint_weight,
+            },
+            "training": {
+                "steps": result.steps,
+                "epochs": round(result.epochs, 2),
+                "seconds": round(result.seconds, 1),
+                "device": result.device,
+                "batch_size": config.train.batch_size,
+                "learning_rate": config.train.learning_rate,
+                "augment": config.train.augment,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started + result.seconds)),
+            },
+            "measured": {
+                "student_ms": round(speed.student_ms, 4),
+                "teacher_ms": round(speed.teacher_ms, 4),
+                "speedup": round(speed.speedup, 3),
+                "threads": speed.threads,
+                "rounds": speed.rounds,
+                "machine": export.describe_machine(),
+                "val_iou": None if student_iou is None else round(student_iou, 4),
+                "teacher_val_iou": None if teacher_iou is None else round(teacher_iou, 4),
+                "val_frames": len(frames.val),
+                "val_against": against,
+            },
+            "val_curve": [[s, round(v, 4)] for s, v in result.val_curve],
+            "recipe": list(config.command) if config.command else None,
+            "config": config.to_json_dict(),
+        }
+    }
+    card = export.student_card(
+        config.model_name,
+        config.resolution,
+        title=f"{config.arch} student (width {config.width:g}, {config.resolution}x{config.resolution}) of {entry.name}",
+        source=f"distilled from {entry.name} by segview distill",
+        extra=extra,
+    )
+    card = replace(card, license=entry.card.license)
+    export.write_student(data, card, config.out)
+    stage("registering")
+    registered = registry.add_file(config.out)
+    return DistillOutcome(False, config.out, registered.name, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve, extra)
+
+
+class DistillJob:
+    """Runs :func:`distill` on a worker thread of this process; callbacks run on that thread.
+
+    For scripts and tests. The studio runs distillation in a child process instead
+    (:mod:`segview.distill.process`): training holds the GIL and the CPU for minutes,
+    PyTorch imports modules lazily from whichever thread first needs them (which
+    PySide's import hook does not survive on a worker thread), and running out of
+    memory must not take the studio down with it."""
+
+    def __init__(
+        self,
+        config: DistillConfig,
+        *,
+        on_progress: Callable[[Any], None] | None = None,
+        on_stage: Stage | None = None,
+        on_finished: Callable[[DistillOutcome], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
+        registry: Any = None,
+    ) -> None:
+        self.config = config
+        self._cancel = threading.Event()
+        self._callbacks = (on_progress, on_stage, on_finished or (lambda o: None), on_failed or (lambda m: None))
+        self._registry = registry
+        self._thread = threading.Thread(target=self._run, name="distill", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the run to stop at its next step; a checkpoint is left to resume from."""
+        self._cancel.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        on_progress, on_stage, on_finished, on_failed = self._callbacks
+        try:
+            outcome = distill(self.config, on_progress=on_progress, on_stage=on_stage, cancelled=self._cancel.is_set, registry=self._registry)
+        except DistillError as exc:
+            on_failed(str(exc))
+        except Exception as exc:  # a bug, but the studio must keep running: report it, keep the traceback
+            import traceback
+
+            traceback.print_exc()
+            on_failed(f"distillation failed unexpectedly: {type(exc).__name__}: {exc}")
+        else:
+            on_finished(outcome)

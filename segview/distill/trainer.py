@@ -1,0 +1,371 @@
+"""The training loop: a student learns from the teacher's soft targets (and masks, when there are any).
+
+Runs on whichever thread calls :meth:`Trainer.run` (a worker thread in the studio);
+it reports through a callback and stops at the next step when ``cancelled()`` is true,
+leaving a checkpoint to resume from. Checkpoints hold state dicts and plain values
+only, so they load with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from segview.distill.architectures import StudentSpec, build_student
+from segview.distill.availability import DistillError
+from segview.distill.config import DistillConfig
+from segview.distill.events import Progress
+from segview.distill.data import Augment, FrameSet, Sample, to_rgb_tensor
+from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
+from segview.distill.teacher import Teacher
+from segview.metrics.iou import binary_iou
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    student: nn.Module
+    steps: int
+    epochs: float
+    seconds: float
+    device: str
+    cancelled: bool
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)
+    val_curve: list[tuple[int, float]] = field(default_factory=list)
+    checkpoint: Path | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as exc:
+        raise DistillError(f"unknown device {requested!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DistillError("a CUDA device was asked for, but PyTorch sees no GPU here")
+    return device
+
+
+@dataclass
+class _Batch:
+    images: np.ndarray  # (B, 3, R, R) float32
+    teacher: np.ndarray  # (B, 1, R, R) teacher probability
+    masks: np.ndarray  # (B, 1, R, R) ground truth (zeros where none)
+    has_mask: np.ndarray  # (B,) float32 0/1
+    features: np.ndarray | None  # (B, C, h, w) teacher hint tensors
+
+
+class _BatchMaker:
+    """Augments frames and runs the teacher on them, on its own thread, a batch or two ahead:
+    onnxruntime and OpenCV release the GIL, so the teacher overlaps with the student's step."""
+
+    def __init__(self, frames: tuple[Sample, ...], teacher: Teacher, *, resolution: int, batch_size: int, augment: bool, seed: int) -> None:
+        self.frames = frames
+        self.teacher = teacher
+        self.resolution = resolution
+        self.batch_size = min(batch_size, len(frames))
+        self.augment = Augment() if augment else None
+        self.rng = np.random.default_rng(seed)
+        self._queue: queue.Queue[_Batch | BaseException] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="distill-batches", daemon=True)
+        self._thread.start()
+
+    def next(self) -> _Batch:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(timeout=0.05)
+
+    def _loop(self) -> None:
+        order: list[int] = []
+        while not self._stop.is_set():
+            try:
+                picks = []
+                for _ in range(self.batch_size):
+                    if not order:
+                        order = list(self.rng.permutation(len(self.frames)))
+                    picks.append(self.frames[order.pop()])
+                batch = self._make(picks)
+            except BaseException as exc:  # handed to the training thread, which reports it
+                batch = exc  # type: ignore[assignment]
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(batch, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(batch, BaseException):
+                return
+
+    def _make(self, picks: list[Sample]) -> _Batch:
+        r = self.resolution
+        images, teacher, masks, has_mask, features = [], [], [], [], []
+        for sample in picks:
+            image, mask = sample.image, sample.mask
+            if self.augment is not None:
+                image, mask = self.augment(self.rng, image, mask)
+            out = self.teacher(image)
+            images.append(to_rgb_tensor(image, r))
+            teacher.append(cv2.resize(out.probability, (r, r), interpolation=cv2.INTER_LINEAR)[None])
+            if mask is not None:
+                masks.append(cv2.resize(mask.astype(np.float32), (r, r), interpolation=cv2.INTER_LINEAR)[None])
+                has_mask.append(1.0)
+            else:
+                masks.append(np.zeros((1, r, r), np.float32))
+                has_mask.append(0.0)
+            if out.feature is not None:
+                features.append(out.feature)
+        return _Batch(
+            np.stack(images), np.stack(teacher), np.stack(masks), np.asarray(has_mask, np.float32), np.stack(features) if features else None
+        )
+
+
+class Validator:
+    """IoU by segview's eval protocol: probability resized to the frame (bilinear), threshold 0.5.
+    Against the mask where a frame has one, else against the teacher's own mask."""
+
+    def __init__(self, frames: tuple[Sample, ...], teacher: Teacher, resolution: int) -> None:
+        self.frames = frames
+        self.resolution = resolution
+        self.inputs = np.stack([to_rgb_tensor(s.image, resolution) for s in frames]) if frames else None
+        self.truths = []
+        for s in frames:
+            if s.mask is not None:
+                self.truths.append(s.mask > 0)
+            else:
+                prob = teacher(s.image).probability
+                self.truths.append(cv2.resize(prob, (s.image.shape[1], s.image.shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5)
+
+    @torch.no_grad()
+    def __call__(self, student: nn.Module, device: torch.device) -> float | None:
+        if self.inputs is None:
+            return None
+        was_training = student.training
+        student.eval()
+        scores = []
+        for start in range(0, len(self.frames), 32):
+            logits = student(torch.from_numpy(self.inputs[start : start + 32]).to(device))[0]
+            probs = torch.sigmoid(logits)[:, 0].cpu().numpy()
+            for prob, sample, truth in zip(probs, self.frames[start : start + 32], self.truths[start : start + 32], strict=True):
+                big = cv2.resize(prob, (sample.image.shape[1], sample.image.shape[0]), interpolation=cv2.INTER_LINEAR)
+                scores.append(binary_iou(big > 0.5, truth))
+        student.train(was_training)
+        return float(np.mean(scores))
+
+
+class Trainer:
+    def __init__(self, config: DistillConfig, teacher: Teacher, frames: FrameSet, *, on_progress: ProgressCallback | None = None, cancelled: Callable[[], bool] = lambda: False) -> None:
+        self.config = config
+        self.teacher = teacher
+        self.frames = frames
+        self.on_progress = on_progress or (lambda p: None)
+        self.cancelled = cancelled
+        self.spec = StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
+
+    def run(self) -> TrainResult:
+        cfg, tcfg, lcfg = self.config, self.config.train, self.config.loss
+        torch.manual_seed(tcfg.seed)
+        if tcfg.threads:
+            torch.set_num_threads(tcfg.threads)
+        device = pick_device(tcfg.device)
+        student = make_student(self.spec, self.teacher).to(device)
+        regressor: HintRegressor | None = None
+        probe = self.teacher(self.frames.train[0].image).feature if lcfg.hint == "hint" else None
+        if probe is not None:
+            regressor = HintRegressor(student.feature_channels, probe.shape[0]).to(device)  # type: ignore[arg-type]
+        params = list(student.parameters()) + (list(regressor.parameters()) if regressor else [])
+        optimizer = torch.optim.AdamW(params, lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
+        steps_per_epoch = max(1, math.ceil(len(self.frames.train) / tcfg.batch_size))
+        step, elapsed_before = 0, 0.0
+        loss_curve: list[tuple[int, float]] = []
+        val_curve: list[tuple[int, float]] = []
+        if cfg.resume:
+            step, elapsed_before, loss_curve, val_curve = self._load(student, regressor, optimizer)
+        validator = Validator(self.frames.val, self.teacher, cfg.resolution)
+        maker = _BatchMaker(self.frames.train, self.teacher, resolution=cfg.resolution, batch_size=tcfg.batch_size, augment=tcfg.augment, seed=tcfg.seed + step)
+        started = time.perf_counter()
+        last_val = last_ckpt = started
+        smoothed: float | None = None
+        cancelled = False
+
+        def elapsed() -> float:
+            return elapsed_before + time.perf_counter() - started
+
+        def fraction() -> float:
+            parts = []
+            if tcfg.epochs is not None:
+                parts.append(step / (tcfg.epochs * steps_per_epoch))
+            if tcfg.minutes is not None:
+                parts.append(elapsed() / (tcfg.minutes * 60.0))
+            if tcfg.max_steps is not None:
+                parts.append(step / tcfg.max_steps)
+            return min(1.0, max(parts))
+
+        student.train()
+        try:
+            while fraction() < 1.0:
+                if self.cancelled():
+                    cancelled = True
+                    break
+                batch = maker.next()
+                for group in optimizer.param_groups:
+                    group["lr"] = _learning_rate(tcfg.learning_rate, fraction())
+                loss = self._step(student, regressor, optimizer, batch, device)
+                step += 1
+                smoothed = loss if smoothed is None else 0.9 * smoothed + 0.1 * loss
+                loss_curve.append((step, loss))
+                now = time.perf_counter()
+                val_iou = None
+                if now - last_val >= tcfg.validate_every_s:
+                    val_iou = validator(student, device)
+                    if val_iou is not None:
+                        val_curve.append((step, val_iou))
+                    last_val = time.perf_counter()
+                if now - last_ckpt >= tcfg.checkpoint_every_s:
+                    self._save(student, regressor, optimizer, step, elapsed(), loss_curve, val_curve)
+                    last_ckpt = time.perf_counter()
+                self.on_progress(Progress(step, step / steps_per_epoch, elapsed(), fraction(), smoothed, val_iou))
+        except (torch.cuda.OutOfMemoryError, MemoryError):
+            raise DistillError(
+                f"out of memory on {device.type} at batch size {tcfg.batch_size}: try a smaller --batch-size, --width or --resolution"
+                + (" (the last checkpoint is kept; --resume goes on from it)" if cfg.checkpoint_path.exists() else "")
+            ) from None
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+                raise DistillError(f"out of memory on {device.type} at batch size {tcfg.batch_size}: try a smaller --batch-size, --width or --resolution") from None
+            raise
+        finally:
+            maker.close()
+        self._save(student, regressor, optimizer, step, elapsed(), loss_curve, val_curve)
+        if not cancelled:
+            final = validator(student, device)
+            if final is not None and (not val_curve or val_curve[-1][0] != step):
+                val_curve.append((step, final))
+                self.on_progress(Progress(step, step / steps_per_epoch, elapsed(), 1.0, smoothed or 0.0, final))
+        student.eval()
+        return TrainResult(
+            student=student.cpu(),
+            steps=step,
+            epochs=step / steps_per_epoch,
+            seconds=elapsed(),
+            device=str(device),
+            cancelled=cancelled,
+            loss_curve=loss_curve,
+            val_curve=val_curve,
+            checkpoint=cfg.checkpoint_path,
+        )
+
+    def _step(self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, batch: _Batch, device: torch.device) -> float:
+        lcfg = self.config.loss
+        images = torch.from_numpy(batch.images).to(device)
+        logit, feature = student(images)
+        loss = lcfg.soft_weight * soft_target_loss(logit, torch.from_numpy(batch.teacher).to(device), lcfg.temperature)
+        if lcfg.hard_weight and batch.has_mask.any():
+            loss = loss + lcfg.hard_weight * hard_target_loss(logit, torch.from_numpy(batch.masks).to(device), torch.from_numpy(batch.has_mask).to(device))
+        if batch.features is not None and lcfg.hint != "none":
+            teacher_feature = torch.from_numpy(batch.features).to(device)
+            if lcfg.hint == "attention":
+                loss = loss + lcfg.hint_weight * attention_transfer_loss(feature, teacher_feature)
+            elif regressor is not None:
+                loss = loss + lcfg.hint_weight * regressor(feature, teacher_feature)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def _save(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer, step: int, elapsed: float, loss_curve: list, val_curve: list) -> None:
+        path = self.config.checkpoint_path
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_json_dict(),
+            "student": student.state_dict(),
+            "regressor": regressor.state_dict() if regressor is not None else None,
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "elapsed": elapsed,
+            "loss_curve": [list(p) for p in loss_curve],
+            "val_curve": [list(p) for p in val_curve],
+        }
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)  # a reader (or a crash) sees the old checkpoint or the new one
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise DistillError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+
+    def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:
+        path = self.config.checkpoint_path
+        if not path.exists():
+            raise DistillError(f"nothing to resume: no checkpoint at {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle, zip and torch errors alike: the file is not ours or damaged
+            raise DistillError(f"checkpoint {path} cannot be read: {str(exc).splitlines()[0]}") from None
+        saved = state.get("config", {})
+        mine = self.config.to_json_dict()
+        for key in ("arch", "width", "resolution"):
+            if saved.get(key) != mine[key]:
+                raise DistillError(f"checkpoint {path} is for {key} {saved.get(key)!r}, not {mine[key]!r}; start afresh without --resume")
+        if (state.get("regressor") is None) != (regressor is None):
+            raise DistillError(f"checkpoint {path} was made with another --hint setting")
+        student.load_state_dict(state["student"])
+        if regressor is not None:
+            regressor.load_state_dict(state["regressor"])
+        optimizer.load_state_dict(state["optimizer"])
+        return int(state["step"]), float(state["elapsed"]), [tuple(p) for p in state["loss_curve"]], [tuple(p) for p in state["val_curve"]]
+
+
+def make_student(spec: StudentSpec, teacher: Teacher) -> nn.Module:
+    if spec.arch != "rescaled":
+        return build_student(spec)
+    from segview.distill.graph_student import GraphStudent
+    from segview.inference.inspect import load_onnx
+
+    card = teacher.card
+    n = card.normalization
+    if card.layout != "NCHW" or card.color_order != "RGB" or abs(n.scale - 1 / 255) > 1e-9 or any(n.mean) or any(s != 1 for s in n.std):
+        # Students take RGB in [0, 1], NCHW; the rebuilt graph must take the same.
+        raise DistillError(f"the rescaled student needs a teacher that takes NCHW RGB scaled to [0, 1]; {teacher.name} does not")
+    return GraphStudent(load_onnx(teacher.entry.path), feature=teacher.feature_name, name=teacher.name)
+
+
+def _learning_rate(base: float, fraction: float) -> float:
+    """A short warm-up, then a cosine to 2% of the base: a time budget knows where it ends."""
+    if fraction < 0.03:
+        return base * (0.1 + 0.9 * fraction / 0.03)
+    progress = (fraction - 0.03) / 0.97
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def snapshot(student: nn.Module) -> nn.Module:
+    return copy.deepcopy(student).cpu().eval()

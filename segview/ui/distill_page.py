@@ -1,0 +1,326 @@
+"""The distillation page: teacher, student size, frames, time budget; live loss and IoU plots.
+
+GUI thread only. Training runs in a child process (:class:`segview.distill.process.DistillProcess`):
+the studio never imports torch, keeps its responsiveness, and survives the child running
+out of memory. Its events arrive on a reader thread and are re-emitted as Qt signals,
+so every widget is touched on the GUI thread. Without PyTorch the page says how to install it and starts nothing.
+A failed or cancelled run is reported on the page; the studio keeps running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segview.distill import availability
+from segview.distill.config import DataConfig, DistillConfig, TrainConfig
+from segview.inference.registry import ModelRegistry
+
+PLOT_REFRESH_MS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StudentPreset:
+    label: str
+    arch: str
+    width: float
+    resolution: int
+
+
+# From tiny to small; the two shipped students are "fast" and "accurate".
+PRESETS = (
+    StudentPreset("tiny: MobileNet x0.5, 128 px", "mobilenet", 0.5, 128),
+    StudentPreset("fast: MobileNet x1.0, 128 px", "mobilenet", 1.0, 128),
+    StudentPreset("accurate: MobileNet x1.0, 160 px", "mobilenet", 1.0, 160),
+    StudentPreset("ENet-style x1.0, 128 px", "enet", 1.0, 128),
+    StudentPreset("small: ENet-style x1.5, 160 px", "enet", 1.5, 160),
+)
+
+
+class _Relay(QObject):
+    """Carries the worker thread's callbacks to the GUI thread (queued signal connections)."""
+
+    progress_reported = Signal(object)
+    stage_changed = Signal(str)
+    run_finished = Signal(object)
+    run_failed = Signal(str)
+
+
+class DistillPage(QWidget):
+    """Emits ``student_registered(path)`` when a student has been written; the window adds it to its registry."""
+
+    student_registered = Signal(object)
+
+    def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.job = None
+        self.outcome = None
+        self.losses: list[tuple[int, float]] = []
+        self.ious: list[tuple[int, float]] = []
+        self._relay = _Relay()
+        self._relay.progress_reported.connect(self._on_progress_reported)
+        self._relay.stage_changed.connect(self._on_stage_changed)
+        self._relay.run_finished.connect(self._on_run_finished)
+        self._relay.run_failed.connect(self._on_run_failed)
+
+        layout = QVBoxLayout(self)
+        self.install_label = QLabel(availability.INSTALL_HINT)
+        self.install_label.setWordWrap(True)
+        self.install_label.setTextInteractionFlags(self.install_label.textInteractionFlags())
+        layout.addWidget(self.install_label)
+
+        form = QFormLayout()
+        self.teacher_combo = QComboBox()
+        self.preset_combo = QComboBox()
+        for preset in PRESETS:
+            self.preset_combo.addItem(preset.label, preset)
+        self.preset_combo.setCurrentIndex(1)
+        self.images_edit = QLineEdit()
+        self.images_edit.setPlaceholderText("folder of frames (images)")
+        browse_images = QPushButton("Browse…")
+        browse_images.clicked.connect(lambda: self._browse_folder(self.images_edit, "Frames to learn from"))
+        self.masks_edit = QLineEdit()
+        self.masks_edit.setPlaceholderText("optional: 0/255 masks named like the images")
+        browse_masks = QPushButton("Browse…")
+        browse_masks.clicked.connect(lambda: self._browse_folder(self.masks_edit, "Masks"))
+        self.video_edit = QLineEdit()
+        self.video_edit.setPlaceholderText("optional: a video file, or a live source such as camera:0")
+        self.minutes_spin = QDoubleSpinBox()
+        self.minutes_spin.setRange(0.1, 24 * 60)
+        self.minutes_spin.setValue(10.0)
+        self.minutes_spin.setSuffix(" min")
+        self.out_edit = QLineEdit()
+        form.addRow("Teacher", self.teacher_combo)
+        form.addRow("Student", self.preset_combo)
+        form.addRow("Frames", _row(self.images_edit, browse_images))
+        form.addRow("Masks", _row(self.masks_edit, browse_masks))
+        form.addRow("Video / source", self.video_edit)
+        form.addRow("Time budget", self.minutes_spin)
+        form.addRow("Save as", self.out_edit)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 512)
+        self.batch_spin.setValue(16)
+        form.addRow("Batch size", self.batch_spin)
+        layout.addLayout(form)
+
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.loss_plot = self.canvas.addPlot(row=0, col=0, title="training loss")
+        self.loss_plot.setLabel("bottom", "step")
+        self.iou_plot = self.canvas.addPlot(row=0, col=1, title="validation IoU")
+        self.iou_plot.setLabel("bottom", "step")
+        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=1))
+        self.iou_curve = self.iou_plot.plot([], [], pen=pg.mkPen((44, 160, 44), width=2), symbol="o", symbolSize=5)
+        layout.addWidget(self.canvas, 1)
+        self._plot_timer = QTimer(self)
+        self._plot_timer.timeout.connect(self._redraw)
+
+        self.refresh_teachers()
+        self.teacher_combo.currentIndexChanged.connect(lambda _: self._suggest_output())
+        self.preset_combo.currentIndexChanged.connect(lambda _: self._suggest_output())
+        self._suggest_output()
+        self._apply_availability()
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def torch_ready(self) -> bool:
+        return availability.torch_available()
+
+    def _apply_availability(self) -> None:
+        ready = self.torch_ready
+        self.install_label.setVisible(not ready)
+        self.start_button.setEnabled(ready and self.job is None)
+
+    def refresh_teachers(self) -> None:
+        current = self.teacher_combo.currentText()
+        self.teacher_combo.clear()
+        names = self.registry.names()
+        self.teacher_combo.addItems(names)
+        if current in names:
+            self.teacher_combo.setCurrentText(current)
+
+    def _suggest_output(self) -> None:
+        name = self.teacher_combo.currentText()
+        preset: StudentPreset = self.preset_combo.currentData()
+        if not name or preset is None:
+            return
+        try:
+            folder = self.registry.resolve(name).path.parent
+        except Exception:  # noqa: BLE001 - a suggestion only
+            folder = Path.home()
+        self.out_edit.setText(str(folder / f"{name}-student-{preset.arch}-{preset.width:g}x-{preset.resolution}.onnx"))
+
+    def _browse_folder(self, edit: QLineEdit, title: str) -> None:
+        folder = QFileDialog.getExistingDirectory(self, title, edit.text() or str(Path.home()))
+        if folder:
+            edit.setText(folder)
+
+    def config(self) -> DistillConfig:
+        preset: StudentPreset = self.preset_combo.currentData()
+        teacher = self.registry.resolve(self.teacher_combo.currentText())
+        images = Path(self.images_edit.text()).expanduser() if self.images_edit.text().strip() else None
+        masks = Path(self.masks_edit.text()).expanduser() if self.masks_edit.text().strip() else None
+        videos = (self.video_edit.text().strip(),) if self.video_edit.text().strip() else ()
+        return DistillConfig(
+            # By path: the child process has its own registry, which may not know this name.
+            teacher=str(teacher.path),
+            arch=preset.arch,
+            width=preset.width,
+            resolution=preset.resolution,
+            data=DataConfig(images=images, masks=masks, videos=videos),
+            train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value()),
+            out=Path(self.out_edit.text()).expanduser(),
+        )
+
+    # -- actions --------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Starts a run on a worker thread; returns False (with the reason shown) if it cannot."""
+        from segview.errors import SegviewError
+
+        if not self.torch_ready:
+            self._apply_availability()
+            self.status_label.setText(availability.INSTALL_HINT)
+            return False
+        if self.job is not None:
+            return False
+        try:
+            config = self.config()
+            if config.data.images is None and not config.data.videos:
+                raise availability.DistillError("no frames to learn from: choose a folder of frames or a video")
+        except SegviewError as exc:
+            self.status_label.setText(str(exc))
+            return False
+        from segview.distill.process import DistillProcess
+
+        self.losses, self.ious, self.outcome = [], [], None
+        r = self._relay
+        self.job = DistillProcess(
+            config,
+            on_progress=r.progress_reported.emit,
+            on_stage=r.stage_changed.emit,
+            on_finished=r.run_finished.emit,
+            on_failed=r.run_failed.emit,
+        )
+        try:
+            self.job.start()
+        except OSError as exc:
+            self.job = None
+            self.status_label.setText(f"cannot start the training process: {exc}")
+            return False
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status_label.setText("starting…")
+        self._plot_timer.start(PLOT_REFRESH_MS)
+        return True
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.status_label.setText("cancelling at the next step…")
+
+    def shutdown(self) -> None:
+        """Called when the window closes: stop the run, leaving its checkpoint."""
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait(10)
+
+    # -- worker events, on the GUI thread ------------------------------------
+
+    def _on_progress_reported(self, p) -> None:  # noqa: ANN001 - a trainer Progress
+        self.losses.append((p.step, p.loss))
+        if p.val_iou is not None:
+            self.ious.append((p.step, p.val_iou))
+        iou = f", validation IoU {self.ious[-1][1]:.3f}" if self.ious else ""
+        self.status_label.setText(f"step {p.step}, {p.elapsed_s:.0f} s, {100 * p.fraction:.0f}% of the budget, loss {p.loss:.4f}{iou}")
+
+    def _on_stage_changed(self, text: str) -> None:
+        self.status_label.setText(text + "…")
+
+    def _on_run_finished(self, outcome) -> None:  # noqa: ANN001 - a DistillOutcome
+        self._finish()
+        self.outcome = outcome
+        if outcome.cancelled:
+            where = f"; checkpoint {outcome.checkpoint} (resume with segview distill --resume)" if outcome.checkpoint else ""
+            self.status_label.setText(f"cancelled after {outcome.steps} steps{where}")
+            return
+        m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
+        iou = f", validation IoU {m['val_iou']:.3f} (teacher {m['teacher_val_iou']:.3f})" if m.get("val_iou") is not None else ""
+        self.status_label.setText(f"wrote {outcome.model_path}: {m.get('speedup', 0):.1f}x faster than the teacher{iou}")
+        self.student_registered.emit(outcome.model_path)
+
+    def _on_run_failed(self, message: str) -> None:
+        self._finish()
+        self.status_label.setText(message)
+
+    def _finish(self) -> None:
+        self.job = None
+        self._plot_timer.stop()
+        self._redraw()
+        self.cancel_button.setEnabled(False)
+        self._apply_availability()
+
+    def _redraw(self) -> None:
+        if self.losses:
+            steps, values = zip(*self.losses, strict=True)
+            self.loss_curve.setData(list(steps), list(values))
+        if self.ious:
+            steps, values = zip(*self.ious, strict=True)
+            self.iou_curve.setData(list(steps), list(values))
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        row.addWidget(w)
+    return box
+
+
+class DistillDialog(QDialog):
+    """The page in a window of its own, until the compression wizard hosts it as one of its pages."""
+
+    def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Distill a student model")
+        self.resize(820, 640)
+        self.page = DistillPage(registry, self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.page)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.page.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,95 @@
+"""The studio's distillation page, offscreen: install hint without torch, a run that registers
+its student in the window, cancel, and a failure that leaves the studio running."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from segview.inference.registry import ModelRegistry
+    from segview.ui.app import Studio, application
+
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setenv("HOME", str(folder))
+    application()
+    s = Studio(workers=1, persist=False, registry=ModelRegistry([model_dir]))
+    qtbot.addWidget(s.window)
+    s.window.show()
+    yield s
+    dialog = getattr(s.window, "_distill_dialog", None)
+    if dialog is not None:
+        dialog.page.shutdown()
+    s.close()
+
+
+def _fill(page, frames, out, minutes):
+    page.teacher_combo.setCurrentText("teacher")
+    page.preset_combo.setCurrentIndex(0)  # tiny
+    page.images_edit.setText(str(frames))
+    page.minutes_spin.setValue(minutes)
+    page.batch_spin.setValue(4)
+    page.out_edit.setText(str(out))
+
+
+def test_without_torch_the_page_says_how_to_install(qtbot, studio, monkeypatch):
+    from segview.distill import availability
+
+    monkeypatch.setattr(availability, "torch_available", lambda: False)
+    page = studio.window.open_distill().page
+    assert not page.install_label.isHidden()
+    assert 'pip install "segview[distill]"' in page.install_label.text()
+    assert not page.start_button.isEnabled()
+    assert page.start() is False and "pip install" in page.status_label.text()
+    assert page.job is None
+
+
+def test_a_run_registers_its_student_beside_the_teacher(qtbot, studio, square_frames, model_dir):
+    pytest.importorskip("torch")
+    page = studio.window.open_distill().page
+    out = model_dir / "page-student.onnx"
+    _fill(page, square_frames, out, minutes=0.03)
+    assert page.install_label.isHidden()
+    assert page.start()
+    qtbot.waitUntil(lambda: page.job is None, timeout=TIMEOUT_MS)
+    assert page.outcome is not None and not page.outcome.cancelled, page.status_label.text()
+    assert "faster than the teacher" in page.status_label.text()
+    assert "page-student" in studio.window.registry.names()
+    picker = studio.window.model_picker
+    assert "page-student" in [picker.list.item(i).text() for i in range(picker.list.count())]
+    assert len(page.losses) > 0 and len(page.loss_curve.getData()[0]) == len(page.losses)
+
+
+def test_cancel_stops_the_run_and_writes_no_model(qtbot, studio, square_frames, model_dir):
+    pytest.importorskip("torch")
+    page = studio.window.open_distill().page
+    out = model_dir / "cancelled.onnx"
+    _fill(page, square_frames, out, minutes=10)
+    assert page.start()
+    qtbot.waitUntil(lambda: len(page.losses) >= 2, timeout=TIMEOUT_MS)
+    page.cancel()
+    qtbot.waitUntil(lambda: page.job is None, timeout=TIMEOUT_MS)
+    assert page.outcome.cancelled and "cancelled after" in page.status_label.text()
+    assert not out.exists()
+    assert page.start_button.isEnabled()
+
+
+def test_a_failed_run_is_reported_and_the_studio_keeps_running(qtbot, studio, tmp_path, model_dir):
+    pytest.importorskip("torch")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    page = studio.window.open_distill().page
+    _fill(page, empty, model_dir / "s.onnx", minutes=1)
+    assert page.start()
+    qtbot.waitUntil(lambda: page.job is None, timeout=TIMEOUT_MS)
+    assert "no frames to learn from" in page.status_label.text()
+    assert studio.window.isVisible() and page.start_button.isEnabled()

@@ -1,0 +1,98 @@
+"""A tiny distillation on generated frames: the loss falls, the export is a model segview runs;
+cancel leaves a checkpoint and resume goes on from it."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import factories  # noqa: E402
+from segview.distill.availability import DistillError  # noqa: E402
+from segview.distill.runner import DistillJob, distill  # noqa: E402
+from segview.inference.inspect import describe_model  # noqa: E402
+from segview.inference.registry import ModelRegistry  # noqa: E402
+from segview.inference.session import SegmentationSession, SessionOptions  # noqa: E402
+from segview.pipeline import Pipeline  # noqa: E402
+from segview.sources import open_source  # noqa: E402
+
+
+def test_tiny_run_lowers_the_loss_and_exports_a_model_the_registry_and_pipeline_accept(tmp_path, teacher, square_frames, model_dir, tiny_config):
+    out = model_dir / "student.onnx"
+    registry = ModelRegistry([model_dir])
+    outcome = distill(tiny_config(teacher, square_frames, out), registry=registry)
+
+    losses = [loss for _, loss in outcome.loss_curve]
+    assert len(losses) == 40
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+    # Registered at once, beside its teacher.
+    assert outcome.name == "student" and set(registry.names()) >= {"teacher", "student"}
+    card = describe_model(out)
+    assert (card.width, card.height, card.layout, card.output_kind, card.output_name) == (32, 32, "NCHW", "sigmoid", "probability")
+    info = json.loads(out.with_suffix(".json").read_text())["distillation"]
+    assert info["architecture"] == "mobilenet" and info["teacher"]["name"] == "teacher"
+    assert info["measured"]["speedup"] > 0 and info["measured"]["val_iou"] is not None
+    assert info["training"]["steps"] == 40
+    # Attention transfer from the teacher's intermediate tensor, found without being named.
+    assert info["loss"]["hint"] == "attention" and info["teacher"]["hint_layer"] == "features"
+    # The pipeline runs it on a video, like any other model.
+    session = SegmentationSession(out, card, SessionOptions(threads=1))
+    seen = []
+    video = factories.write_video(tmp_path / "clip.mp4", factories.moving_square_frames(6))
+    stats = Pipeline(open_source(str(video)), [session], workers=1, consumers=[seen.append]).run()
+    assert stats.problems == [] and len(seen) == 6
+    assert seen[0].results[0].mask.shape == (120, 160)
+    # Nothing but the model, its card and the checkpoint was written.
+    assert sorted(p.name for p in model_dir.iterdir()) == ["student.ckpt.pt", "student.json", "student.onnx", "teacher.json", "teacher.onnx"]
+
+
+def test_cancel_leaves_a_checkpoint_and_no_model_then_resume_goes_on(teacher, square_frames, model_dir, tiny_config):
+    out = model_dir / "student.onnx"
+    steps: list[int] = []
+    job_done = threading.Event()
+    outcomes = []
+
+    def on_progress(p):
+        steps.append(p.step)
+
+    config = tiny_config(teacher, square_frames, out, max_steps=10_000)
+    job = DistillJob(config, on_progress=on_progress, on_finished=lambda o: (outcomes.append(o), job_done.set()), on_failed=lambda m: (outcomes.append(m), job_done.set()))
+    job.start()
+    deadline = threading.Event()
+    for _ in range(600):
+        if len(steps) >= 5:
+            break
+        deadline.wait(0.05)
+    job.cancel()
+    assert job_done.wait(30) and job.wait(5)
+    outcome = outcomes[0]
+    assert not isinstance(outcome, str) and outcome.cancelled
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    assert config.checkpoint_path.exists()
+    done = outcome.steps
+    assert 5 <= done < 10_000
+
+    state = torch.load(config.checkpoint_path, weights_only=True)
+    assert state["step"] == done
+
+    resumed = tiny_config(teacher, square_frames, out, max_steps=done + 5)
+    from dataclasses import replace
+
+    outcome = distill(replace(resumed, resume=True), registry=ModelRegistry([model_dir]))
+    assert outcome.steps == done + 5
+    assert [s for s, _ in outcome.loss_curve][:done] == list(range(1, done + 1))
+    assert out.exists()
+
+
+def test_resume_refuses_a_checkpoint_of_another_student(teacher, square_frames, model_dir, tiny_config):
+    from dataclasses import replace
+
+    out = model_dir / "student.onnx"
+    distill(tiny_config(teacher, square_frames, out, max_steps=2), registry=ModelRegistry([model_dir]))
+    other = replace(tiny_config(teacher, square_frames, out, max_steps=4), width=0.5, resume=True)
+    with pytest.raises(DistillError, match="width"):
+        distill(other, registry=ModelRegistry([model_dir]))
