@@ -40,19 +40,19 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "probability"
 
 
-def student_card(name: str, resolution: int, *, title: str, source: str, extra: dict[str, Any]) -> ModelCard:
+def student_card(name: str, resolution: int, *, title: str, source: str, extra: dict[str, Any], input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME) -> ModelCard:
     return ModelCard(
         name=name,
         title=title,
         task="person-segmentation",
         source=source,
         license="",
-        input_name=INPUT_NAME,
+        input_name=input_name,
         width=resolution,
         height=resolution,
         layout="NCHW",
         color_order="RGB",
-        output_name=OUTPUT_NAME,
+        output_name=output_name,
         output_kind="sigmoid",
         extra=extra,
     )

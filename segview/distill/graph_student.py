@@ -47,6 +47,7 @@ class GraphStudent(nn.Module):
         last = next((n for n in graph.node if graph.output[0].name in n.output), None)
         if last is None or last.op_type != "Sigmoid":
             raise DistillError(f"the 'rescaled' student needs a teacher whose output is a Sigmoid; {name}'s is not")
+        self._model = model  # kept to export by writing the trained weights back into it
         self.input_name = graph.input[0].name
         self.logit_name = last.input[0]
         self.feature_name = feature
@@ -67,6 +68,30 @@ class GraphStudent(nn.Module):
         self._attributes = [_attrs(n) for n in self.nodes]
         with torch.no_grad():
             self.feature_channels = int(self.forward(torch.zeros(1, 3, 32, 32))[1].shape[1])
+
+    def to_onnx(self, resolution: int) -> bytes:
+        """The teacher's own graph with the trained weights, its input and output set to ``resolution``.
+
+        Not torch.onnx: tracing turns the one-sided "SAME" padding into Pad plus shape
+        arithmetic and GlobalAveragePool into ReduceMean, which measured 2.5x instead of
+        7x faster than the teacher at 128 px. Writing the weights back keeps every node
+        onnxruntime already runs well.
+        """
+        model = onnx.ModelProto()
+        model.CopyFrom(self._model)
+        by_name = {init.name: init for init in model.graph.initializer}
+        for onnx_name, key in self._key.items():
+            array = self.params[key].detach().cpu().numpy().astype(np.float32)
+            by_name[onnx_name].CopyFrom(numpy_helper.from_array(array, onnx_name))
+        for value in (*model.graph.input, *model.graph.output):
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) == 4:
+                dims[2].dim_value = resolution
+                dims[3].dim_value = resolution
+        del model.graph.value_info[:]  # shapes inferred for the old size would be wrong now
+        del model.metadata_props[:]
+        onnx.checker.check_model(model)
+        return model.SerializeToString()
 
     def _weight(self, name: str) -> torch.Tensor | None:
         return self.params[self._key[name]] if name else None

@@ -65,8 +65,14 @@ def distill(
         return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
 
     stage("exporting and measuring")
-    data = export.onnx_bytes(result.student, config.resolution)
-    provisional = export.student_card(config.model_name, config.resolution, title="", source="", extra={})
+    if config.arch == "rescaled":
+        # The teacher's graph with new weights: its own input and output names.
+        data = result.student.to_onnx(config.resolution)
+        names = {"input_name": entry.card.input_name, "output_name": entry.card.output_name}
+    else:
+        data = export.onnx_bytes(result.student, config.resolution)
+        names = {}
+    provisional = export.student_card(config.model_name, config.resolution, title="", source="", extra={}, **names)
     speed = export.measure_speed(data, provisional, entry)
     truths = None if all(s.mask is not None for s in frames.val) else export.teacher_masks(entry, frames.val)
     student_iou = export.measure_iou(data, provisional, frames.val, truths)
@@ -118,6 +124,7 @@ def distill(
     card = export.student_card(
         config.model_name,
         config.resolution,
+        **names,
         title=f"{config.arch} student (width {config.width:g}, {config.resolution}x{config.resolution}) of {entry.name}",
         source=f"distilled from {entry.name} by segview distill",
         extra=extra,

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QVBoxLayout,
     QWidget,
+    QWizardPage,
 )
 
 from segview.distill import availability
@@ -324,3 +325,15 @@ class DistillDialog(QDialog):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.page.shutdown()
         super().closeEvent(event)
+
+
+class DistillWizardPage(QWizardPage):
+    """The same page for a QWizard (the compression wizard can host it with one addPage)."""
+
+    def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTitle("Distil a student")
+        self.setSubTitle("Train a small, fast network to imitate a teacher on your frames.")
+        self.page = DistillPage(registry, self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.page)
