@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
+from segview.compress.paths import default_output_dir
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
 from segview.inference.registry import ModelRegistry
@@ -52,7 +53,7 @@ class Studio:
     """Everything the window needs, built and torn down together (GUI thread)."""
 
     def __init__(self, *, workers: int | None = None, provider: str = "cpu", persist: bool = True, registry: ModelRegistry | None = None) -> None:
-        self.registry = registry or ModelRegistry()
+        self.registry = registry or _studio_registry()
         self.engine = StudioEngine(self.registry, workers=workers, provider=provider)
         self.hub = MetricsHub(default_samplers())
         self.hub.start()
@@ -137,8 +138,18 @@ class Studio:
     def close(self) -> None:
         if self.recording.recording:
             self.recording.stop()
+        wizard = getattr(self.window, "_compress_wizard", None)
+        if wizard is not None:
+            wizard.stop_job()  # a compression still running in its own process is cancelled, its partial files removed
         self.window.close()
         self.hub.stop()
+
+
+def _studio_registry() -> ModelRegistry:
+    """The usual registry plus the folder compression results go to by default, so earlier results are listed."""
+    registry = ModelRegistry()
+    registry.add_folder(default_output_dir(), strict=False)
+    return registry
 
 
 def run_studio(args: argparse.Namespace) -> int:

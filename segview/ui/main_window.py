@@ -178,10 +178,13 @@ class StudioWindow(QMainWindow):
         self.distill_action = QAction("Distill…", self)
         self.distill_action.setToolTip("Train a fast student model from a teacher on your frames (needs segview[distill])")
         self.distill_action.triggered.connect(self.open_distill)
+        self.compress_action = QAction("Compress…", self)
+        self.compress_action.setToolTip("Compress a model (FP16, INT8, pruning, weight sharing) in the background and compare it with the original")
+        self.compress_action.triggered.connect(self.open_compress)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action):
+        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action, self.compress_action):
             bar.addAction(action)
         self.addAction(quit_action)
         for i, mode in enumerate(OverlayMode, start=1):
@@ -333,6 +336,15 @@ class StudioWindow(QMainWindow):
         self._distill_dialog.page.refresh_teachers()
         self._distill_dialog.show()
         return self._distill_dialog
+
+    def open_compress(self):
+        """The compression wizard (imported on first use); its results join the model picker as they finish."""
+        from segview.ui.compress_wizard import CompressWizard
+
+        if getattr(self, "_compress_wizard", None) is None or not self._compress_wizard.isVisible():
+            self._compress_wizard = CompressWizard(self.registry, window=self, parent=self)
+        self._compress_wizard.show()
+        return self._compress_wizard
 
     def _on_open_session(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open recorded session", str(DEFAULT_SESSIONS_DIR))

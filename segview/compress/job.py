@@ -1,0 +1,182 @@
+"""A compression job in a separate process, for the studio.
+
+Quantization and measurement take the CPU for seconds to minutes; in a child
+process they cannot stall the GUI's event loop, and a job that ignores its
+cancel token can still be stopped. The child runs the same :func:`run_recipe`
+as the command line and sends its events through a queue; the parent polls it.
+
+Cancelling sets a shared event the runner checks between units of work; if the
+child has not ended after a grace period it is terminated, and the work folder
+it announced is removed, so nothing partial is left either way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from segview.compress.recipe import Recipe
+from segview.compress.runner import JobEvent, RunResult, run_recipe
+from segview.compress.step import Cancelled, CancelToken
+from segview.errors import SegviewError
+
+State = Literal["idle", "running", "finished", "failed", "cancelled"]
+CANCEL_GRACE_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class JobUpdate:
+    """What :meth:`CompressionJob.poll` hands the caller: progress and log lines, then one final state."""
+
+    kind: Literal["progress", "log", "finished", "failed", "cancelled"]
+    fraction: float = 0.0
+    message: str = ""
+    result: RunResult | None = None
+
+
+def _child_main(recipe_json: dict[str, Any], events: Any, cancel_event: Any) -> None:
+    """Entry point of the child process: run the recipe, report everything through the queue."""
+
+    def send(event: JobEvent) -> None:
+        events.put(("event", event.kind, event.fraction, event.message))
+
+    try:
+        recipe = Recipe.from_json_dict(recipe_json)
+        result = run_recipe(recipe, on_event=send, cancel=CancelToken(cancel_event))
+    except Cancelled as exc:
+        events.put(("cancelled", str(exc)))
+    except SegviewError as exc:
+        events.put(("failed", str(exc)))
+    except BaseException as exc:  # a bug: the parent shows the message, the log keeps the traceback
+        events.put(("failed", f"unexpected error: {type(exc).__name__}: {exc}", traceback.format_exc()))
+    else:
+        events.put(("finished", result.to_json_dict()))
+
+
+class CompressionJob:
+    """One recipe run in a child process. Use from one thread (the GUI thread): start, poll, cancel."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        recipe.validate()
+        self.recipe = recipe
+        # spawn: a forked child would inherit the GUI's threads and Qt state.
+        self._context = mp.get_context("spawn")
+        self._queue = self._context.Queue()
+        self._cancel = self._context.Event()
+        self._process: mp.process.BaseProcess | None = None
+        self._workdirs: list[Path] = []
+        self._cancel_requested_at: float | None = None
+        self.state: State = "idle"
+        self.fraction = 0.0
+        self.result: RunResult | None = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+
+    def start(self) -> None:
+        if self.state != "idle":
+            raise RuntimeError("a job starts once")
+        self._process = self._context.Process(
+            target=_child_main, args=(self.recipe.to_json_dict(), self._queue, self._cancel), name="segview-compress", daemon=True
+        )
+        self._process.start()
+        self.state = "running"
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def cancel(self) -> None:
+        """Ask the child to stop; :meth:`poll` reports 'cancelled' once it has (or once it was made to)."""
+        if self.state == "running" and self._cancel_requested_at is None:
+            self._cancel.set()
+            self._cancel_requested_at = time.monotonic()
+
+    def poll(self) -> list[JobUpdate]:
+        """Everything that happened since the last poll; never blocks."""
+        updates: list[JobUpdate] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            except (EOFError, OSError):
+                break
+            updates.extend(self._handle(item))
+        if self.state == "running" and self._process is not None and not self._process.is_alive():
+            # Drain what the child managed to send before it ended.
+            time.sleep(0.05)
+            while True:
+                try:
+                    updates.extend(self._handle(self._queue.get_nowait()))
+                except (queue.Empty, EOFError, OSError):
+                    break
+            if self.state == "running":
+                self._end("cancelled" if self._cancel.is_set() else "failed", f"the compression process ended unexpectedly (exit code {self._process.exitcode})")
+                updates.append(JobUpdate(self.state, self.fraction, self.error or ""))
+        if self.state == "running" and self._cancel_requested_at is not None and time.monotonic() - self._cancel_requested_at > CANCEL_GRACE_S:
+            self._terminate()
+            self._end("cancelled", "compression cancelled; nothing was written")
+            updates.append(JobUpdate("cancelled", self.fraction, self.error or ""))
+        return updates
+
+    def wait(self, timeout: float = 600.0) -> list[JobUpdate]:
+        """Poll until the job ends (for scripts and tests); returns every update."""
+        updates: list[JobUpdate] = []
+        deadline = time.monotonic() + timeout
+        while self.state == "running" and time.monotonic() < deadline:
+            updates += self.poll()
+            time.sleep(0.05)
+        return updates
+
+    def close(self) -> None:
+        """Stop the child if it still runs (the studio is closing)."""
+        if self.state == "running":
+            self._cancel.set()
+            if self._process is not None:
+                self._process.join(2.0)
+            self._terminate()
+            self._end("cancelled", "compression cancelled; nothing was written")
+
+    def _handle(self, item: tuple) -> list[JobUpdate]:
+        kind = item[0]
+        if kind == "event":
+            _, event_kind, fraction, message = item
+            if event_kind == "workdir":
+                self._workdirs.append(Path(message))
+                return []
+            self.fraction = fraction
+            return [JobUpdate("progress" if event_kind == "progress" else "log", fraction, message)]
+        if kind == "finished":
+            self.result = RunResult.from_json_dict(item[1])
+            self._end("finished", None)
+            return [JobUpdate("finished", 1.0, f"wrote {self.result.model_path}", self.result)]
+        if kind == "cancelled":
+            self._end("cancelled", item[1])
+            return [JobUpdate("cancelled", self.fraction, item[1])]
+        self.traceback = item[2] if len(item) > 2 else None
+        self._end("failed", item[1])
+        return [JobUpdate("failed", self.fraction, item[1])]
+
+    def _end(self, state: State, error: str | None) -> None:
+        self.state = state
+        self.error = error
+        if self._process is not None:
+            self._process.join(5.0)
+        if state != "finished":
+            # The runner removes its work folder itself; this covers a child that was terminated mid-way.
+            for folder in self._workdirs:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _terminate(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5.0)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(2.0)

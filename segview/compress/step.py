@@ -1,0 +1,270 @@
+"""The compression Step: one base class, one registry, typed configs.
+
+A step takes a model and returns a new one (plus notes for its report); it
+never touches the input: the runner hands each step its own copy, and steps
+only read the source file. Steps register themselves once, by name, with
+:func:`register_step`; everything else (runner, CLI, wizard) looks them up here.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import threading
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, get_args, get_origin
+
+import onnx
+
+from segview.errors import SegviewError
+
+if typing.TYPE_CHECKING:
+    from segview.compress.calibration import CalibrationSet
+    from segview.inference.card import ModelCard
+
+
+class CompressionError(SegviewError):
+    """A step cannot handle this model or these options; the message says why."""
+
+
+class Cancelled(SegviewError):
+    """The user cancelled the job; nothing was written."""
+
+    def __init__(self, message: str = "compression cancelled; nothing was written") -> None:
+        super().__init__(message)
+
+
+class CancelToken:
+    """Checked by long loops between units of work; thread-safe.
+
+    ``event`` may be a ``multiprocessing.Event`` so a parent process can cancel
+    a job running in a child.
+    """
+
+    def __init__(self, event: Any | None = None) -> None:
+        self._event = event if event is not None else threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self._event.is_set())
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+@dataclass(frozen=True, slots=True)
+class StepConfig:
+    """Base of every step's options. Subclasses are frozen dataclasses with defaults for every field."""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    model: onnx.ModelProto
+    # What the report should say about this step (kept-in-float nodes, sparsity, clusters ...): JSON-ready.
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StepContext:
+    """What a step may use besides the model. Built by the runner, one per step."""
+
+    card: ModelCard
+    workdir: Path
+    cancel: CancelToken
+    calibration: CalibrationSet | None = None
+    # fraction in [0, 1] of this step, and a short message
+    progress: Callable[[float, str], None] = lambda fraction, message: None
+    log: Callable[[str], None] = lambda message: None
+
+    def require_calibration(self, step: str) -> CalibrationSet:
+        if self.calibration is None:
+            raise CompressionError(f"step {step!r} needs calibration frames: give an image folder, a video or a live source (--calib)")
+        return self.calibration
+
+
+class Step(abc.ABC):
+    """One compression technique. Subclasses set the class attributes and implement :meth:`apply`."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    config_type: ClassVar[type[StepConfig]]
+    needs_calibration: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def apply(self, model: onnx.ModelProto, config: Any, ctx: StepContext) -> StepOutput:
+        """Return a new model. ``model`` is the step's own copy; the caller's is never touched."""
+
+    def check(self, model: onnx.ModelProto, config: Any) -> None:  # noqa: B027 - optional hook
+        """Raise CompressionError if this step cannot handle the model (cheap: no inference)."""
+
+    def suffix(self, config: Any) -> str:
+        """Appended to the model name so the origin of a file is clear (selfie-general-int8)."""
+        return self.name
+
+
+_REGISTRY: dict[str, Step] = {}
+
+
+def register_step(cls: type[Step]) -> type[Step]:
+    """Class decorator: one instance per step name; a second step with the same name is a bug."""
+    if cls.name in _REGISTRY:
+        raise RuntimeError(f"compression step {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls()
+    return cls
+
+
+def _load_builtin_steps() -> None:
+    import segview.compress.steps  # noqa: F401 - importing registers the built-in steps
+
+
+def get_step(name: str) -> Step:
+    _load_builtin_steps()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise CompressionError(f"unknown compression step {name!r} (known: {', '.join(step_names())})") from None
+
+
+def step_names() -> list[str]:
+    _load_builtin_steps()
+    return list(_REGISTRY)
+
+
+def all_steps() -> list[Step]:
+    _load_builtin_steps()
+    return list(_REGISTRY.values())
+
+
+# -- typed configs from text and JSON ------------------------------------------
+
+
+def config_from_dict(step: Step, values: dict[str, Any]) -> StepConfig:
+    """Build the step's config from JSON or command-line values, converting and checking each field."""
+    cls = step.config_type
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise CompressionError(f"step {step.name!r} has no option {', '.join(unknown)} (options: {', '.join(fields) or 'none'})")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, raw in values.items():
+        kwargs[key] = _coerce(raw, hints[key], where=f"{step.name}.{key}")
+    try:
+        config = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CompressionError(f"step {step.name!r}: {exc}") from None
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        validate()
+    return config
+
+
+def parse_step_text(text: str) -> tuple[Step, StepConfig]:
+    """``int8-static`` or ``int8-static:calibration=entropy,per_channel=false`` (a recipe line from the CLI)."""
+    name, _, options = text.strip().partition(":")
+    step = get_step(name.strip())
+    values: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in _split_options(options))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CompressionError(f"step option {item!r} must look like key=value (in {text!r})")
+        values[key.strip().replace("-", "_")] = value.strip()
+    return step, config_from_dict(step, values)
+
+
+def _split_options(options: str) -> list[str]:
+    """Split on commas, except inside [...] so list values can hold commas."""
+    parts, depth, current = [], 0, ""
+    for ch in options:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
+
+
+def _coerce(raw: Any, hint: Any, *, where: str) -> Any:
+    origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        value = raw if not isinstance(raw, str) else raw.strip()
+        if value not in choices:
+            raise CompressionError(f"{where} must be one of {', '.join(map(str, choices))}, not {raw!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if raw is None or (isinstance(raw, str) and raw.lower() in ("", "none")):
+            return None
+        return _coerce(raw, args[0], where=where)
+    if origin is tuple:
+        item_type = get_args(hint)[0]
+        if isinstance(raw, str):
+            text = raw.strip().strip("[]")
+            items = [t.strip() for t in text.replace(";", ",").replace("+", ",").split(",") if t.strip()]
+        elif isinstance(raw, (list, tuple)):
+            items = list(raw)
+        else:
+            raise CompressionError(f"{where} must be a list, not {raw!r}")
+        return tuple(_coerce(i, item_type, where=where) for i in items)
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise CompressionError(f"{where} must be true or false, not {raw!r}")
+    if hint in (int, float):
+        if isinstance(raw, bool):
+            raise CompressionError(f"{where} must be a number, not {raw!r}")
+        try:
+            value = hint(raw) if hint is float or not isinstance(raw, str) else int(raw, 10)
+        except (TypeError, ValueError):
+            raise CompressionError(f"{where} must be {'an integer' if hint is int else 'a number'}, not {raw!r}") from None
+        if hint is int and isinstance(raw, float) and raw != int(raw):
+            raise CompressionError(f"{where} must be an integer, not {raw!r}")
+        return value
+    if hint is str:
+        return str(raw)
+    return raw
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def describe_options(step: Step) -> list[tuple[str, str, Any]]:
+    """(name, type text, default) of each option, for --help texts and the wizard's forms."""
+    hints = typing.get_type_hints(step.config_type)
+    rows = []
+    for f in dataclasses.fields(step.config_type):
+        hint = hints[f.name]
+        if get_origin(hint) is Literal:
+            kind = "|".join(map(str, get_args(hint)))
+        elif get_origin(hint) is tuple:
+            kind = "list"
+        else:
+            kind = getattr(hint, "__name__", str(hint))
+        rows.append((f.name, kind, f.default))
+    return rows

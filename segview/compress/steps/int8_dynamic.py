@@ -1,0 +1,68 @@
+"""INT8 dynamic: weights stored in 8 bits, activations quantized on the fly at each run (no calibration).
+
+onnxruntime.quantization's ``quantize_dynamic`` turns Conv into ConvInteger and
+MatMul into MatMulInteger. On CPU, onnxruntime implements ConvInteger only for
+uint8 weights, hence that default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import onnx
+from onnxruntime.quantization import quantize_dynamic
+
+from segview.compress import graph
+from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.steps.int8_static import QUANT_TYPES, check_quantizable, count_ops, quiet_onnxruntime
+
+
+@dataclass(frozen=True, slots=True)
+class Int8DynamicConfig(StepConfig):
+    weights: Literal["uint8", "int8"] = "uint8"
+    per_channel: bool = False
+    reduce_range: bool = False
+    # Empty: every op type onnxruntime can quantize dynamically (Conv, MatMul, Gemm, ...).
+    op_types: tuple[str, ...] = ()
+    exclude_nodes: tuple[str, ...] = ()
+
+
+@register_step
+class Int8DynamicStep(Step):
+    name = "int8-dynamic"
+    title = "INT8 dynamic"
+    description = "8-bit weights; activations quantized at run time from their own range. No calibration needed."
+    config_type = Int8DynamicConfig
+
+    def suffix(self, config: Int8DynamicConfig) -> str:
+        return "int8dyn"
+
+    def check(self, model: onnx.ModelProto, config: Int8DynamicConfig) -> None:
+        check_quantizable(model, self.name)
+
+    def apply(self, model: onnx.ModelProto, config: Int8DynamicConfig, ctx: StepContext) -> StepOutput:
+        out = ctx.workdir / "int8-dynamic.onnx"
+        ctx.progress(0.1, "quantizing weights")
+        with quiet_onnxruntime():
+            try:
+                quantize_dynamic(
+                    graph.copy_model(model),  # the quantizer may rewrite the proto it is given
+                    out,
+                    weight_type=QUANT_TYPES[config.weights],
+                    per_channel=config.per_channel,
+                    reduce_range=config.reduce_range,
+                    op_types_to_quantize=list(config.op_types) or None,
+                    nodes_to_exclude=list(config.exclude_nodes) or None,
+                )
+            except (Cancelled, CompressionError):
+                raise
+            except Exception as exc:  # the quantizer raises assorted types
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise CompressionError(f"onnxruntime's dynamic quantizer failed: {text}") from None
+        try:
+            result = onnx.load(str(out))
+        finally:
+            out.unlink(missing_ok=True)
+        ctx.progress(1.0, "quantized")
+        return StepOutput(result, {"ops": count_ops(result)})

@@ -1,0 +1,164 @@
+"""INT8 static: activations and weights in 8 bits, activation ranges calibrated on frames.
+
+Everything numeric is onnxruntime.quantization's (``quantize_static``); this
+module only maps typed options onto it, feeds it frames, and keeps its logging
+off the user's terminal. The accuracy-aware search (``int8-auto``) reuses
+:func:`quantize`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import onnx
+import onnxruntime as ort
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+from segview.compress import graph
+from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+
+CALIBRATION_METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
+QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+
+
+@dataclass(frozen=True, slots=True)
+class Int8StaticConfig(StepConfig):
+    calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
+    # Percentile calibration only: the share of values the range must cover.
+    percentile: float = 99.999
+    # qdq: QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses into integer kernels; qoperator: QLinearConv etc. directly.
+    format: Literal["qdq", "qoperator"] = "qdq"
+    # uint8 activations with int8 weights (u8s8) is what onnxruntime's x86 kernels are tuned for.
+    activations: Literal["uint8", "int8"] = "uint8"
+    weights: Literal["int8", "uint8"] = "int8"
+    per_channel: bool = True
+    # 7-bit weights: avoids saturation on CPUs without VNNI; needless here.
+    reduce_range: bool = False
+    activation_symmetric: bool = False
+    # Symmetric int8 weights (zero point 0) select MLAS's fused symmetric convolution kernels.
+    weight_symmetric: bool = True
+    # Keep Relu/Clip that a quantized range would make redundant (onnxruntime removes them by default).
+    keep_removable_activations: bool = False
+    exclude_op_types: tuple[str, ...] = ()
+    exclude_nodes: tuple[str, ...] = ()
+    # At most this many calibration frames are fed to the calibrator.
+    frames: int = 100
+
+    def validate(self) -> None:
+        if not 0.0 < self.percentile <= 100.0:
+            raise CompressionError("int8 percentile must be in (0, 100]")
+        if self.frames < 1:
+            raise CompressionError("int8 needs at least one calibration frame (frames >= 1)")
+
+
+def quantize(
+    model: onnx.ModelProto,
+    config: Int8StaticConfig,
+    reader: CalibrationDataReader,
+    workdir: Path,
+    *,
+    nodes_to_exclude: Sequence[str] = (),
+    nodes_to_quantize: Sequence[str] = (),
+    cache: Path | None = None,
+) -> onnx.ModelProto:
+    """One ``quantize_static`` call; ``cache`` reuses activation ranges between calls on the same model and frames."""
+    out = workdir / "int8-static.onnx"
+    extra = {
+        "ActivationSymmetric": config.activation_symmetric,
+        "WeightSymmetric": config.weight_symmetric,
+        "QDQKeepRemovableActivations": config.keep_removable_activations,
+    }
+    if config.calibration == "percentile":
+        extra["CalibPercentile"] = config.percentile
+    exclude = list(dict.fromkeys([*config.exclude_nodes, *nodes_to_exclude, *_nodes_of_types(model, config.exclude_op_types)]))
+    with quiet_onnxruntime():
+        try:
+            quantize_static(
+                # A copy: given a ModelProto, quantize_static moves its weights to external data in a temporary folder.
+                graph.copy_model(model),
+                out,
+                reader,
+                quant_format=QuantFormat.QDQ if config.format == "qdq" else QuantFormat.QOperator,
+                per_channel=config.per_channel,
+                reduce_range=config.reduce_range,
+                activation_type=QUANT_TYPES[config.activations],
+                weight_type=QUANT_TYPES[config.weights],
+                calibrate_method=CALIBRATION_METHODS[config.calibration],
+                nodes_to_exclude=exclude or None,
+                nodes_to_quantize=list(nodes_to_quantize) or None,
+                extra_options=extra,
+                calibration_cache_path=cache,
+            )
+        except (Cancelled, CompressionError):
+            raise
+        except Exception as exc:  # onnxruntime's quantizer raises assorted types for graphs it cannot handle
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CompressionError(f"onnxruntime's quantizer failed: {text}") from None
+    try:
+        return onnx.load(str(out))
+    finally:
+        out.unlink(missing_ok=True)
+        # quantize_static may leave external-data side files in some versions; they are ours to remove.
+        for extra_file in workdir.glob("int8-static.onnx*"):
+            extra_file.unlink(missing_ok=True)
+
+
+def _nodes_of_types(model: onnx.ModelProto, op_types: Sequence[str]) -> list[str]:
+    wanted = set(op_types)
+    return [n.name for n in model.graph.node if n.op_type in wanted and n.name]
+
+
+@contextlib.contextmanager
+def quiet_onnxruntime() -> Iterator[None]:
+    """onnxruntime's quantizer logs warnings through the root logger and its sessions to stderr; the CLI's stderr is for errors."""
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.ERROR)
+    ort.set_default_logger_severity(3)
+    try:
+        yield
+    finally:
+        root.setLevel(previous)
+
+
+def check_quantizable(model: onnx.ModelProto, step: str) -> None:
+    graph.require_float_weights(model, step)
+    if any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer):
+        raise CompressionError(f"step {step!r} needs float32 weights; this model holds float16 ones (put fp16 after int8, or leave it out)")
+    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger") for n in model.graph.node):
+        raise CompressionError(f"step {step!r}: the model is already quantized")
+
+
+def count_ops(model: onnx.ModelProto) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for n in model.graph.node:
+        counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+@register_step
+class Int8StaticStep(Step):
+    name = "int8-static"
+    title = "INT8 static (calibrated)"
+    description = "8-bit weights and activations; activation ranges calibrated on frames (MinMax, Entropy or Percentile). QDQ, per-channel weights by default."
+    config_type = Int8StaticConfig
+    needs_calibration = True
+
+    def suffix(self, config: Int8StaticConfig) -> str:
+        return "int8"
+
+    def check(self, model: onnx.ModelProto, config: Int8StaticConfig) -> None:
+        check_quantizable(model, self.name)
+
+    def apply(self, model: onnx.ModelProto, config: Int8StaticConfig, ctx: StepContext) -> StepOutput:
+        calibration = ctx.require_calibration(self.name)
+        reader = calibration.reader(ctx.card, ctx.cancel, limit=config.frames)
+        ctx.progress(0.05, f"calibrating on {len(reader)} frames ({config.calibration})")
+        result = quantize(model, config, reader, ctx.workdir)
+        ctx.progress(1.0, "quantized")
+        return StepOutput(result, {"calibration_frames": len(reader), "ops": count_ops(result)})

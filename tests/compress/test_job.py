@@ -1,0 +1,53 @@
+"""A recipe in a child process, as the studio runs it: it finishes, or it is cancelled and leaves nothing."""
+
+from __future__ import annotations
+
+import time
+
+from compress.conftest import files_in
+from segview.compress.calibration import CalibrationSpec
+from segview.compress.job import CompressionJob
+from segview.compress.measure import MeasureOptions
+from segview.compress.recipe import Recipe, StepSpec
+
+QUICK = MeasureOptions(rounds=2, runs_per_round=2, warmup=1, threads=(1,), agreement_frames=4)
+
+
+def test_a_job_runs_in_a_child_process_and_reports_its_result(tiny_model, out_dir):
+    job = CompressionJob(Recipe(model=str(tiny_model), steps=(StepSpec.make("fp16"),), out=str(out_dir), measure=QUICK))
+    job.start()
+    updates = job.wait(120)
+    assert job.state == "finished", job.error
+    assert updates[-1].kind == "finished" and updates[-1].result.model_path == out_dir / "tiny-fp16.onnx"
+    assert any(u.kind == "progress" for u in updates) and any(u.kind == "log" for u in updates)
+    assert job.result.model_path.exists()
+
+
+def test_cancelling_a_job_leaves_no_files(tiny_model, calib_dir, out_dir):
+    recipe = Recipe(
+        model=str(tiny_model),
+        steps=(StepSpec.make("int8-auto", max_iou_drop=0.0, max_float_nodes=50), StepSpec.make("fp16")),
+        calibration=CalibrationSpec(str(calib_dir)),
+        out=str(out_dir),
+        measure=QUICK,
+    )
+    job = CompressionJob(recipe)
+    job.start()
+    # Cancel as soon as the step has started working.
+    while job.running and not any(u.kind == "log" and "int8-auto" in u.message for u in job.poll()):
+        time.sleep(0.01)
+    job.cancel()
+    updates = job.wait(60)
+    assert job.state == "cancelled", (job.state, job.error)
+    assert updates[-1].kind == "cancelled"
+    assert files_in(out_dir) == []
+
+
+def test_a_failing_job_says_why(tiny_model, tmp_path, out_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    job = CompressionJob(Recipe(model=str(tiny_model), steps=(StepSpec.make("int8-static"),), calibration=CalibrationSpec(str(empty)), out=str(out_dir), measure=QUICK))
+    job.start()
+    job.wait(60)
+    assert job.state == "failed" and "no images in calibration folder" in job.error
+    assert files_in(out_dir) == []

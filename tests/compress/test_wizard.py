@@ -1,0 +1,142 @@
+"""The compression wizard offscreen: a real (tiny) job to the end, cancelling, failures; the studio keeps running."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+import factories  # noqa: E402
+from compress.conftest import files_in  # noqa: E402
+
+JOB_TIMEOUT_MS = 90_000
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, monkeypatch):
+    folder = tmp_path_factory.mktemp("qsettings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setenv("HOME", str(folder))
+
+
+@pytest.fixture
+def studio(qtbot, model_dir, tiny_model, tmp_path):
+    from segview.inference.registry import ModelRegistry
+    from segview.ui.app import Studio, application
+
+    application()
+    s = Studio(workers=1, persist=False, registry=ModelRegistry([model_dir]))
+    qtbot.addWidget(s.window)
+    s.window.show()
+    video = factories.write_video(tmp_path / "long.mp4", factories.moving_square_frames(300))
+    assert s.open(str(video), ["tiny"])
+    yield s
+    s.close()
+
+
+def open_wizard(studio, out_dir, steps, **options):
+    wizard = studio.window.open_compress()
+    wizard.steps_page.set_model("tiny")
+    wizard.steps_page.set_steps(steps)
+    for step, values in options.items():
+        wizard.steps_page.set_options(step.replace("_", "-"), **values)
+    wizard.targets_page.out_edit.setText(str(out_dir))
+    wizard.targets_page.rounds.setValue(2)
+    return wizard
+
+
+def go_to_run_page(wizard):
+    while wizard.currentPage() is not wizard.run_page:
+        current = wizard.currentPage()
+        wizard.next()
+        assert wizard.currentPage() is not current, f"stuck on {current.title()}: {current.subTitle()}"
+
+
+def test_the_compress_action_opens_the_wizard(qtbot, studio):
+    assert studio.window.compress_action in studio.window.findChildren(type(studio.window.compress_action))
+    studio.window.compress_action.trigger()
+    wizard = studio.window._compress_wizard
+    assert wizard.isVisible()
+    assert wizard.steps_page.model_combo.currentData() == "tiny"
+
+
+def test_a_job_runs_to_the_end_and_the_result_runs_beside_the_original(qtbot, studio, calib_dir, out_dir):
+    wizard = open_wizard(studio, out_dir, ["prune", "cluster"], cluster={"clusters": 8})
+    wizard.data_page.calib_edit.setText(str(calib_dir))
+    with qtbot.waitSignal(wizard.job_finished, timeout=JOB_TIMEOUT_MS) as finished:
+        go_to_run_page(wizard)
+    result = finished.args[0]
+    assert result.model_path == out_dir / "tiny-sparse50-k8.onnx" and result.model_path.exists()
+    # Listed in the studio's model picker at once, and one click runs it beside its source.
+    picker = studio.window.model_picker.list
+    assert "tiny-sparse50-k8" in [picker.item(i).text() for i in range(picker.count())]
+    assert wizard.run_page.results.rowCount() >= 4 and not wizard.run_page.chart.pixmap().isNull()
+    assert wizard.run_page.progress.value() == 1000
+    wizard.run_page.compare_button.click()
+    qtbot.waitUntil(lambda: [m.name for m in studio.engine.models] == ["tiny", "tiny-sparse50-k8"], timeout=10_000)
+    qtbot.waitUntil(lambda: studio.window.views[1].picture() is not None, timeout=10_000)
+
+
+def test_the_wizard_saves_a_recipe_the_command_line_can_replay(qtbot, studio, calib_dir, out_dir, tmp_path):
+    from segview.compress.recipe import Recipe
+
+    wizard = open_wizard(studio, out_dir, ["int8-auto"])
+    wizard.data_page.calib_edit.setText(str(calib_dir))
+    wizard.targets_page.iou_drop.setValue(2.5)
+    path = tmp_path / "recipe.json"
+    assert wizard.save_recipe(path)
+    recipe = Recipe.load(path)
+    assert recipe.model == str(studio.registry.resolve("tiny").path)  # the job's process knows no "tiny"
+    assert recipe.steps[0].name == "int8-auto" and recipe.steps[0].config.max_iou_drop == pytest.approx(0.025)
+    assert recipe.calibration.source == str(calib_dir) and recipe.out == str(out_dir)
+
+
+def test_cancelling_leaves_no_files_and_the_studio_keeps_running(qtbot, studio, calib_dir, out_dir):
+    wizard = open_wizard(studio, out_dir, ["int8-auto", "fp16"], int8_auto={"max_float_nodes": 50})
+    wizard.data_page.calib_edit.setText(str(calib_dir))
+    wizard.targets_page.iou_drop.setValue(0.0)
+    go_to_run_page(wizard)
+    qtbot.waitUntil(lambda: "int8-auto" in wizard.run_page.log.toPlainText(), timeout=JOB_TIMEOUT_MS)
+    with qtbot.waitSignal(wizard.job_cancelled, timeout=30_000):
+        wizard.run_page.cancel_button.click()
+    assert "nothing was written" in wizard.run_page.status.text()
+    assert files_in(out_dir) == []
+    frames = studio.window.views[0].picture()
+    qtbot.waitUntil(lambda: studio.window.views[0].picture() is not frames, timeout=10_000)
+
+
+def test_a_failing_job_is_reported_in_the_wizard(qtbot, studio, tmp_path, out_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    wizard = open_wizard(studio, out_dir, ["int8-static"])
+    wizard.data_page.calib_edit.setText(str(empty))
+    with qtbot.waitSignal(wizard.job_failed, timeout=JOB_TIMEOUT_MS) as failed:
+        go_to_run_page(wizard)
+    assert "no images in calibration folder" in failed.args[0]
+    assert "Failed" in wizard.run_page.status.text()
+    assert files_in(out_dir) == []
+    assert studio.engine.running
+
+
+def test_steps_that_need_frames_keep_the_data_page_from_moving_on(qtbot, studio, out_dir):
+    wizard = open_wizard(studio, out_dir, ["int8-static"])
+    wizard.next()
+    assert wizard.currentPage() is wizard.data_page
+    assert not wizard.data_page.isComplete()
+    wizard.data_page.calib_edit.setText("demo")
+    assert wizard.data_page.isComplete()
+
+
+def test_frames_captured_from_the_live_source_become_the_calibration_folder(qtbot, studio, out_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGVIEW_MODEL_PATH", str(tmp_path / "user-models"))
+    wizard = open_wizard(studio, out_dir, ["int8-static"])
+    wizard.data_page.capture_count.setValue(5)
+    assert wizard.data_page.capture_live_frames()
+    qtbot.waitUntil(lambda: wizard.data_page.calib_edit.text() != "", timeout=20_000)
+    folder = tmp_path / "user-models" / "calibration"
+    saved = list(folder.rglob("*.png"))
+    assert len(saved) == 5 and wizard.data_page.calib_edit.text() == str(saved[0].parent)
