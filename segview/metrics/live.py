@@ -19,8 +19,7 @@ import numpy as np
 from segview.types import StageTimings
 
 WINDOW_S = 60
-# Enough for the current-second rate at well over 1000 FPS; the histogram uses the last HISTOGRAM_FRAMES.
-RECENT_FRAMES = 2000
+# The latency histogram shows the last this many frames.
 HISTOGRAM_FRAMES = 600
 
 
@@ -58,7 +57,7 @@ class _ModelHistory:
     def __init__(self, window_s: int) -> None:
         self.current: _Second | None = None
         self.done: collections.deque[tuple[int, int, float, dict[str, float]]] = collections.deque(maxlen=window_s)
-        self.recent: collections.deque[tuple[float, float]] = collections.deque(maxlen=RECENT_FRAMES)
+        self.recent: collections.deque[float] = collections.deque(maxlen=HISTOGRAM_FRAMES)
         self.first_second: int | None = None
 
     def add(self, at: float, timings: StageTimings) -> None:
@@ -72,7 +71,7 @@ class _ModelHistory:
         self.current.latencies.append(timings.end_to_end_ms)
         for key, values in self.current.stages.items():
             values.append(getattr(timings, key))
-        self.recent.append((at, timings.end_to_end_ms))
+        self.recent.append(timings.end_to_end_ms)
 
 
 class LiveStats:
@@ -115,12 +114,14 @@ class LiveStats:
         return arr[:, 0] - now, arr[:, 1]
 
     def current(self, model: str, now: float | None = None) -> tuple[float, float]:
-        """(frames in the last second, median end-to-end ms over them): cheap, for captions."""
+        """(frames, median end-to-end ms) over the last whole second: O(1), for captions drawn 30 times a second."""
         now = time.perf_counter() if now is None else now
         with self._lock:
             history = self._models.get(model)
-            recent = list(history.recent) if history else []
-        return self._current_from(recent, now)
+            last = history.done[-1] if history and history.done else None
+        if last is None or last[0] < int(now) - 1:
+            return 0.0, math.nan
+        return float(last[1]), last[2]
 
     def series(self, model: str, now: float | None = None) -> ModelSeries | None:
         now = time.perf_counter() if now is None else now
@@ -146,18 +147,14 @@ class LiveStats:
                     stages[k][i] = v
             elif first_second is not None and start >= first_second:
                 fps[i] = 0.0  # running but nothing finished in that second: a real stall
-        current_fps, current_latency = self._current_from(recent, now)
+        last = by_start.get(this_second - 1)
+        current_fps, current_latency = (float(last[1]), last[2]) if last else (0.0, math.nan)
         return ModelSeries(
             seconds=(starts + 0.5) - now,
             fps=fps,
             latency_p50=lat,
             stage_medians=stages,
-            recent_latencies=np.array([lat for _, lat in recent[-HISTOGRAM_FRAMES:]]),
+            recent_latencies=np.array(recent),
             current_fps=current_fps,
             current_latency_ms=current_latency,
         )
-
-    @staticmethod
-    def _current_from(recent: list[tuple[float, float]], now: float) -> tuple[float, float]:
-        last = [lat for t, lat in recent if t > now - 1.0]
-        return float(len(last)), (float(np.median(last)) if last else math.nan)
