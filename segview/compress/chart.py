@@ -114,7 +114,7 @@ def _panel(canvas: np.ndarray, x0: int, points: Sequence[ChartPoint], attr: str,
     cv2.putText(canvas, y_label, (left + 6, top - 10), FONT, 0.55, INK, 1, cv2.LINE_AA)
     front = pareto_front(points, attr)
     chain = sorted(front, key=lambda i: getattr(points[i], attr))
-    for a, b in zip(chain, chain[1:]):
+    for a, b in zip(chain, chain[1:], strict=False):
         pa, pb = to_px(xs[a], ys[a]), to_px(xs[b], ys[b])
         # A staircase: between two front points the better accuracy holds until the next point's x.
         corner = (pb[0], pa[1])

@@ -151,7 +151,7 @@ def activation_means(model: onnx.ModelProto, tensor_names: Sequence[str], tensor
     sums: dict[str, np.ndarray] = {}
     for t in tensors:
         values = sess.run(wanted, {in_name: t})
-        for name, v in zip(wanted, values):
+        for name, v in zip(wanted, values, strict=True):
             v = np.asarray(v, dtype=np.float64)
             axes = tuple(i for i in range(v.ndim) if i != 1) if v.ndim >= 2 else ()
             m = v.mean(axis=axes) if axes else v
@@ -172,7 +172,7 @@ def foreground_mask(output: np.ndarray, card: ModelCard) -> np.ndarray:
 def mask_disagreement(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], card: ModelCard) -> float:
     """1 - mean IoU of the foreground masks of two models' raw outputs: 0 means identical masks."""
     ious = []
-    for r, c in zip(reference, candidate):
+    for r, c in zip(reference, candidate, strict=True):
         ious.append(binary_iou(foreground_mask(c, card), foreground_mask(r, card)))
     return float(1.0 - np.mean(ious)) if ious else 0.0
 

@@ -10,7 +10,8 @@ from typing import Any
 from segview.compress.measure import GroundTruth, Latency
 
 REPORT_SUFFIX = ".report.json"
-CHART_SUFFIX = ".pareto.png"
+# One chart per source model and folder, redrawn whenever a variant is added: "<source>-variants.pareto.png".
+CHART_SUFFIX = "-variants.pareto.png"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,8 @@ def report_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.stem + REPORT_SUFFIX)
 
 
-def chart_path_for(model_path: Path) -> Path:
-    return model_path.with_name(model_path.stem + CHART_SUFFIX)
+def chart_path_for(folder: Path, source_name: str) -> Path:
+    return folder / f"{source_name}{CHART_SUFFIX}"
 
 
 def load_report(path: Path) -> CompressionReport:

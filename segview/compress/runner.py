@@ -251,23 +251,24 @@ def _finish(recipe, entry, source_bytes, model, records, target, workdir, calibr
     card_data["sha256"] = graph.sha256_bytes(data)
     events.progress(0.97, "writing")
     report_file = report_path_for(staged)
-    chart_file = chart_path_for(staged)
+    chart_file = chart_path_for(workdir, _plain(card.name))
+    chart_target = chart_path_for(target.parent, _plain(card.name))
     _write(card_path_for(staged), _json_bytes(card_data), target)
     _write(report_file, _json_bytes(report.to_json_dict()), target)
     variants = [r for r in sibling_reports(target.parent, source_sha) if r.name != name] + [report]
     points, accuracy = chart.points_from_reports(variants)
-    image = chart.render(points, accuracy_label=accuracy, title=f"{card.name}: variants (green: Pareto front)", highlight=name)
+    image = chart.render(points, accuracy_label=accuracy, title=f"{card.name} and its compressed variants (green: Pareto front, circled: newest)", highlight=name)
     _write(chart_file, chart.encode_png(image), target)
     cancel.check()
     # The model goes last: the registry lists *.onnx, and its card must already be beside it.
-    moves = [(card_path_for(staged), card_path_for(target)), (report_file, report_path_for(target)), (chart_file, chart_path_for(target)), (staged, target)]
+    moves = [(card_path_for(staged), card_path_for(target)), (report_file, report_path_for(target)), (chart_file, chart_target), (staged, target)]
     _commit(moves, workdir)
     try:
         registry.add_file(target)
     except ModelError as exc:  # written and valid a moment ago; say so rather than fail the whole job
         events.log(f"registered nothing: {exc}")
     events.progress(1.0, f"wrote {target}")
-    return RunResult(target, card_path_for(target), report_path_for(target), chart_path_for(target), report)
+    return RunResult(target, card_path_for(target), report_path_for(target), chart_target, report)
 
 
 def _measure_frames(recipe: Recipe, calibration: CalibrationSet | None, card: ModelCard, cancel: CancelToken) -> tuple[list, str]:
@@ -300,7 +301,9 @@ def _card_json(card: ModelCard, entry: ModelEntry, name: str, records: list[dict
         "steps": [{"step": r["step"], "config": r["config"]} for r in records],
         "report": f"{name}.report.json",
     }
-    return data
+    # The bundled cards' key order, so a compressed card reads like its source's.
+    first = ("name", "title", "task", "source", "license", "license_holder", "input", "output", "made_by", "compression")
+    return {**{k: data[k] for k in first if k in data}, **{k: v for k, v in data.items() if k not in first}}
 
 
 def _measured(report: CompressionReport) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def labelled(tmp_path: Path, tiny_model: Path) -> tuple[Path, Path]:
     factories.write_images(images, pictures)
     masks.mkdir(parents=True)
     probs = tiny.outputs(tiny_model, pictures)
-    for i, (picture, p) in enumerate(zip(pictures, probs)):
+    for i, (picture, p) in enumerate(zip(pictures, probs, strict=True)):
         mask = cv2.resize((p[0, 0] > 0.5).astype(np.uint8) * 255, picture.shape[1::-1], interpolation=cv2.INTER_NEAREST)
         cv2.imwrite(str(masks / f"{i}.png"), cv2.erode(mask, np.ones((3, 3), np.uint8)))
     return images, masks

@@ -35,7 +35,7 @@ def test_compress_chains_steps_and_reports(tiny_model, calib_dir, labelled, out_
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert "tiny-int8" in proc.stdout and "IoU against ground truth" in proc.stdout and "latency (1 thread)" in proc.stdout
-    assert files_in(out_dir) == ["tiny-int8.json", "tiny-int8.onnx", "tiny-int8.pareto.png", "tiny-int8.report.json"]
+    assert files_in(out_dir) == ["tiny-int8.json", "tiny-int8.onnx", "tiny-int8.report.json", "tiny-variants.pareto.png"]
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["steps"][0]["config"]["calibration"] == "percentile"
     assert report["calibration"]["frames"] + report["calibration"]["held_out"] == 8

@@ -49,7 +49,7 @@ def test_a_chain_writes_model_card_report_and_chart_and_registers_the_result(tin
     events = []
     result = runner.run_recipe(r, registry=registry, on_event=events.append)
     assert result.model_path == out_dir / "tiny-sparse30-k8.onnx"
-    assert files_in(out_dir) == ["tiny-sparse30-k8.json", "tiny-sparse30-k8.onnx", "tiny-sparse30-k8.pareto.png", "tiny-sparse30-k8.report.json"]
+    assert files_in(out_dir) == ["tiny-sparse30-k8.json", "tiny-sparse30-k8.onnx", "tiny-sparse30-k8.report.json", "tiny-variants.pareto.png"]
     assert sha(tiny_model) == source_sha, "the source model was modified"
     # The card has the bundled cards' schema plus a compression section, and matches the file.
     card = read_card(result.card_path)
@@ -82,6 +82,8 @@ def test_the_chart_shows_every_variant_of_the_source(tiny_model, registry, out_d
 
     points, _ = points_from_reports(sibling_reports(out_dir, second.report.source_sha256))
     assert {p.label for p in points} == {"tiny", "tiny-fp16", "tiny-k4"}
+    # One chart for the source, redrawn with each variant.
+    assert second.chart_path == out_dir / "tiny-variants.pareto.png" and [n for n in files_in(out_dir) if n.endswith(".png")] == ["tiny-variants.pareto.png"]
 
 
 def test_running_again_replaces_the_previous_result(tiny_model, registry, out_dir):

@@ -201,5 +201,34 @@ def _weights(model: onnx.ModelProto, names: list[str]) -> dict[str, np.ndarray]:
     if pending:
         session = graph.session(probe, optimize=False)
         values = session.run(pending, {"input": np.zeros((1, 3, tiny.SIZE, tiny.SIZE), np.float32)})
-        result.update(dict(zip(pending, values)))
+        result.update(dict(zip(pending, values, strict=True)))
     return result
+
+
+def test_int8_keeps_the_rgb_stem_in_float_unless_told_otherwise(tiny_model, tiny_card, tmp_path, calibration):
+    source = onnx.load(str(tiny_model))
+    default = apply("int8-static", source, tiny_card, tmp_path, calibration).model
+    everything = apply("int8-static", source, tiny_card, tmp_path, calibration, float_narrow_convs=False).model
+
+    def stem_weight_is_quantized(model):
+        producers = graph.producers(model)
+        stem = next(n for n in model.graph.node if n.name == "stem")
+        return producers.get(stem.input[1]) is not None and producers[stem.input[1]].op_type == "DequantizeLinear"
+
+    assert not stem_weight_is_quantized(default)
+    assert stem_weight_is_quantized(everything)
+
+
+def test_the_pareto_front_keeps_points_nothing_beats():
+    from segview.compress.chart import ChartPoint, pareto_front, render
+
+    points = [
+        ChartPoint("source", 1.0, 400.0, 0.90, True),
+        ChartPoint("fast", 0.5, 300.0, 0.85),
+        ChartPoint("worse", 0.9, 350.0, 0.84),
+        ChartPoint("small", 1.1, 100.0, 0.89),
+    ]
+    assert {points[i].label for i in pareto_front(points, "latency")} == {"source", "fast"}
+    assert {points[i].label for i in pareto_front(points, "size_kib")} == {"source", "small"}
+    image = render(points, accuracy_label="IoU", title="t", highlight="fast")
+    assert image.shape == (560, 1280, 3) and image.std() > 0

@@ -188,7 +188,7 @@ class ClusterStep(Step):
 
 def _shared_weights(model: onnx.ModelProto) -> set[str]:
     seen: dict[str, int] = {}
-    for node, init in graph.weight_nodes(model):
+    for _, init in graph.weight_nodes(model):
         seen[init.name] = seen.get(init.name, 0) + 1
     return {name for name, count in seen.items() if count > 1}
 

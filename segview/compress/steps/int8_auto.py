@@ -21,7 +21,7 @@ import onnx
 
 from segview.compress import graph
 from segview.compress.step import CompressionError, Step, StepContext, StepOutput, register_step
-from segview.compress.steps.int8_static import Int8StaticConfig, check_quantizable, count_ops, quantize
+from segview.compress.steps.int8_static import Int8StaticConfig, check_quantizable, count_ops, narrow_convs, quantize
 
 # Ops worth a sensitivity probe: those onnxruntime turns into integer kernels. Relu, Reshape and the like
 # follow their input's precision and cannot be kept in float on their own.
@@ -124,6 +124,8 @@ class Int8AutoStep(Step):
 
     def _sensitivities(self, model, quant_config, reader, ctx: StepContext, drift, cache, config) -> dict[str, float]:
         excluded = set(config.exclude_nodes) | {n.name for n in model.graph.node if n.op_type in set(config.exclude_op_types)}
+        if config.float_narrow_convs:
+            excluded |= set(narrow_convs(model))
         candidates = [n.name for n in model.graph.node if n.op_type in PROBED_OPS and n.name and n.name not in excluded]
         result: dict[str, float] = {}
         for i, name in enumerate(candidates):
