@@ -56,7 +56,8 @@ def load_frames(config: DataConfig, *, cancelled: Cancelled = lambda: False) -> 
     if not train:
         raise DistillError("no frames to learn from: give an image folder with images in it, or a video with frames")
     if config.val_images is not None:
-        val = _read_folder(config.val_images, config.val_masks, config.max_side)
+        # Full size: validation must score like segview eval, which never shrinks images.
+        val = _read_folder(config.val_images, config.val_masks, None)
         if not val:
             raise DistillError(f"no images in the validation folder {config.val_images}")
         held_out = "folder"
@@ -86,7 +87,7 @@ def _shrink(image: np.ndarray, max_side: int, interpolation: int = cv2.INTER_ARE
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
 
 
-def _read_folder(images: Path, masks: Path | None, max_side: int) -> list[Sample]:
+def _read_folder(images: Path, masks: Path | None, max_side: int | None) -> list[Sample]:
     if not images.is_dir():
         raise DistillError(f"image folder not found: {images}")
     if masks is not None and not masks.is_dir():
@@ -102,6 +103,9 @@ def _read_folder(images: Path, masks: Path | None, max_side: int) -> list[Sample
             truth = read_truth(mask_paths[path.stem], (image.shape[1], image.shape[0]))
             if truth is not None:
                 mask = (truth > 0).astype(np.uint8)
+        if max_side is None:
+            samples.append(Sample(path.name, image, mask))
+            continue
         image = _shrink(image, max_side)
         if mask is not None:
             mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)

@@ -59,7 +59,6 @@ def distill(
     if cancelled():
         return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
     stage(f"training on {len(frames.train)} frames ({frames.labelled_train} with masks)")
-    started = time.time()
     result = Trainer(config, teacher, frames, on_progress=on_progress, cancelled=cancelled).run()
     if result.cancelled:
         return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
@@ -102,7 +101,7 @@ def distill(
                 "batch_size": config.train.batch_size,
                 "learning_rate": config.train.learning_rate,
                 "augment": config.train.augment,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started + result.seconds)),
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             },
             "measured": {
                 "student_ms": round(speed.student_ms, 4),
