@@ -2,28 +2,17 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import cv2
 import numpy as np
-import pytest
 
 import factories
+from cli_tools import assert_one_line_error, run_segview
 
 
 def segview(*args, cwd=None):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "segview", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
-
-
-def assert_one_line_error(proc, fragment):
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("segview: error: ")
-    assert fragment in lines[0]
+    return run_segview(*args, cwd=cwd, timeout=120)
 
 
 def test_bench_writes_json_with_per_model_figures(brightness_model, square_video, tmp_path, model_dir):

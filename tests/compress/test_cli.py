@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from cli_tools import assert_one_line_error, run_segview
 from compress.conftest import files_in
 
 FAST = ["--rounds", "2", "--runs", "2", "--threads", "1"]
 
 
 def segview(*args):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "segview", *map(str, args)], capture_output=True, text=True, timeout=180, env=env)
-
-
-def assert_one_line_error(proc, fragment):
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("segview: error: ") and fragment in lines[0], lines[0]
+    return run_segview(*args, timeout=180)
 
 
 def test_compress_chains_steps_and_reports(tiny_model, calib_dir, labelled, out_dir, tmp_path):

@@ -7,10 +7,10 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings  # noqa: E402
 
 import factories  # noqa: E402
 from compress.conftest import files_in  # noqa: E402
+from qt_tools import isolate_qsettings  # noqa: E402
 
 JOB_TIMEOUT_MS = 90_000
 
@@ -18,9 +18,7 @@ JOB_TIMEOUT_MS = 90_000
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, monkeypatch):
     folder = tmp_path_factory.mktemp("qsettings")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    monkeypatch.setenv("HOME", str(folder))
+    isolate_qsettings(folder, monkeypatch)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ its student in the window, cancel, and a failure that leaves the studio running.
 from __future__ import annotations
 
 import pytest
+from qt_tools import isolate_qsettings  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -12,15 +13,12 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture
 def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
-    from PySide6.QtCore import QSettings
 
     from segview.inference.registry import ModelRegistry
     from segview.ui.app import Studio, application
 
     folder = tmp_path_factory.mktemp("qsettings")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    monkeypatch.setenv("HOME", str(folder))
+    isolate_qsettings(folder, monkeypatch)
     application()
     s = Studio(workers=1, persist=False, registry=ModelRegistry([model_dir]))
     qtbot.addWidget(s.window)

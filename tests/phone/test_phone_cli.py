@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
+from cli_tools import assert_one_line_error, run_segview
 from fake_adb.fakephone import SERIAL
 
 
 def segview(*args, env):
-    env = dict(env, PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "segview", *map(str, args)], capture_output=True, text=True, timeout=120, env=env)
-
-
-def assert_one_line_error(proc, fragment):
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("segview: error: ")
-    assert fragment in lines[0]
+    return run_segview(*args, env=env, timeout=120)
 
 
 def test_devices_lists_the_phone_beside_cameras(fake_phone):

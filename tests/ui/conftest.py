@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
 import factories
+from qt_tools import isolate_qsettings  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, monkeypatch):
     """Each test gets its own QSettings store, so remembered choices never leak between tests or from the user."""
     folder = tmp_path_factory.mktemp("qsettings")
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    monkeypatch.setenv("HOME", str(folder))
+    isolate_qsettings(folder, monkeypatch)
 
 
 @pytest.fixture

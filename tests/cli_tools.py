@@ -1,0 +1,22 @@
+"""Running the real ``segview`` program in tests, and the one-line error rule every CLI test checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def run_segview(*args, env=None, timeout=180, cwd=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "segview", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    """Bad input: non-zero exit, exactly one line on stderr naming the problem, no traceback."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("segview: error: "), lines[0]
+    assert fragment in lines[0], lines[0]
