@@ -7,7 +7,7 @@ When there is none, :mod:`segview.inference.inspect` infers one from the graph.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 

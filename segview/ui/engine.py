@@ -10,7 +10,6 @@ previous one, so a slow screen never slows the models down.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
