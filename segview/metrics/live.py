@@ -60,6 +60,15 @@ class _ModelHistory:
         self.recent: collections.deque[float] = collections.deque(maxlen=HISTOGRAM_FRAMES)
         self.first_second: int | None = None
 
+    def last_second(self, start: int) -> tuple[int, int, float, dict[str, float]] | None:
+        """The summary of the second beginning at ``start``: usually the newest finished one, but until
+        the next second's first frame arrives it is still the open bucket."""
+        if self.current is not None and self.current.start == start:
+            return self.current.summary()
+        if self.done and self.done[-1][0] == start:
+            return self.done[-1]
+        return None
+
     def add(self, at: float, timings: StageTimings) -> None:
         second = int(at)
         if self.current is None or self.current.start != second:
@@ -114,12 +123,12 @@ class LiveStats:
         return arr[:, 0] - now, arr[:, 1]
 
     def current(self, model: str, now: float | None = None) -> tuple[float, float]:
-        """(frames, median end-to-end ms) over the last whole second: O(1), for captions drawn 30 times a second."""
+        """(frames, median end-to-end ms) over the last whole second: cheap, for captions drawn 30 times a second."""
         now = time.perf_counter() if now is None else now
         with self._lock:
             history = self._models.get(model)
-            last = history.done[-1] if history and history.done else None
-        if last is None or last[0] < int(now) - 1:
+            last = history.last_second(int(now) - 1) if history else None
+        if last is None:
             return 0.0, math.nan
         return float(last[1]), last[2]
 
@@ -130,10 +139,13 @@ class LiveStats:
             if history is None:
                 return None
             done = list(history.done)
+            this_second = int(now)
+            # A second that is over but not yet rolled (no frame has arrived since) is still the open bucket.
+            if history.current is not None and history.current.start < this_second:
+                done.append(history.current.summary())
             first_second = history.first_second
             recent = list(history.recent)
         # Slot i holds the whole second that ended i+1 seconds ago; the running second is left out.
-        this_second = int(now)
         starts = np.arange(this_second - self.window_s, this_second)
         by_start = {row[0]: row for row in done}
         fps = np.full(len(starts), np.nan)
@@ -147,8 +159,7 @@ class LiveStats:
                     stages[k][i] = v
             elif first_second is not None and start >= first_second:
                 fps[i] = 0.0  # running but nothing finished in that second: a real stall
-        last = by_start.get(this_second - 1)
-        current_fps, current_latency = (float(last[1]), last[2]) if last else (0.0, math.nan)
+        current_fps, current_latency = self.current(model, now)
         return ModelSeries(
             seconds=(starts + 0.5) - now,
             fps=fps,
