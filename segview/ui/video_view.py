@@ -1,12 +1,20 @@
-"""VideoView: paints one composed picture with its caption; cheap enough for the GUI thread."""
+"""VideoView: one composed picture with its caption and, for multi-class models, a colour legend.
+
+Everything here is painted by Qt's own C++ widgets (QLabel), never by a Python
+paintEvent: PySide6 keeps the GIL through QPainter calls, and a Python paint
+30 times a second held it for over a third of the time, stalling the inference
+workers between their C calls (measured with py-spy --gil).
+"""
 
 from __future__ import annotations
 
+import html
+
 import cv2
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 
 def bgr_to_qimage(image: np.ndarray) -> QImage:
@@ -24,6 +32,9 @@ def bgr_to_qimage(image: np.ndarray) -> QImage:
     return qimage
 
 
+_CAPTION_STYLE = "background: rgba(0, 0, 0, 150); color: white; border-radius: 6px; padding: 5px 10px;"
+
+
 class VideoView(QWidget):
     """Shows a picture scaled to fit (letterboxed), a caption, and a colour legend when there are classes."""
 
@@ -31,94 +42,104 @@ class VideoView(QWidget):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 150)
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("VideoView { background: rgb(24, 26, 30); }")
         self._image: np.ndarray | None = None
-        self._qimage: QImage | None = None
+        self._screen = QLabel(self)
+        self._screen.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._screen.setStyleSheet("background: rgb(24, 26, 30); color: rgb(140, 145, 155);")
+        self._caption = QLabel(self)
+        self._caption.setStyleSheet(_CAPTION_STYLE)
+        self._caption.setTextFormat(Qt.TextFormat.RichText)
+        self._caption.hide()
+        self._legend_label = QLabel(self)
+        self._legend_label.setStyleSheet(_CAPTION_STYLE)
+        self._legend_label.setTextFormat(Qt.TextFormat.RichText)
+        self._legend_label.hide()
         self.title = ""
         self.subtitle = ""
-        self.legend: list[tuple[str, tuple[int, int, int]]] = []
-        self.placeholder = "No video"
+        self._legend: list[tuple[str, tuple[int, int, int]]] = []
+        self._placeholder = "No video"
+        self._screen.setText(self._placeholder)
+
+    # -- content (GUI thread) ---------------------------------------------------
+
+    @property
+    def placeholder(self) -> str:
+        return self._placeholder
+
+    @placeholder.setter
+    def placeholder(self, text: str) -> None:
+        self._placeholder = text
+        if self._image is None:
+            self._screen.setText(text)
 
     def set_picture(self, image: np.ndarray | None) -> None:
-        """GUI thread. The picture is scaled here with OpenCV (about 0.5 ms, without the GIL) so
-        painting is a plain copy: Qt's smooth scaling in paintEvent costs several times more,
-        and at 30 pictures a second that time comes out of the models' cores."""
+        """Scaled here with OpenCV (about 0.5 ms, without the GIL); Qt then only blits it."""
         self._image = image
         if image is None:
-            self._qimage = None
-        else:
-            w, h = self._fit(image.shape[1], image.shape[0])
-            # Linear even when shrinking: INTER_AREA looks marginally better and costs five times more.
-            scaled = image if (w, h) == (image.shape[1], image.shape[0]) else cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
-            self._qimage = bgr_to_qimage(scaled)
-        self.update()
+            self._screen.setPixmap(QPixmap())
+            self._screen.setText(self._placeholder)
+            return
+        w, h = self._fit(image.shape[1], image.shape[0])
+        # Linear even when shrinking: INTER_AREA looks marginally better and costs five times more.
+        scaled = image if (w, h) == (image.shape[1], image.shape[0]) else cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)
+        self._screen.setPixmap(QPixmap.fromImage(bgr_to_qimage(scaled)))
+
+    def set_caption(self, title: str, subtitle: str = "") -> None:
+        if (title, subtitle) == (self.title, self.subtitle):
+            return
+        self.title, self.subtitle = title, subtitle
+        if not title:
+            self._caption.hide()
+            return
+        text = f"<b>{html.escape(title)}</b>"
+        if subtitle:
+            text += f"<br><span style='color: rgb(200, 230, 255)'>{html.escape(subtitle)}</span>"
+        self._caption.setText(text)
+        self._caption.adjustSize()
+        self._caption.move(8, 8)
+        self._caption.show()
+        self._caption.raise_()
+
+    @property
+    def legend(self) -> list[tuple[str, tuple[int, int, int]]]:
+        return self._legend
+
+    @legend.setter
+    def legend(self, entries: list[tuple[str, tuple[int, int, int]]]) -> None:
+        if entries == self._legend:
+            return
+        self._legend = entries
+        if not entries:
+            self._legend_label.hide()
+            return
+        rows = "".join(
+            f"<tr><td style='background: rgb({r}, {g}, {b})'>&nbsp;&nbsp;&nbsp;&nbsp;</td><td>&nbsp;{html.escape(name)}</td></tr>"
+            for name, (b, g, r) in entries
+        )
+        self._legend_label.setText(f"<table cellspacing='3'>{rows}</table>")
+        self._legend_label.adjustSize()
+        self._place_legend()
+        self._legend_label.show()
+        self._legend_label.raise_()
+
+    def picture(self) -> np.ndarray | None:
+        return self._image
+
+    # -- layout -------------------------------------------------------------------
 
     def _fit(self, iw: int, ih: int) -> tuple[int, int]:
         scale = min(self.width() / iw, self.height() / ih)
         return max(1, int(iw * scale)), max(1, int(ih * scale))
 
+    def _place_legend(self) -> None:
+        size = self._legend_label.sizeHint()
+        self._legend_label.move(self.width() - size.width() - 8, self.height() - size.height() - 8)
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._screen.setGeometry(self.rect())
+        self._place_legend()
         if self._image is not None:
             self.set_picture(self._image)
         super().resizeEvent(event)
-
-    def set_caption(self, title: str, subtitle: str = "") -> None:
-        self.title, self.subtitle = title, subtitle
-        self.update()
-
-    def picture(self) -> np.ndarray | None:
-        return self._image
-
-    def image_rect(self) -> QRectF:
-        if self._qimage is None:
-            return QRectF(self.rect())
-        w, h = self._qimage.width(), self._qimage.height()
-        return QRectF((self.width() - w) // 2, (self.height() - h) // 2, w, h)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(24, 26, 30))
-        if self._qimage is not None:
-            painter.drawImage(self.image_rect().topLeft(), self._qimage)
-        else:
-            painter.setPen(QColor(140, 145, 155))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
-        self._paint_caption(painter)
-        if self.legend:
-            self._paint_legend(painter)
-        painter.end()
-
-    def _paint_caption(self, painter: QPainter) -> None:
-        if not self.title:
-            return
-        font = QFont(self.font())
-        font.setPointSizeF(10.5)
-        font.setBold(True)
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
-        text_w = max(metrics.horizontalAdvance(self.title), metrics.horizontalAdvance(self.subtitle) if self.subtitle else 0)
-        lines = 2 if self.subtitle else 1
-        box = QRectF(8, 8, text_w + 20, lines * metrics.height() + 10)
-        path = QPainterPath()
-        path.addRoundedRect(box, 6, 6)
-        painter.fillPath(path, QColor(0, 0, 0, 150))
-        painter.setPen(QColor(255, 255, 255))
-        painter.drawText(box.adjusted(10, 5, -10, -5), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.title)
-        if self.subtitle:
-            font.setBold(False)
-            painter.setFont(font)
-            painter.setPen(QColor(200, 230, 255))
-            painter.drawText(box.adjusted(10, 5 + metrics.height(), -10, -5), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.subtitle)
-
-    def _paint_legend(self, painter: QPainter) -> None:
-        metrics = painter.fontMetrics()
-        row = metrics.height() + 4
-        width = max(metrics.horizontalAdvance(name) for name, _ in self.legend) + 34
-        box = QRectF(self.width() - width - 8, self.height() - row * len(self.legend) - 16, width, row * len(self.legend) + 8)
-        path = QPainterPath()
-        path.addRoundedRect(box, 6, 6)
-        painter.fillPath(path, QColor(0, 0, 0, 150))
-        for i, (name, (b, g, r)) in enumerate(self.legend):
-            y = box.top() + 4 + i * row
-            painter.fillRect(QRectF(box.left() + 8, y + 3, 14, row - 8), QColor(r, g, b))
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(QRectF(box.left() + 28, y, width - 30, row), Qt.AlignmentFlag.AlignVCenter, name)
