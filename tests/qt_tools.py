@@ -11,3 +11,15 @@ def isolate_qsettings(folder: Path, monkeypatch) -> None:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     monkeypatch.setenv("HOME", str(folder))
+
+
+def make_studio(qtbot, model_dir: Path, *, workers: int):
+    """A shown studio window over the models in ``model_dir``, with preferences not saved; close() it after."""
+    from segview.inference.registry import ModelRegistry
+    from segview.ui.app import Studio, application
+
+    application()
+    studio = Studio(workers=workers, persist=False, registry=ModelRegistry([model_dir]))
+    qtbot.addWidget(studio.window)
+    studio.window.show()
+    return studio

@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 import factories  # noqa: E402
 from compress.conftest import files_in  # noqa: E402
-from qt_tools import isolate_qsettings  # noqa: E402
+from qt_tools import isolate_qsettings, make_studio  # noqa: E402
 
 JOB_TIMEOUT_MS = 90_000
 
@@ -23,13 +23,7 @@ def _isolated_settings(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def studio(qtbot, model_dir, tiny_model, tmp_path):
-    from segview.inference.registry import ModelRegistry
-    from segview.ui.app import Studio, application
-
-    application()
-    s = Studio(workers=1, persist=False, registry=ModelRegistry([model_dir]))
-    qtbot.addWidget(s.window)
-    s.window.show()
+    s = make_studio(qtbot, model_dir, workers=1)
     video = factories.write_video(tmp_path / "long.mp4", factories.moving_square_frames(300))
     assert s.open(str(video), ["tiny"])
     yield s

@@ -4,7 +4,7 @@ its student in the window, cancel, and a failure that leaves the studio running.
 from __future__ import annotations
 
 import pytest
-from qt_tools import isolate_qsettings  # noqa: E402
+from qt_tools import isolate_qsettings, make_studio  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -14,15 +14,9 @@ TIMEOUT_MS = 60_000
 @pytest.fixture
 def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
 
-    from segview.inference.registry import ModelRegistry
-    from segview.ui.app import Studio, application
-
     folder = tmp_path_factory.mktemp("qsettings")
     isolate_qsettings(folder, monkeypatch)
-    application()
-    s = Studio(workers=1, persist=False, registry=ModelRegistry([model_dir]))
-    qtbot.addWidget(s.window)
-    s.window.show()
+    s = make_studio(qtbot, model_dir, workers=1)
     yield s
     dialog = getattr(s.window, "_distill_dialog", None)
     if dialog is not None:

@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 
 from fake_adb.fakephone import SERIAL  # noqa: E402
 from segview.phone.samplers import CHARGING_WARNING  # noqa: E402
-from qt_tools import isolate_qsettings  # noqa: E402
+from qt_tools import isolate_qsettings, make_studio  # noqa: E402
 
 TIMEOUT_MS = 10_000
 
@@ -16,15 +16,9 @@ TIMEOUT_MS = 10_000
 @pytest.fixture
 def studio(qtbot, model_dir, brightness_model, tmp_path_factory, monkeypatch):
 
-    from segview.inference.registry import ModelRegistry
-    from segview.ui.app import Studio, application
-
     folder = tmp_path_factory.mktemp("qsettings")
     isolate_qsettings(folder, monkeypatch)
-    application()
-    s = Studio(workers=2, persist=False, registry=ModelRegistry([model_dir]))
-    qtbot.addWidget(s.window)
-    s.window.show()
+    s = make_studio(qtbot, model_dir, workers=2)
     yield s
     s.close()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 import factories
-from qt_tools import isolate_qsettings  # noqa: E402
+from qt_tools import isolate_qsettings, make_studio  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -21,13 +21,7 @@ def slow_video(tmp_path):
 
 @pytest.fixture
 def studio(qtbot, model_dir, brightness_model):
-    from segview.inference.registry import ModelRegistry
-    from segview.ui.app import Studio, application
-
-    application()
-    s = Studio(workers=2, persist=False, registry=ModelRegistry([model_dir]))
-    qtbot.addWidget(s.window)
+    s = make_studio(qtbot, model_dir, workers=2)
     s.window.resize(1200, 800)
-    s.window.show()
     yield s
     s.close()
