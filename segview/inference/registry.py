@@ -8,7 +8,7 @@ user names. A model reference is a registry name or a path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segview.errors import ModelError
@@ -68,7 +68,8 @@ class ModelRegistry:
         existing = self._entries.get(entry.name)
         if existing is not None and existing.path != path:
             # Two files claim the same name: keep both, the later one under its file stem.
-            entry = ModelEntry(name=f"{card.name}@{path.parent.name}/{path.stem}", path=path, card=card.with_name(f"{card.name}@{path.parent.name}/{path.stem}"), size_bytes=entry.size_bytes)
+            unique = f"{card.name}@{path.parent.name}/{path.stem}"
+            entry = replace(entry, name=unique, card=card.with_name(unique))
         self._entries[entry.name] = entry
         return entry
 
