@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from segview.distill.availability import DistillError, require_torch
-from segview.distill.config import HINT_KINDS, DataConfig, DistillConfig, LossConfig, TrainConfig
+from segview.distill.config import ARCHS, HINT_KINDS, DataConfig, DistillConfig, LossConfig, TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Distil a teacher (any registered segmentation model) into a small student network, export it to ONNX with a model card and register it.",
     )
     p.add_argument("--teacher", required=True, metavar="M", help="teacher: model name or .onnx path")
-    p.add_argument("--arch", required=True, choices=("mobilenet", "enet", "rescaled"), help="student architecture: mobilenet, enet, or rescaled (the teacher's own network at a lower --resolution, starting from its weights)")
+    p.add_argument("--arch", required=True, choices=ARCHS, help="student architecture: mobilenet, enet, rescaled (the teacher's own network at a lower --resolution, starting from its weights) or slim (rescaled without the teacher's squeeze-excite gates: faster at the same resolution)")
     p.add_argument("--width", type=float, default=1.0, metavar="W", help="width multiplier (default 1.0)")
+    p.add_argument("--slim-gates", type=_names, default=None, metavar="T1,T2", help="slim: remove only the squeeze-excite gates producing these tensors (default: all)")
+    p.add_argument("--slim-relu", action="store_true", help="slim: Relu instead of HardSwish (faster, starts further from the teacher)")
     p.add_argument("--resolution", type=int, default=160, metavar="R", help="student input side in pixels, a multiple of 16 (default 160)")
     src = p.add_argument_group("frames (at least one)")
     src.add_argument("--images", type=Path, metavar="DIR", help="folder of images")
@@ -62,6 +64,8 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
         arch=args.arch,
         width=args.width,
         resolution=args.resolution,
+        slim_gates=args.slim_gates,
+        slim_relu=args.slim_relu,
         data=DataConfig(
             images=args.images,
             masks=args.masks,
@@ -124,6 +128,13 @@ def run(args: argparse.Namespace) -> int:
         if m.get("val_iou") is not None:
             print(f"validation IoU ({m['val_frames']} frames, against {m['val_against']}): student {m['val_iou']:.4f}, teacher {m['teacher_val_iou']:.4f}")
     return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more tensor names, separated by commas")
+    return names
 
 
 def _emit(kind: str, data: dict) -> None:

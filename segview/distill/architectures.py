@@ -22,9 +22,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-Arch = Literal["mobilenet", "enet", "rescaled"]
-# "rescaled": the teacher's own network at a lower resolution (see graph_student.py).
-ARCHS: tuple[str, ...] = ("mobilenet", "enet", "rescaled")
+from segview.distill.config import ARCHS, GRAPH_ARCHS
+
+Arch = Literal["mobilenet", "enet", "rescaled", "slim"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +38,8 @@ class StudentSpec:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"unknown student architecture {self.arch!r} (choose {', '.join(ARCHS)})")
-        if self.arch == "rescaled" and self.width != 1.0:
-            raise ValueError("the rescaled student keeps the teacher's channels: width must be 1.0")
+        if self.arch in GRAPH_ARCHS and self.width != 1.0:
+            raise ValueError(f"the {self.arch} student keeps the teacher's channels: width must be 1.0")
         if not 0.1 <= self.width <= 4.0:
             raise ValueError("width multiplier must be between 0.1 and 4")
         # Four stride-2 stages: a side that 16 divides keeps every skip the same size.
@@ -204,9 +204,9 @@ def _up(x: torch.Tensor) -> torch.Tensor:
 
 
 def build_student(spec: StudentSpec) -> nn.Module:
-    """mobilenet and enet; the rescaled student is built from its teacher (graph_student.py)."""
-    if spec.arch == "rescaled":
-        raise ValueError("the rescaled student is built from its teacher's graph")
+    """mobilenet and enet; rescaled and slim students are built from their teacher's graph."""
+    if spec.arch in GRAPH_ARCHS:
+        raise ValueError(f"the {spec.arch} student is built from its teacher's graph")
     return MobileNetStudent(spec.width) if spec.arch == "mobilenet" else ENetStudent(spec.width)
 
 

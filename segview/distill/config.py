@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 from segview.distill.availability import DistillError
 
+ARCHS: tuple[str, ...] = ("mobilenet", "enet", "rescaled", "slim")
+# Built from the teacher's own graph: "rescaled" is its network at a lower resolution
+# (graph_student.py); "slim" is that without the squeeze-excite gates (slim_graph.py).
+GRAPH_ARCHS: tuple[str, ...] = ("rescaled", "slim")
 HintKind = Literal["none", "attention", "hint"]
 HINT_KINDS = ("none", "attention", "hint")
 
@@ -73,6 +77,9 @@ class DistillConfig:
     arch: str = "mobilenet"
     width: float = 1.0
     resolution: int = 160
+    # slim students: the squeeze-excite gates to remove, by the tensor each produces (None: all).
+    slim_gates: tuple[str, ...] | None = None
+    slim_relu: bool = False  # slim students: Relu for HardSwish (faster, further from the teacher)
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     train: TrainConfig = TrainConfig()

@@ -13,10 +13,18 @@ def soft_target_loss(student_logit: torch.Tensor, teacher_prob: torch.Tensor, te
 
     A binary cross-entropy between the softened distributions, times T^2 so its
     gradients keep their size as T changes (as in the paper).
+
+    The teacher's probability is clamped to [eps, 1 - eps] (its logit to +-L) and so
+    is the student's logit: a student at least as sure as the clamped teacher, the
+    same way, is not pulled back. Without that, confident teachers (the selfie model's
+    logits reach -800 and +400; 90% of pixels are beyond L) teach their own copy to
+    be less sure everywhere, which moved its decision boundary: self-distillation
+    took validation IoU from 0.814 to 0.790 in 150 steps.
     """
     teacher_logit = torch.logit(teacher_prob.clamp(_EPS, 1 - _EPS))
+    limit = float(torch.logit(torch.tensor(1 - _EPS)))
     soft_teacher = torch.sigmoid(teacher_logit / temperature)
-    return F.binary_cross_entropy_with_logits(student_logit / temperature, soft_teacher) * temperature**2
+    return F.binary_cross_entropy_with_logits(student_logit.clamp(-limit, limit) / temperature, soft_teacher) * temperature**2
 
 
 def hard_target_loss(student_logit: torch.Tensor, mask: torch.Tensor, has_mask: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from segview.distill.availability import DistillError, require_torch
-from segview.distill.config import DistillConfig
+from segview.distill.config import GRAPH_ARCHS, DistillConfig
 from segview.distill.events import DistillOutcome
 
 Stage = Callable[[str], None]
@@ -44,6 +44,8 @@ def distill(
         StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
     except ValueError as exc:
         raise DistillError(str(exc)) from None
+    if config.arch != "slim" and (config.slim_gates or config.slim_relu):
+        raise DistillError("--slim-gates and --slim-relu apply to --arch slim only")
     if config.out.suffix.lower() != ".onnx":
         raise DistillError(f"the output must be an .onnx file, not {config.out.name}")
     if not config.out.parent.is_dir():
@@ -64,7 +66,7 @@ def distill(
         return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
 
     stage("exporting and measuring")
-    if config.arch == "rescaled":
+    if config.arch in GRAPH_ARCHS:
         # The teacher's graph with new weights: its own input and output names.
         data = result.student.to_onnx(config.resolution)
         names = {"input_name": entry.card.input_name, "output_name": entry.card.output_name}

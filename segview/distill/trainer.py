@@ -25,7 +25,7 @@ from torch import nn
 
 from segview.distill.architectures import StudentSpec, build_student
 from segview.distill.availability import DistillError
-from segview.distill.config import DistillConfig
+from segview.distill.config import GRAPH_ARCHS, DistillConfig
 from segview.distill.events import Progress
 from segview.distill.data import Augment, FrameSet, Sample, to_rgb_tensor
 from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
@@ -33,6 +33,8 @@ from segview.distill.teacher import Teacher
 from segview.metrics.iou import binary_iou
 
 CHECKPOINT_FORMAT = 1
+# Frames whose mean squeeze-excite gates seed a slim student: the means settle within a few dozen.
+GATE_SAMPLE_FRAMES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ class Trainer:
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
         device = pick_device(tcfg.device)
-        student = make_student(self.spec, self.teacher).to(device)
+        student = make_student(self.spec, self.teacher, self.frames.train, slim_gates=cfg.slim_gates, slim_relu=cfg.slim_relu).to(device)
         regressor: HintRegressor | None = None
         probe = self.teacher(self.frames.train[0].image).feature if lcfg.hint == "hint" else None
         if probe is not None:
@@ -333,9 +335,12 @@ class Trainer:
             raise DistillError(f"checkpoint {path} cannot be read: {str(exc).splitlines()[0]}") from None
         saved = state.get("config", {})
         mine = self.config.to_json_dict()
-        for key in ("arch", "width", "resolution"):
-            if saved.get(key) != mine[key]:
-                raise DistillError(f"checkpoint {path} is for {key} {saved.get(key)!r}, not {mine[key]!r}; start afresh without --resume")
+        # Checkpoints from before the slim knobs existed were made with their defaults.
+        older = {"slim_gates": None, "slim_relu": False}
+        for key in ("arch", "width", "resolution", "slim_gates", "slim_relu"):
+            theirs = saved.get(key, older.get(key))
+            if theirs != mine[key]:
+                raise DistillError(f"checkpoint {path} is for {key} {theirs!r}, not {mine[key]!r}; start afresh without --resume")
         if (state.get("regressor") is None) != (regressor is None):
             raise DistillError(f"checkpoint {path} was made with another --hint setting")
         student.load_state_dict(state["student"])
@@ -345,8 +350,10 @@ class Trainer:
         return int(state["step"]), float(state["elapsed"]), [tuple(p) for p in state["loss_curve"]], [tuple(p) for p in state["val_curve"]]
 
 
-def make_student(spec: StudentSpec, teacher: Teacher) -> nn.Module:
-    if spec.arch != "rescaled":
+def make_student(spec: StudentSpec, teacher: Teacher, frames: tuple[Sample, ...] = (), *, slim_gates: tuple[str, ...] | None = None, slim_relu: bool = False) -> nn.Module:
+    """The student network; graph students start from the teacher's weights (slim ones
+    with its squeeze-excite gates, or just ``slim_gates``, replaced by their means over ``frames``)."""
+    if spec.arch not in GRAPH_ARCHS:
         return build_student(spec)
     from segview.distill.graph_student import GraphStudent
     from segview.inference.inspect import load_onnx
@@ -355,8 +362,18 @@ def make_student(spec: StudentSpec, teacher: Teacher) -> nn.Module:
     n = card.normalization
     if card.layout != "NCHW" or card.color_order != "RGB" or abs(n.scale - 1 / 255) > 1e-9 or any(n.mean) or any(s != 1 for s in n.std):
         # Students take RGB in [0, 1], NCHW; the rebuilt graph must take the same.
-        raise DistillError(f"the rescaled student needs a teacher that takes NCHW RGB scaled to [0, 1]; {teacher.name} does not")
-    return GraphStudent(load_onnx(teacher.entry.path), feature=teacher.feature_name, name=teacher.name)
+        raise DistillError(f"the {spec.arch} student needs a teacher that takes NCHW RGB scaled to [0, 1]; {teacher.name} does not")
+    model = load_onnx(teacher.entry.path)
+    if spec.arch == "slim":
+        from segview.distill.slim_graph import mean_gates, slim_graph, squeeze_excite_gates
+
+        available = [g.output[0] for g in squeeze_excite_gates(model)]
+        unknown = sorted(set(slim_gates or ()) - set(available))
+        if unknown:
+            raise DistillError(f"{teacher.name} has no squeeze-excite gate producing {', '.join(unknown)}; its gates: {', '.join(available) or 'none'}")
+        sample = frames[:GATE_SAMPLE_FRAMES]
+        model = slim_graph(model, mean_gates(model, (teacher.preprocess(s.image) for s in sample)), relu=slim_relu, only=slim_gates)
+    return GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
 
 
 def _learning_rate(base: float, fraction: float) -> float:

@@ -1,0 +1,116 @@
+"""The slim student: the teacher's graph without squeeze-excite gates, their means folded in."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import factories
+from segview.distill.slim_graph import mean_gates, slim_graph, squeeze_excite_gates
+
+
+def _squeeze_excite(name: str, source: str, channels: int, rng: np.random.Generator) -> tuple[list, list]:
+    """GlobalAveragePool -> Conv -> Relu -> Conv -> Sigmoid -> Mul, as MobileNetV3 builds it."""
+    hidden = max(2, channels // 2)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 1, (hidden, channels, 1, 1)).astype(np.float32), f"{name}_w1"),
+        numpy_helper.from_array(rng.normal(0, 1, (channels, hidden, 1, 1)).astype(np.float32), f"{name}_w2"),
+    ]
+    nodes = [
+        helper.make_node("GlobalAveragePool", [source], [f"{name}_pool"]),
+        helper.make_node("Conv", [f"{name}_pool", f"{name}_w1"], [f"{name}_squeeze"]),
+        helper.make_node("Relu", [f"{name}_squeeze"], [f"{name}_relu"]),
+        helper.make_node("Conv", [f"{name}_relu", f"{name}_w2"], [f"{name}_excite"]),
+        helper.make_node("Sigmoid", [f"{name}_excite"], [f"{name}_gate"]),
+        helper.make_node("Mul", [source, f"{name}_gate"], [name]),
+    ]
+    return nodes, inits
+
+
+def se_teacher(path: Path, size: int = 32) -> Path:
+    """Two gates: one read by a convolution (folded after it), one after Relu(Conv) (folded before it)."""
+    rng = np.random.default_rng(3)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.5, (8, 3, 3, 3)).astype(np.float32), "c1_w"),
+        numpy_helper.from_array(rng.normal(0, 0.1, 8).astype(np.float32), "c1_b"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (8, 8, 1, 1)).astype(np.float32), "c2_w"),
+        numpy_helper.from_array(rng.normal(0, 0.1, 8).astype(np.float32), "c2_b"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (1, 8, 1, 1)).astype(np.float32), "c3_w"),
+    ]
+    se1, se1_inits = _squeeze_excite("m1", "a1", 8, rng)
+    se2, se2_inits = _squeeze_excite("m2", "r2", 8, rng)
+    nodes = [
+        helper.make_node("Conv", ["input", "c1_w", "c1_b"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("HardSwish", ["c1"], ["a1"]),
+        *se1,
+        helper.make_node("Conv", ["m1", "c2_w", "c2_b"], ["c2"]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        *se2,
+        helper.make_node("Add", ["m2", "m2"], ["twice"]),
+        helper.make_node("Conv", ["twice", "c3_w"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["prob"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "se_teacher",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, size, size])],
+        [*inits, *se1_inits, *se2_inits],
+    )
+    factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+    factories.write_card(path, name=path.stem)
+    return path
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+
+
+def test_gates_are_found_and_their_means_folded_exactly(tmp_path):
+    model = onnx.load(str(se_teacher(tmp_path / "se.onnx")))
+    assert [g.output[0] for g in squeeze_excite_gates(model)] == ["m1", "m2"]
+    x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    # Over a single input the mean gate is that input's gate: the slim graph must give the same answer.
+    slim = slim_graph(model, mean_gates(model, [x]), relu=False)
+    ops = [n.op_type for n in slim.graph.node]
+    assert "Mul" not in ops and "GlobalAveragePool" not in ops and "HardSwish" in ops
+    assert {"m1", "m2"} <= {out for n in slim.graph.node for out in n.output}  # hint layers keep their names
+    onnx.checker.check_model(slim)
+    np.testing.assert_allclose(_run(slim, x), _run(model, x), atol=1e-5)
+    # Another input has other gates: close, not equal (what fine-tuning then corrects).
+    y = np.random.default_rng(1).random((1, 3, 32, 32), dtype=np.float32)
+    assert np.abs(_run(slim, y) - _run(model, y)).max() > 1e-4
+
+
+def test_relu_replaces_hardswish_and_no_means_leaves_gates_at_one(tmp_path):
+    model = onnx.load(str(se_teacher(tmp_path / "se.onnx")))
+    slim = slim_graph(model, {}, relu=True)
+    ops = [n.op_type for n in slim.graph.node]
+    assert "HardSwish" not in ops and ops.count("Relu") == 2
+    # Unfolded weights are the teacher's own.
+    weights = {i.name: numpy_helper.to_array(i) for i in slim.graph.initializer}
+    np.testing.assert_array_equal(weights["c2_w"], numpy_helper.to_array(next(i for i in model.graph.initializer if i.name == "c2_w")))
+    assert not any(name.startswith("m1_") for name in weights)  # the gates' own weights are gone
+
+
+def test_slim_student_distils_and_exports_without_gates(tmp_path, square_frames, model_dir, tiny_config):
+    pytest.importorskip("torch")
+    from segview.distill.runner import distill
+    from segview.inference.registry import ModelRegistry
+
+    teacher = se_teacher(model_dir / "se.onnx")
+    out = model_dir / "slim.onnx"
+    config = replace(tiny_config(teacher, square_frames, out, max_steps=3), arch="slim", width=1.0)
+    outcome = distill(config, registry=ModelRegistry([model_dir]))
+    assert outcome.model_path == out and out.exists()
+    exported = onnx.load(str(out))
+    assert {"Mul", "GlobalAveragePool"}.isdisjoint(n.op_type for n in exported.graph.node)
+    card = ModelRegistry([model_dir]).resolve("slim").card
+    assert card.extra["distillation"]["architecture"] == "slim"
+    assert _run(exported, np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 1, 32, 32)
