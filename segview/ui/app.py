@@ -163,7 +163,11 @@ def run_studio(args: argparse.Namespace) -> int:
         studio.close()
         raise SegviewError(problem)
     if args.record is not None:
-        studio.recording.start(args.record)
+        try:
+            studio.recording.start(args.record)
+        except SegviewError:
+            studio.close()  # models are running: stop them before the error ends the process
+            raise
     studio.window.show()
     if not scripted:
         code = app.exec()

@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from segview.metrics.hub import MetricSeries, energy_per_frame_mj
 from segview.metrics.live import LiveStats
 from segview.metrics.samplers import is_power_key
+from segview.ui.plot_ranges import StickyRange
 from segview.types import StageTimings
 
 pg.setConfigOptions(antialias=True, background=(250, 250, 252), foreground=(60, 64, 72))
@@ -31,6 +32,8 @@ STAGE_COLOURS = {
 STAGE_LABELS = {"capture_ms": "capture", "queue_ms": "queue", "preprocess_ms": "pre", "inference_ms": "inference", "postprocess_ms": "post"}
 
 
+AXIS_WIDTH_PX = 48  # room for "2500" in the tick font plus the rotated axis label
+AXIS_HEIGHT_PX = 34
 _TICK_FONT = QFont()
 _TICK_FONT.setPointSizeF(7.5)
 
@@ -42,12 +45,38 @@ def _short_label(label: str) -> str:
     return label.split()[0]
 
 
+class StableAxis(pg.AxisItem):
+    """An axis that keeps its picture when its view re-announces the range it already has.
+
+    pyqtgraph's AxisItem redraws on every setRange, and a ViewBox re-sends its range
+    on many updates that do not change it (about ten a second per plot here), which
+    would defeat the pixmap cache below.
+    """
+
+    def setRange(self, mn: float, mx: float) -> None:  # noqa: N802 - pyqtgraph's name
+        if getattr(self, "range", None) == [mn, mx]:  # unset while AxisItem.__init__ runs
+            return
+        super().setRange(mn, mx)
+
+
 def _plot(layout: pg.GraphicsLayout, row: int, col: int, title: str, y_label: str, *, x_label: str = "seconds") -> pg.PlotItem:
-    plot = layout.addPlot(row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>")
+    plot = layout.addPlot(
+        row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>", axisItems={"left": StableAxis("left"), "bottom": StableAxis("bottom")}
+    )
     plot.setLabel("left", f"<span style='font-size:8pt'>{y_label}</span>")
     plot.setLabel("bottom", f"<span style='font-size:8pt'>{x_label}</span>")
     for axis in ("left", "bottom"):
-        plot.getAxis(axis).setStyle(tickFont=_TICK_FONT)
+        item = plot.getAxis(axis)
+        item.setStyle(tickFont=_TICK_FONT)
+        # Painting an axis replays its tick labels' text drawing (1.2 ms per axis, GIL held,
+        # every time anything in the canvas repaints: 25 of a full repaint's 31 ms). Cached
+        # as a pixmap, it is redrawn only when its ticks change.
+        item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    # Fixed sizes: an axis that fits itself to its tick labels re-runs the whole canvas's
+    # layout whenever a label's width changes, which resizes every plot and throws the
+    # cached axis pictures away (measured: ~100 axis resizes a second).
+    plot.getAxis("left").setWidth(AXIS_WIDTH_PX)
+    plot.getAxis("bottom").setHeight(AXIS_HEIGHT_PX)
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(x=False, y=False)
@@ -103,6 +132,25 @@ class PlotsPanel(QWidget):
         self._unavailable: dict[int, pg.TextItem] = {}
         self._lag_curve = self.lag_plot.plot([], [], pen=pg.mkPen((214, 39, 40), width=2))
         self._energy = self.energy_plot.plot([], [], pen=pg.mkPen((140, 86, 75), width=2))
+        # Ranges that move only when the data needs it (plot_ranges.py); the rest stay fixed.
+        self._y_ranges = {id(p): StickyRange(from_zero=p not in (self.rss_plot, self.clock_plot)) for p in self._followed_plots()}
+        self._hist_x = StickyRange()
+
+    def _followed_plots(self) -> list[pg.PlotItem]:
+        return [self.fps_plot, self.stage_plot, self.hist_plot, self.lag_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot]
+
+    def _follow(self, *plots: pg.PlotItem) -> None:
+        """Set each plot's y range from its data, if the sticky range says it must move."""
+        for plot in plots:
+            label = self._unavailable.get(id(plot))
+            if label is not None and label.isVisible():
+                continue  # "unavailable" keeps its fixed 0..1 frame
+            bounds = plot.getViewBox().childrenBounds()[1]
+            if bounds is None:
+                continue
+            moved = self._y_ranges[id(plot)].update(float(bounds[0]), float(bounds[1]))
+            if moved is not None:
+                plot.setYRange(*moved, padding=0)
 
     def _time_plots(self) -> list[pg.PlotItem]:
         return [self.fps_plot, self.stage_plot, self.iou_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot, self.lag_plot]
@@ -121,14 +169,17 @@ class PlotsPanel(QWidget):
         now = time.perf_counter()
         if part in (None, 0):
             self._refresh_models(models)
+            self._follow(self.fps_plot, self.stage_plot, self.hist_plot)
         if part in (None, 1):
             t, iou = self.live.iou_series(now)
             self._iou_curve.setData(t, iou)
             if lag is not None:
                 self._lag_curve.setData(*lag)
+            self._follow(self.lag_plot)
         if part in (None, 2):
             first = self.live.series(models[0], now) if models else None
             self._refresh_system(system, first, now)
+            self._follow(self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot)
 
     def _refresh_models(self, models: list[str]):
         """Returns the first model's series (for energy per frame), or None."""
@@ -163,6 +214,9 @@ class PlotsPanel(QWidget):
             top = float(np.percentile(first.recent_latencies, 99)) * 1.2 or 1.0
             counts, edges = np.histogram(np.minimum(first.recent_latencies, top), bins=30, range=(0.0, top))
             self._hist.setData(edges, counts)
+            moved = self._hist_x.update(0.0, top)
+            if moved is not None:
+                self.hist_plot.setXRange(*moved, padding=0)
         return first
 
     def _refresh_system(self, system: dict[str, MetricSeries], first, now: float) -> None:
