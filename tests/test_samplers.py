@@ -3,6 +3,7 @@
 import math
 import sys
 import threading
+import os
 import time
 from pathlib import Path
 
@@ -177,11 +178,23 @@ def test_cpu_clock_zero_is_unknown(tmp_path, monkeypatch):
 
 def test_process_samplers_read_this_process():
     cpu = ProcessCpuSampler()
-    end = time.process_time() + 0.05
-    while time.process_time() < end:
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
         pass
-    assert cpu.read() > 0
+    busy = cpu.read()
+    assert 30.0 < busy <= 100.0 * os.cpu_count() + 10.0
     assert ProcessMemorySampler().read() > 1.0
+
+
+def test_process_cpu_read_again_within_a_clock_tick_repeats_the_last_figure():
+    # CPU times advance in 10 ms ticks: a fresh figure over 1 ms could read 1000%.
+    cpu = ProcessCpuSampler()
+    time.sleep(0.3)
+    first = cpu.read()
+    end = time.monotonic() + 0.012
+    while time.monotonic() < end:
+        pass
+    assert cpu.read() == first
 
 
 def test_nvidia_without_nvml_is_unavailable(monkeypatch):

@@ -83,6 +83,9 @@ class Sampler:
         return f"<{type(self).__name__} {self.key} ({state})>"
 
 
+MIN_CPU_SPAN_S = 0.25
+
+
 class ProcessCpuSampler(Sampler):
     """This process's CPU use since the previous read; 100 = one core fully busy."""
 
@@ -95,9 +98,18 @@ class ProcessCpuSampler(Sampler):
         self._process = psutil.Process()
         # psutil measures from the previous call; the first call only sets the start.
         self._process.cpu_percent(None)
+        self._since = time.monotonic()
+        self._last: float | None = None
 
     def _read(self) -> float | None:
-        return float(self._process.cpu_percent(None))
+        # CPU times advance in 10 ms clock ticks: over a few milliseconds one tick reads as
+        # 1000% (seen at start-up). Shorter spans repeat the last full measurement.
+        now = time.monotonic()
+        if now - self._since < MIN_CPU_SPAN_S:
+            return self._last
+        self._since = now
+        self._last = float(self._process.cpu_percent(None))
+        return self._last
 
 
 class ProcessMemorySampler(Sampler):
