@@ -86,6 +86,7 @@ def distill(
             "input_resolution": config.resolution,
             "resolution_multiplier": round(config.resolution / max(entry.card.width, entry.card.height), 4),
             "parameters": export.parameters(result.student),
+            **({"slim": {"removed_gates": result.student.removed_gates, "relu_for_hardswish": config.slim_relu}} if config.arch == "slim" else {}),
             "teacher": {"name": entry.name, "file": entry.path.name, "sha256": teacher.sha256, "hint_layer": teacher.feature_name},
             "data": frames.description,
             "loss": {

@@ -373,6 +373,9 @@ def make_student(spec: StudentSpec, teacher: Teacher, frames: tuple[Sample, ...]
             raise DistillError(f"{teacher.name} has no squeeze-excite gate producing {', '.join(unknown)}; its gates: {', '.join(available) or 'none'}")
         sample = frames[:GATE_SAMPLE_FRAMES]
         model = slim_graph(model, mean_gates(model, (teacher.preprocess(s.image) for s in sample)), relu=slim_relu, only=slim_gates)
+        student = GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
+        student.removed_gates = list(slim_gates) if slim_gates is not None else available
+        return student
     return GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
 
 

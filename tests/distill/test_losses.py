@@ -27,3 +27,15 @@ def test_attention_transfer_ignores_channel_count_and_resolution():
     assert attention_transfer_loss(a, b) < 1e-6
     assert attention_transfer_loss(a, torch.nn.functional.interpolate(b, scale_factor=2.0, mode="nearest")) < 1e-3
     assert attention_transfer_loss(a, torch.rand(2, 5, 4, 4)) > 1e-4
+
+
+def test_soft_targets_do_not_pull_back_a_student_as_sure_as_a_saturated_teacher():
+    # The selfie teacher's logits reach +-800: its probabilities are exactly 0 or 1 in float32.
+    teacher = torch.tensor([[[[1.0, 0.0]]]])
+    sure = torch.tensor([[[[400.0, -800.0]]]], requires_grad=True)
+    soft_target_loss(sure, teacher, 2.0).backward()
+    assert torch.count_nonzero(sure.grad) == 0
+    # Less sure than the clamp, or wrong, is still corrected (towards the teacher).
+    unsure = torch.tensor([[[[1.0, 3.0]]]], requires_grad=True)
+    soft_target_loss(unsure, teacher, 2.0).backward()
+    assert unsure.grad[0, 0, 0, 0] < 0 < unsure.grad[0, 0, 0, 1]

@@ -113,4 +113,5 @@ def test_slim_student_distils_and_exports_without_gates(tmp_path, square_frames,
     assert {"Mul", "GlobalAveragePool"}.isdisjoint(n.op_type for n in exported.graph.node)
     card = ModelRegistry([model_dir]).resolve("slim").card
     assert card.extra["distillation"]["architecture"] == "slim"
+    assert card.extra["distillation"]["slim"] == {"removed_gates": ["m1", "m2"], "relu_for_hardswish": False}
     assert _run(exported, np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 1, 32, 32)
