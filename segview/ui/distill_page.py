@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from segview.distill import availability
-from segview.distill.config import DataConfig, DistillConfig, TrainConfig
+from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
 from segview.inference.registry import ModelRegistry
 
 PLOT_REFRESH_MS = 500
@@ -43,13 +43,22 @@ class StudentPreset:
     arch: str
     width: float
     resolution: int
+    slim_gates: tuple[str, ...] | None = None
+    # Students built from the teacher's weights fine-tune gently, on its soft targets only
+    # (the recipe of the shipped students, models/selfie-students.md).
+    learning_rate: float = 3e-3
+    loss: LossConfig = LossConfig()
 
 
-# From tiny to small; the two shipped students are "fast" and "accurate".
+_FINE_TUNE = LossConfig(hint="none", hard_weight=0.0)
+
+# From tiny to small; the two shipped students are the two "slim" ones.
 PRESETS = (
+    StudentPreset("fast: the teacher without its squeeze-excite gates, 176 px", "slim", 1.0, 176, learning_rate=3e-4, loss=_FINE_TUNE),
+    StudentPreset("accurate: the teacher without its last decoder gate, 224 px", "slim", 1.0, 224, ("multiply_9",), 1e-4, _FINE_TUNE),
     StudentPreset("tiny: MobileNet x0.5, 128 px", "mobilenet", 0.5, 128),
-    StudentPreset("fast: MobileNet x1.0, 128 px", "mobilenet", 1.0, 128),
-    StudentPreset("accurate: MobileNet x1.0, 160 px", "mobilenet", 1.0, 160),
+    StudentPreset("MobileNet x1.0, 128 px", "mobilenet", 1.0, 128),
+    StudentPreset("MobileNet x1.0, 160 px", "mobilenet", 1.0, 160),
     StudentPreset("ENet-style x1.0, 128 px", "enet", 1.0, 128),
     StudentPreset("small: ENet-style x1.5, 160 px", "enet", 1.5, 160),
 )
@@ -200,8 +209,10 @@ class DistillPage(QWidget):
             arch=preset.arch,
             width=preset.width,
             resolution=preset.resolution,
+            slim_gates=preset.slim_gates,
             data=DataConfig(images=images, masks=masks, videos=videos),
-            train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value()),
+            loss=preset.loss,
+            train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value(), learning_rate=preset.learning_rate),
             out=Path(self.out_edit.text()).expanduser(),
         )
 

@@ -4,6 +4,7 @@ its student in the window, cancel, and a failure that leaves the studio running.
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from qt_tools import isolate_qsettings, make_studio  # noqa: E402
 
 pytest.importorskip("pytestqt")
@@ -26,11 +27,22 @@ def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
 
 def _fill(page, frames, out, minutes):
     page.teacher_combo.setCurrentText("teacher")
-    page.preset_combo.setCurrentIndex(0)  # tiny
+    page.preset_combo.setCurrentIndex(page.preset_combo.findText("tiny", Qt.MatchFlag.MatchStartsWith))
     page.images_edit.setText(str(frames))
     page.minutes_spin.setValue(minutes)
     page.batch_spin.setValue(4)
     page.out_edit.setText(str(out))
+
+
+def test_slim_presets_carry_the_shipped_students_recipe(qtbot, studio):
+    page = studio.window.open_distill().page
+    page.teacher_combo.setCurrentText("teacher")
+    page.preset_combo.setCurrentIndex(page.preset_combo.findText("accurate", Qt.MatchFlag.MatchStartsWith))
+    page.out_edit.setText("x.onnx")
+    page.images_edit.setText(".")
+    config = page.config()
+    assert (config.arch, config.resolution, config.slim_gates) == ("slim", 224, ("multiply_9",))
+    assert (config.loss.hint, config.loss.hard_weight, config.train.learning_rate) == ("none", 0.0, 1e-4)
 
 
 def test_without_torch_the_page_says_how_to_install(qtbot, studio, monkeypatch):
