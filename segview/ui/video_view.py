@@ -13,7 +13,7 @@ import html
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 
@@ -36,6 +36,7 @@ def bgr_to_qimage(image: np.ndarray) -> QImage:
 
 # A picture up to this much smaller than its view is shown at its own size, not scaled up.
 NATIVE_SIZE_SLACK = 1.1
+_SCREEN_RGB = (24, 26, 30)
 _CAPTION_STYLE = "background: rgba(0, 0, 0, 150); color: white; border-radius: 6px; padding: 5px 10px;"
 
 
@@ -47,11 +48,19 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 150)
         self.setAutoFillBackground(True)
-        self.setStyleSheet("VideoView { background: rgb(24, 26, 30); }")
+        self.setStyleSheet("VideoView { background: rgb(%d, %d, %d); }" % _SCREEN_RGB)
         self._image: np.ndarray | None = None
         self._screen = QLabel(self)
+        # An opaque label (it fills its own background) spares Qt repainting the widgets behind
+        # it 30 times a second: without this the view, the splitter and two containers were
+        # repainted with each picture, each event a trip through PySide that takes the GIL
+        # from the inference workers.
+        self._screen.setAutoFillBackground(True)
+        palette = self._screen.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(*_SCREEN_RGB))
+        self._screen.setPalette(palette)
         self._screen.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._screen.setStyleSheet("background: rgb(24, 26, 30); color: rgb(140, 145, 155);")
+        self._screen.setStyleSheet("background: rgb(%d, %d, %d); color: rgb(140, 145, 155);" % _SCREEN_RGB)
         self._caption = QLabel(self)
         self._caption.setStyleSheet(_CAPTION_STYLE)
         self._caption.setTextFormat(Qt.TextFormat.RichText)
