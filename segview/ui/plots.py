@@ -99,10 +99,11 @@ class PlotsPanel(QWidget):
         self.fps_plot = _plot(g, 0, 0, "Frames per second", "FPS")
         self.fps_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.stage_plot = _plot(g, 0, 1, "Latency per stage (first model)", "ms")
-        self.stage_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        # Five stages: in three columns on a translucent card, so the legend covers little of the curves.
+        self.stage_plot.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=3, brush=(250, 250, 252, 200))
         self.hist_plot = _plot(g, 0, 2, "Latency histogram", "frames", x_label="ms")
         self.iou_plot = _plot(g, 0, 3, "IoU of compared views", "IoU")
-        self.iou_plot.setYRange(0, 1)
+        self.iou_plot.setYRange(0, 1, padding=0.05)  # room for the 1.0 tick label at the top
         self.lag_plot = _plot(g, 0, 4, "Window event-loop delay", "ms")
         self.cpu_plot = _plot(g, 1, 0, "Process CPU", "% of a core")
         self.rss_plot = _plot(g, 1, 1, "Resident memory", "MB")
