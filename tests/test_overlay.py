@@ -20,6 +20,22 @@ def test_blend_tints_only_the_person(scene):
     assert np.all(np.abs(out[mask == 1][:, 0].astype(int) - 100) <= 1)  # half of 200 in blue
 
 
+def test_blend_of_classes_mixes_each_with_its_colour_and_empty_masks_change_nothing():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    mask = np.zeros((60, 80), np.uint8)
+    mask[5:20, 10:30] = 1
+    mask[40:55, 50:75] = 2  # two far-apart regions: the tinted box spans both
+    colours = palette(3)
+    settings = OverlaySettings(mode=OverlayMode.BLEND, opacity=0.4)
+    out = compose(frame, mask, settings, colours=colours)
+    expected = frame.astype(float)
+    for c in (1, 2):
+        expected[mask == c] = 0.6 * frame[mask == c] + 0.4 * colours[c]
+    assert np.abs(out.astype(float) - expected).max() <= 1.0
+    assert np.array_equal(compose(frame, np.zeros_like(mask), settings, colours=colours), frame)
+
+
 def test_outline_draws_the_edge_only(scene):
     frame, mask = scene
     out = compose(frame, mask, OverlaySettings(mode=OverlayMode.OUTLINE, outline_px=1), colours=binary_palette((0, 0, 255)))

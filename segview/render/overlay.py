@@ -104,16 +104,22 @@ def _foreground(mask: np.ndarray) -> np.ndarray:
 
 
 def _blend(frame: np.ndarray, mask: np.ndarray, colours: np.ndarray, opacity: float) -> np.ndarray:
+    out = frame.copy()
+    foreground = _foreground(mask)
+    # Only the box around the foreground is tinted: a person rarely fills the frame.
+    x, y, w, h = cv2.boundingRect(foreground)
+    if w == 0 or h == 0:
+        return out
+    region = (slice(y, y + h), slice(x, x + w))
     if len(colours) == 2:
         # frame * (1 - opacity) + colour * opacity, with the colour as a per-channel scalar:
-        # 0.66 ms at 640x480, where filling a colour image first (numpy broadcast) took 1.1 ms more.
-        tinted = cv2.convertScaleAbs(frame, alpha=1.0 - opacity)
+        # filling a colour image first (numpy broadcast) cost 1.1 ms at 640x480.
+        tinted = cv2.convertScaleAbs(frame[region], alpha=1.0 - opacity)
         b, g, r = (float(c) * opacity for c in colours[1])
         cv2.add(tinted, (b, g, r, 0.0), dst=tinted)
     else:
-        tinted = cv2.addWeighted(frame, 1.0 - opacity, _colourise(mask, colours), opacity, 0.0)
-    out = frame.copy()
-    cv2.copyTo(tinted, _foreground(mask), out)
+        tinted = cv2.addWeighted(frame[region], 1.0 - opacity, _colourise(mask[region], colours), opacity, 0.0)
+    cv2.copyTo(tinted, foreground[region], out[region])
     return out
 
 
