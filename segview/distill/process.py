@@ -25,6 +25,10 @@ def config_to_argv(config: DistillConfig) -> list[str]:
     """The ``segview distill`` arguments that make this run: the CLI is the one way in."""
     d, t, lo = config.data, config.train, config.loss
     argv = ["--teacher", config.teacher, "--arch", config.arch, "--width", repr(config.width), "--resolution", str(config.resolution)]
+    if config.slim_gates is not None:
+        argv += ["--slim-gates", ",".join(config.slim_gates)]
+    if config.slim_relu:
+        argv.append("--slim-relu")
     if d.images is not None:
         argv += ["--images", str(d.images)]
     if d.masks is not None:

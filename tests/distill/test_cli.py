@@ -32,3 +32,31 @@ def test_distill_cli_tiny_run(capsys, brightness_model, square_frames, model_dir
     text = capsys.readouterr().out
     assert code == 0, text
     assert out.exists() and "registered as cli-student" in text and "speed: student" in text
+
+
+def test_the_studio_child_process_gets_every_setting_through_the_command_line(tmp_path):
+    # The Distill page runs `segview distill` in a child process: a setting left out of its
+    # argv would silently train another student than the one chosen.
+    from dataclasses import replace
+
+    from segview.cli.distill_cmd import config_from_args
+    from segview.cli.main import build_parser
+    from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
+    from segview.distill.process import config_to_argv
+
+    config = DistillConfig(
+        teacher="selfie-general",
+        arch="slim",
+        resolution=224,
+        slim_gates=("multiply_9", "multiply_8"),
+        slim_relu=True,
+        data=DataConfig(images=tmp_path / "frames", masks=tmp_path / "masks", videos=("clip.mp4",), video_every=3, video_max_frames=50, val_images=tmp_path / "v", val_masks=tmp_path / "vm"),
+        loss=LossConfig(temperature=3.0, hard_weight=0.0, hint="none", hint_weight=0.5),
+        train=TrainConfig(minutes=7.5, batch_size=4, learning_rate=1e-4, threads=1, seed=3, augment=False),
+        out=tmp_path / "s.onnx",
+        name="s",
+        checkpoint=tmp_path / "s.ckpt.pt",
+        resume=True,
+    )
+    args = build_parser().parse_args(["distill", *config_to_argv(config)])
+    assert replace(config_from_args(args), command=()) == config
