@@ -23,6 +23,14 @@ def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
     if dialog is not None:
         dialog.page.shutdown()
     s.close()
+    # Tear the window down here, not in whichever later test Qt next processes events in.
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()
 
 
 def _fill(page, frames, out, minutes):
