@@ -23,3 +23,16 @@ def make_studio(qtbot, model_dir: Path, *, workers: int):
     qtbot.addWidget(studio.window)
     studio.window.show()
     return studio
+
+
+def close_studio(studio) -> None:
+    """Close the studio and tear its window down now, not in whichever later test Qt next
+    processes events in (two full runs once died in a later, non-Qt test's event processing)."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    studio.close()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()

@@ -78,7 +78,7 @@ def mean_gates(model: onnx.ModelProto, inputs: Iterable[np.ndarray]) -> dict[str
     return {g.output[0]: (sums[g.input[1]] / count).astype(np.float32) for g in gates}
 
 
-def slim_graph(model: onnx.ModelProto, gate_means: dict[str, np.ndarray], *, relu: bool = True, only: Iterable[str] | None = None) -> onnx.ModelProto:
+def slim_graph(model: onnx.ModelProto, gate_means: dict[str, np.ndarray], *, relu: bool = False, only: Iterable[str] | None = None) -> onnx.ModelProto:
     """A copy of ``model`` with its squeeze-excite Muls removed (means folded in) and, with
     ``relu``, HardSwish replaced by Relu. Dead branches (the gates' pools) are dropped.
     ``only``: remove just the gates producing these tensors (default: all)."""

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -336,9 +336,9 @@ class Trainer:
         saved = state.get("config", {})
         mine = self.config.to_json_dict()
         # Checkpoints from before the slim knobs existed were made with their defaults.
-        older = {"slim_gates": None, "slim_relu": False}
+        defaults = {f.name: f.default for f in fields(DistillConfig)}
         for key in ("arch", "width", "resolution", "slim_gates", "slim_relu"):
-            theirs = saved.get(key, older.get(key))
+            theirs = saved.get(key, defaults[key])
             if theirs != mine[key]:
                 raise DistillError(f"checkpoint {path} is for {key} {theirs!r}, not {mine[key]!r}; start afresh without --resume")
         if (state.get("regressor") is None) != (regressor is None):
@@ -373,10 +373,10 @@ def make_student(spec: StudentSpec, teacher: Teacher, frames: tuple[Sample, ...]
             raise DistillError(f"{teacher.name} has no squeeze-excite gate producing {', '.join(unknown)}; its gates: {', '.join(available) or 'none'}")
         sample = frames[:GATE_SAMPLE_FRAMES]
         model = slim_graph(model, mean_gates(model, (teacher.preprocess(s.image) for s in sample)), relu=slim_relu, only=slim_gates)
-        student = GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
+    student = GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
+    if spec.arch == "slim":
         student.removed_gates = list(slim_gates) if slim_gates is not None else available
-        return student
-    return GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
+    return student
 
 
 def _learning_rate(base: float, fraction: float) -> float:

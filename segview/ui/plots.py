@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 from segview.metrics.hub import MetricSeries, energy_per_frame_mj
 from segview.metrics.live import LiveStats
 from segview.metrics.samplers import is_power_key
-from segview.ui.plot_ranges import StickyRange
 from segview.types import StageTimings
+from segview.ui.plot_ranges import StickyRange
 
 pg.setConfigOptions(antialias=True, background=(250, 250, 252), foreground=(60, 64, 72))
 

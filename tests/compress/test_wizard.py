@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 import factories  # noqa: E402
 from compress.conftest import files_in  # noqa: E402
-from qt_tools import isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
 
 JOB_TIMEOUT_MS = 90_000
 
@@ -27,7 +27,7 @@ def studio(qtbot, model_dir, tiny_model, tmp_path):
     video = factories.write_video(tmp_path / "long.mp4", factories.moving_square_frames(300))
     assert s.open(str(video), ["tiny"])
     yield s
-    s.close()
+    close_studio(s)
 
 
 def open_wizard(studio, out_dir, steps, **options):

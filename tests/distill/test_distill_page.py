@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from qt_tools import isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -22,15 +22,7 @@ def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
     dialog = getattr(s.window, "_distill_dialog", None)
     if dialog is not None:
         dialog.page.shutdown()
-    s.close()
-    # Tear the window down here, not in whichever later test Qt next processes events in.
-    import gc
-
-    from PySide6.QtCore import QCoreApplication, QEvent
-
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    QCoreApplication.processEvents()
-    gc.collect()
+    close_studio(s)
 
 
 def _fill(page, frames, out, minutes):

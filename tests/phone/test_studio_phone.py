@@ -8,7 +8,7 @@ pytest.importorskip("pytestqt")
 
 from fake_adb.fakephone import SERIAL  # noqa: E402
 from segview.phone.samplers import CHARGING_WARNING  # noqa: E402
-from qt_tools import isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
 
 TIMEOUT_MS = 10_000
 
@@ -20,7 +20,7 @@ def studio(qtbot, model_dir, brightness_model, tmp_path_factory, monkeypatch):
     isolate_qsettings(folder, monkeypatch)
     s = make_studio(qtbot, model_dir, workers=2)
     yield s
-    s.close()
+    close_studio(s)
 
 
 def test_picker_lists_the_phone(fake_phone, monkeypatch):

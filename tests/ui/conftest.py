@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 import factories
-from qt_tools import isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -24,4 +24,4 @@ def studio(qtbot, model_dir, brightness_model):
     s = make_studio(qtbot, model_dir, workers=2)
     s.window.resize(1200, 800)
     yield s
-    s.close()
+    close_studio(s)
