@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
 
 from segview.errors import SegviewError
 from segview.inference.registry import ModelEntry, ModelRegistry
@@ -25,6 +26,7 @@ from segview.pipeline.pipeline import FrameResults, Pipeline, PipelineStats, def
 from segview.render.overlay import MaskSmoother, OverlaySettings, binary_palette, compose, disagreement, palette
 from segview.sources.base import FrameSource
 from segview.sources.spec import SourceSpec, open_source, parse_source
+from segview.ui.video_view import screen_image
 
 MAX_VIEWS = 4
 
@@ -35,6 +37,7 @@ class ViewPicture:
     image: np.ndarray  # BGR, composed
     classes: tuple[str, ...]
     colours: np.ndarray
+    screen: QImage | None = None  # the image ready for its view (see screen_sizes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class RenderedFrame:
     comparison: np.ndarray | None
     pair: tuple[str, str] | None
     iou: float | None
+    comparison_screen: QImage | None = None
 
 
 class StudioEngine(QObject):
@@ -65,6 +69,9 @@ class StudioEngine(QObject):
         self.overlay = OverlaySettings()
         self.smoothing = 0.0
         self.compare_pair: tuple[int, int] | None = None
+        # (w, h) of the screens pictures go to: one per view, then the comparison view. Set by
+        # the window; pictures are prepared at these sizes on the consumer thread.
+        self.screen_sizes: tuple[tuple[int, int], ...] = ()
         self.problem: str | None = None
         self._source: FrameSource | None = None
         self._sessions: dict[Path, SegmentationSession] = {}
@@ -257,15 +264,20 @@ class StudioEngine(QObject):
         settings = self.overlay
         views = []
         cards = {e.name: e.card for e in self.models}
-        for result, mask in zip(bundle.results, masks):
+        screens = self.screen_sizes
+        for i, (result, mask) in enumerate(zip(bundle.results, masks)):
             card = cards.get(result.model)
             classes = card.classes if card else ("background", "person")
             colours = binary_palette(settings.color) if card is None or card.is_binary else palette(len(classes))
             alpha = result.probability if (card is not None and card.is_binary and self.smoothing <= 0) else None
-            views.append(ViewPicture(result.model, compose(image, mask, settings, colours=colours, alpha=alpha), classes, colours))
-        comparison = None
+            picture = compose(image, mask, settings, colours=colours, alpha=alpha)
+            screen = screen_image(picture, screens[i]) if i < len(screens) else None
+            views.append(ViewPicture(result.model, picture, classes, colours, screen))
+        comparison = comparison_screen = None
         names = None
         if pair is not None and max(pair) < len(masks):
             comparison = disagreement(masks[pair[0]], masks[pair[1]], image)
             names = (bundle.results[pair[0]].model, bundle.results[pair[1]].model)
-        return RenderedFrame(bundle.frame.index, tuple(views), comparison, names, iou)
+            if len(screens) > MAX_VIEWS:
+                comparison_screen = screen_image(comparison, screens[MAX_VIEWS])
+        return RenderedFrame(bundle.frame.index, tuple(views), comparison, names, iou, comparison_screen)

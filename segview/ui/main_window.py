@@ -280,6 +280,8 @@ class StudioWindow(QMainWindow):
     # -- slots ------------------------------------------------------------------
 
     def _on_display_tick(self) -> None:
+        # The sizes the next picture is prepared at (plain tuples, kept by the views on resize).
+        self.engine.screen_sizes = tuple(view.screen_size for view in (*self.views, self.comparison_view))
         frame = self.engine.take_new_picture()
         if frame is not None:
             self._show(frame)
@@ -293,7 +295,7 @@ class StudioWindow(QMainWindow):
         if numbers_due:
             self._captions_due = now + CAPTION_INTERVAL_S
         for view, picture in zip(self.views, frame.views):
-            view.set_picture(picture.image)
+            view.set_picture(picture.image, picture.screen)
             if numbers_due or view.title != picture.model:
                 fps, latency = self.engine.live.current(picture.model)
                 view.set_caption(picture.model, f"{fps:.0f} FPS · {latency:.1f} ms" if fps else "")
@@ -302,7 +304,7 @@ class StudioWindow(QMainWindow):
             else:
                 view.legend = []
         if frame.comparison is not None and frame.pair is not None:
-            self.comparison_view.set_picture(frame.comparison)
+            self.comparison_view.set_picture(frame.comparison, frame.comparison_screen)
             title = f"{frame.pair[0]} vs {frame.pair[1]}"
             if numbers_due or self.comparison_view.title != title:
                 self.comparison_view.set_caption(title, f"IoU {frame.iou:.3f}  ·  orange: only A  ·  blue: only B")

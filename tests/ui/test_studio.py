@@ -9,6 +9,7 @@ import pytest
 
 import factories
 from segview.render.overlay import OverlayMode
+from segview.ui.video_view import shown_size
 
 TIMEOUT_MS = 10_000
 
@@ -43,6 +44,21 @@ def test_bad_source_is_reported_and_the_window_keeps_running(qtbot, studio, slow
     assert not studio.window.choose_source(f"folder:{tmp_path / 'nothing-here'}")
     assert "image folder not found" in studio.window.problem_label.text()
     wait_for_frames(qtbot, studio)  # the old source still plays
+
+
+def test_pictures_reach_the_window_ready_for_their_views(qtbot, studio, slow_video, monkeypatch):
+    """The consumer thread scales and converts each picture for its view, so the GUI thread only shows it."""
+    shown = []
+    original = studio.window._show
+    monkeypatch.setattr(studio.window, "_show", lambda frame: (shown.append(frame), original(frame)))
+    assert studio.open(str(slow_video), ["bright"])
+    qtbot.waitUntil(lambda: any(f.views[0].screen is not None for f in shown), timeout=TIMEOUT_MS)
+    frame = next(f for f in shown if f.views[0].screen is not None)
+    view = studio.window.views[0]
+    image = frame.views[0].image
+    expected = shown_size((image.shape[1], image.shape[0]), view.screen_size)
+    assert (frame.views[0].screen.width(), frame.views[0].screen.height()) == expected
+    assert studio.engine.screen_sizes[0] == view.screen_size
 
 
 def test_model_picker_runs_ticked_models_side_by_side(qtbot, studio, slow_video, model_dir):
