@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=float, default=1.0, metavar="W", help="width multiplier (default 1.0)")
     p.add_argument("--slim-gates", type=_names, default=None, metavar="T1,T2", help="slim: remove only the squeeze-excite gates producing these tensors (default: all)")
     p.add_argument("--slim-relu", action="store_true", help="slim: Relu instead of HardSwish (faster, starts further from the teacher)")
+    p.add_argument("--slim-skip-last-stage", action="store_true", help="slim: leave out the decoder's last, highest-resolution stage (the mask comes out at half the resolution; much faster)")
     p.add_argument("--resolution", type=int, default=160, metavar="R", help="student input side in pixels, a multiple of 16 (default 160)")
     src = p.add_argument_group("frames (at least one)")
     src.add_argument("--images", type=Path, metavar="DIR", help="folder of images")
@@ -66,6 +67,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
         resolution=args.resolution,
         slim_gates=args.slim_gates,
         slim_relu=args.slim_relu,
+        slim_skip_last_stage=args.slim_skip_last_stage,
         data=DataConfig(
             images=args.images,
             masks=args.masks,

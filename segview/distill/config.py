@@ -80,6 +80,8 @@ class DistillConfig:
     # slim students: the squeeze-excite gates to remove, by the tensor each produces (None: all).
     slim_gates: tuple[str, ...] | None = None
     slim_relu: bool = False  # slim students: Relu for HardSwish (faster, further from the teacher)
+    # slim students: the output layer reads the decoder's last stage's input (half-resolution mask, faster).
+    slim_skip_last_stage: bool = False
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     train: TrainConfig = TrainConfig()

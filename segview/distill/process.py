@@ -29,6 +29,8 @@ def config_to_argv(config: DistillConfig) -> list[str]:
         argv += ["--slim-gates", ",".join(config.slim_gates)]
     if config.slim_relu:
         argv.append("--slim-relu")
+    if config.slim_skip_last_stage:
+        argv.append("--slim-skip-last-stage")
     if d.images is not None:
         argv += ["--images", str(d.images)]
     if d.masks is not None:

@@ -44,8 +44,8 @@ def distill(
         StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
     except ValueError as exc:
         raise DistillError(str(exc)) from None
-    if config.arch != "slim" and (config.slim_gates or config.slim_relu):
-        raise DistillError("--slim-gates and --slim-relu apply to --arch slim only")
+    if config.arch != "slim" and (config.slim_gates or config.slim_relu or config.slim_skip_last_stage):
+        raise DistillError("--slim-gates, --slim-relu and --slim-skip-last-stage apply to --arch slim only")
     if config.out.suffix.lower() != ".onnx":
         raise DistillError(f"the output must be an .onnx file, not {config.out.name}")
     if not config.out.parent.is_dir():
@@ -86,7 +86,7 @@ def distill(
             "input_resolution": config.resolution,
             "resolution_multiplier": round(config.resolution / max(entry.card.width, entry.card.height), 4),
             "parameters": export.parameters(result.student),
-            **({"slim": {"removed_gates": result.student.removed_gates, "relu_for_hardswish": config.slim_relu}} if config.arch == "slim" else {}),
+            **({"slim": {"removed_gates": result.student.removed_gates, "relu_for_hardswish": config.slim_relu, "skipped_last_stage": config.slim_skip_last_stage}} if config.arch == "slim" else {}),
             "teacher": {"name": entry.name, "file": entry.path.name, "sha256": teacher.sha256, "hint_layer": teacher.feature_name},
             "data": frames.description,
             "loss": {

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from segview.distill.architectures import StudentSpec, build_student
 from segview.distill.availability import DistillError
@@ -197,7 +198,9 @@ class Trainer:
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
         device = pick_device(tcfg.device)
-        student = make_student(self.spec, self.teacher, self.frames.train, slim_gates=cfg.slim_gates, slim_relu=cfg.slim_relu).to(device)
+        student = make_student(
+            self.spec, self.teacher, self.frames.train, slim_gates=cfg.slim_gates, slim_relu=cfg.slim_relu, slim_skip_last_stage=cfg.slim_skip_last_stage
+        ).to(device)
         regressor: HintRegressor | None = None
         probe = self.teacher(self.frames.train[0].image).feature if lcfg.hint == "hint" else None
         if probe is not None:
@@ -288,6 +291,10 @@ class Trainer:
         lcfg = self.config.loss
         images = torch.from_numpy(batch.images).to(device)
         logit, feature = student(images)
+        if logit.shape[-2:] != images.shape[-2:]:
+            # A student whose mask comes out smaller (a skipped last stage) is judged on it resized
+            # to the input, bilinearly, as the pipeline resizes it to the frame.
+            logit = F.interpolate(logit, size=images.shape[-2:], mode="bilinear", align_corners=False)
         loss = lcfg.soft_weight * soft_target_loss(logit, torch.from_numpy(batch.teacher).to(device), lcfg.temperature)
         if lcfg.hard_weight and batch.has_mask.any():
             loss = loss + lcfg.hard_weight * hard_target_loss(logit, torch.from_numpy(batch.masks).to(device), torch.from_numpy(batch.has_mask).to(device))
@@ -337,7 +344,7 @@ class Trainer:
         mine = self.config.to_json_dict()
         # Checkpoints from before the slim knobs existed were made with their defaults.
         defaults = {f.name: f.default for f in fields(DistillConfig)}
-        for key in ("arch", "width", "resolution", "slim_gates", "slim_relu"):
+        for key in ("arch", "width", "resolution", "slim_gates", "slim_relu", "slim_skip_last_stage"):
             theirs = saved.get(key, defaults[key])
             if theirs != mine[key]:
                 raise DistillError(f"checkpoint {path} is for {key} {theirs!r}, not {mine[key]!r}; start afresh without --resume")
@@ -350,7 +357,15 @@ class Trainer:
         return int(state["step"]), float(state["elapsed"]), [tuple(p) for p in state["loss_curve"]], [tuple(p) for p in state["val_curve"]]
 
 
-def make_student(spec: StudentSpec, teacher: Teacher, frames: tuple[Sample, ...] = (), *, slim_gates: tuple[str, ...] | None = None, slim_relu: bool = False) -> nn.Module:
+def make_student(
+    spec: StudentSpec,
+    teacher: Teacher,
+    frames: tuple[Sample, ...] = (),
+    *,
+    slim_gates: tuple[str, ...] | None = None,
+    slim_relu: bool = False,
+    slim_skip_last_stage: bool = False,
+) -> nn.Module:
     """The student network; graph students start from the teacher's weights (slim ones
     with its squeeze-excite gates, or just ``slim_gates``, replaced by their means over ``frames``)."""
     if spec.arch not in GRAPH_ARCHS:
@@ -372,7 +387,11 @@ def make_student(spec: StudentSpec, teacher: Teacher, frames: tuple[Sample, ...]
         if unknown:
             raise DistillError(f"{teacher.name} has no squeeze-excite gate producing {', '.join(unknown)}; its gates: {', '.join(available) or 'none'}")
         sample = frames[:GATE_SAMPLE_FRAMES]
-        model = slim_graph(model, mean_gates(model, (teacher.preprocess(s.image) for s in sample)), relu=slim_relu, only=slim_gates)
+        means = mean_gates(model, (teacher.preprocess(s.image) for s in sample))
+        try:
+            model = slim_graph(model, means, relu=slim_relu, only=slim_gates, skip_last_stage=slim_skip_last_stage)
+        except ValueError as exc:  # a last stage that cannot be skipped
+            raise DistillError(f"{teacher.name}: {exc}") from None
     student = GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
     if spec.arch == "slim":
         student.removed_gates = list(slim_gates) if slim_gates is not None else available

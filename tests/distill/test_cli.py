@@ -50,6 +50,7 @@ def test_the_studio_child_process_gets_every_setting_through_the_command_line(tm
         resolution=224,
         slim_gates=("multiply_9", "multiply_8"),
         slim_relu=True,
+        slim_skip_last_stage=True,
         data=DataConfig(images=tmp_path / "frames", masks=tmp_path / "masks", videos=("clip.mp4",), video_every=3, video_max_frames=50, val_images=tmp_path / "v", val_masks=tmp_path / "vm"),
         loss=LossConfig(temperature=3.0, hard_weight=0.0, hint="none", hint_weight=0.5),
         train=TrainConfig(minutes=7.5, batch_size=4, learning_rate=1e-4, threads=1, seed=3, augment=False),

@@ -113,5 +113,96 @@ def test_slim_student_distils_and_exports_without_gates(tmp_path, square_frames,
     assert {"Mul", "GlobalAveragePool"}.isdisjoint(n.op_type for n in exported.graph.node)
     card = ModelRegistry([model_dir]).resolve("slim").card
     assert card.extra["distillation"]["architecture"] == "slim"
-    assert card.extra["distillation"]["slim"] == {"removed_gates": ["m1", "m2"], "relu_for_hardswish": False}
+    assert card.extra["distillation"]["slim"] == {"removed_gates": ["m1", "m2"], "relu_for_hardswish": False, "skipped_last_stage": False}
     assert _run(exported, np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 1, 32, 32)
+
+
+def staged_teacher(path: Path, *, low_channels: int = 4, size: int = 32) -> Path:
+    """An encoder at half resolution, a Resize up, and a last stage at full resolution before
+    the output layer: the shape of the selfie teacher's decoder, in miniature."""
+    rng = np.random.default_rng(5)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.5, (8, 3, 3, 3)).astype(np.float32), "enc_w"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (low_channels, 8, 1, 1)).astype(np.float32), "low_w"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (4, low_channels, 3, 3)).astype(np.float32), "refine_w"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (1, 4, 1, 1)).astype(np.float32), "head_w"),
+        numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"),
+        numpy_helper.from_array(np.zeros(0, np.float32), "roi"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "enc_w"], ["enc"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["enc"], ["enc_relu"]),
+        helper.make_node("Conv", ["enc_relu", "low_w"], ["low"]),
+        helper.make_node("Resize", ["low", "roi", "scales"], ["up"], mode="linear"),
+        helper.make_node("Conv", ["up", "refine_w"], ["refine"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["refine"], ["last"]),
+        helper.make_node("Conv", ["last", "head_w"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["prob"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "staged_teacher",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, size, size])],
+        inits,
+    )
+    factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    factories.write_card(path, name=path.stem)
+    return path
+
+
+def test_skipping_the_last_stage_feeds_the_output_layer_from_before_the_upsampling(tmp_path):
+    model = onnx.load(str(staged_teacher(tmp_path / "staged.onnx")))
+    slim = slim_graph(model, {}, skip_last_stage=True)
+    ops = [n.op_type for n in slim.graph.node]
+    assert ops == ["Conv", "Relu", "Conv", "Conv", "Sigmoid"]  # Resize and the full-size stage are gone
+    head = next(n for n in slim.graph.node if n.output[0] == "logit")
+    assert head.input[0] == "low"
+    onnx.checker.check_model(slim)
+    x = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    assert _run(slim, x).shape == (1, 1, 16, 16)  # half the resolution
+    # The output layer keeps its weights; the skipped stage's are gone.
+    weights = {i.name for i in slim.graph.initializer}
+    assert "head_w" in weights and "refine_w" not in weights
+
+
+def test_a_last_stage_that_cannot_be_skipped_says_why(tmp_path):
+    other_width = onnx.load(str(staged_teacher(tmp_path / "wide.onnx", low_channels=6)))
+    with pytest.raises(ValueError, match="6"):
+        slim_graph(other_width, {}, skip_last_stage=True)
+    no_upsampling = onnx.load(str(se_teacher(tmp_path / "se.onnx")))
+    with pytest.raises(ValueError, match="no upsampling"):
+        slim_graph(no_upsampling, {}, skip_last_stage=True)
+
+
+def test_student_without_the_last_stage_trains_exports_and_runs(tmp_path, square_frames, model_dir, tiny_config):
+    pytest.importorskip("torch")
+    from segview.distill.runner import distill
+    from segview.inference.registry import ModelRegistry
+    from segview.inference.session import SegmentationSession
+
+    teacher = staged_teacher(model_dir / "staged.onnx")
+    out = model_dir / "coarse.onnx"
+    config = replace(tiny_config(teacher, square_frames, out, max_steps=3), arch="slim", width=1.0, resolution=32, slim_skip_last_stage=True)
+    outcome = distill(config, registry=ModelRegistry([model_dir]))
+    assert outcome.model_path == out
+    entry = ModelRegistry([model_dir]).resolve("coarse")
+    assert entry.card.extra["distillation"]["slim"]["skipped_last_stage"] is True
+    assert _run(onnx.load(str(out)), np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 1, 16, 16)
+    # The pipeline's session resizes the half-size mask to the frame.
+    frame = np.zeros((60, 80, 3), np.uint8)
+    assert SegmentationSession(entry.path, entry.card).segment(frame).mask.shape == (60, 80)
+
+
+def test_skipping_the_last_stage_of_a_teacher_without_one_is_a_clear_error(tmp_path, square_frames, model_dir, tiny_config):
+    pytest.importorskip("torch")
+    from segview.distill.runner import distill
+    from segview.distill.availability import DistillError
+    from segview.inference.registry import ModelRegistry
+
+    teacher = se_teacher(model_dir / "se.onnx")
+    out = model_dir / "nothing.onnx"
+    config = replace(tiny_config(teacher, square_frames, out, max_steps=3), arch="slim", width=1.0, slim_skip_last_stage=True)
+    with pytest.raises(DistillError, match="no upsampling"):
+        distill(config, registry=ModelRegistry([model_dir]))
+    assert not out.exists()
