@@ -48,14 +48,18 @@ class StudentPreset:
     # (the recipe of the shipped students, models/selfie-students.md).
     learning_rate: float = 3e-3
     loss: LossConfig = LossConfig()
+    slim_skip_last_stage: bool = False
 
 
 _FINE_TUNE = LossConfig(hint="none", hard_weight=0.0)
 
 # From tiny to small; the two shipped students are the two "slim" ones.
 PRESETS = (
-    StudentPreset("fast: the teacher without its squeeze-excite gates, 176 px", "slim", 1.0, 176, learning_rate=3e-4, loss=_FINE_TUNE),
-    StudentPreset("accurate: the teacher without its last decoder gate, 224 px", "slim", 1.0, 224, ("multiply_9",), 1e-4, _FINE_TUNE),
+    StudentPreset(
+        "fast: the teacher without its gates and last decoder stage, 208 px",
+        "slim", 1.0, 208, slim_skip_last_stage=True, learning_rate=2e-4, loss=_FINE_TUNE,
+    ),
+    StudentPreset("accurate: the teacher without its last decoder gate, 224 px", "slim", 1.0, 224, ("multiply_9",), learning_rate=1e-4, loss=_FINE_TUNE),
     StudentPreset("tiny: MobileNet x0.5, 128 px", "mobilenet", 0.5, 128),
     StudentPreset("MobileNet x1.0, 128 px", "mobilenet", 1.0, 128),
     StudentPreset("MobileNet x1.0, 160 px", "mobilenet", 1.0, 160),
@@ -210,6 +214,7 @@ class DistillPage(QWidget):
             width=preset.width,
             resolution=preset.resolution,
             slim_gates=preset.slim_gates,
+            slim_skip_last_stage=preset.slim_skip_last_stage,
             data=DataConfig(images=images, masks=masks, videos=videos),
             loss=preset.loss,
             train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value(), learning_rate=preset.learning_rate),
