@@ -56,14 +56,19 @@ def se_teacher(path: Path, size: int = 32) -> Path:
         helper.make_node("Conv", ["twice", "c3_w"], ["logit"]),
         helper.make_node("Sigmoid", ["logit"], ["prob"]),
     ]
+    return _save_teacher(path, nodes, [*inits, *se1_inits, *se2_inits], size, opset=14)
+
+
+def _save_teacher(path: Path, nodes: list, inits: list, size: int, *, opset: int) -> Path:
+    """A registered one-output teacher: "input" (1, 3, size, size) in, "prob" (1, 1, size, size) out."""
     graph = helper.make_graph(
         nodes,
-        "se_teacher",
+        path.stem,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, size, size])],
-        [*inits, *se1_inits, *se2_inits],
+        inits,
     )
-    factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
+    factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
     factories.write_card(path, name=path.stem)
     return path
 
@@ -139,16 +144,7 @@ def staged_teacher(path: Path, *, low_channels: int = 4, size: int = 32) -> Path
         helper.make_node("Conv", ["last", "head_w"], ["logit"]),
         helper.make_node("Sigmoid", ["logit"], ["prob"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "staged_teacher",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, size, size])],
-        inits,
-    )
-    factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-    factories.write_card(path, name=path.stem)
-    return path
+    return _save_teacher(path, nodes, inits, size, opset=13)
 
 
 def test_skipping_the_last_stage_feeds_the_output_layer_from_before_the_upsampling(tmp_path):
