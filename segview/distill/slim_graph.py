@@ -91,7 +91,7 @@ def slim_graph(
     """A copy of ``model`` with its squeeze-excite Muls removed (means folded in) and, with
     ``relu``, HardSwish replaced by Relu. Dead branches (the gates' pools) are dropped.
     ``only``: remove just the gates producing these tensors (default: all).
-    ``skip_last_stage``: see :func:`skip_last_stage`."""
+    ``skip_last_stage``: see :func:`_skip_last_stage`."""
     slim = onnx.ModelProto()
     slim.CopyFrom(model)
     graph = slim.graph

@@ -192,8 +192,8 @@ def test_student_without_the_last_stage_trains_exports_and_runs(tmp_path, square
 
 def test_skipping_the_last_stage_of_a_teacher_without_one_is_a_clear_error(tmp_path, square_frames, model_dir, tiny_config):
     pytest.importorskip("torch")
-    from segview.distill.runner import distill
     from segview.distill.availability import DistillError
+    from segview.distill.runner import distill
     from segview.inference.registry import ModelRegistry
 
     teacher = se_teacher(model_dir / "se.onnx")
