@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hint-layer", metavar="TENSOR", help="teacher tensor for --hint (default: its deepest encoder tensor)")
     p.add_argument("--hint-weight", type=float, default=1.0, metavar="X")
     p.add_argument("--no-augment", action="store_true", help="train on the frames as they are")
+    p.add_argument("--mosaic", type=float, default=0.0, metavar="P", help="chance that a training frame is a 2x2 mosaic of four crops, showing people smaller (default 0)")
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--threads", type=int, default=2, metavar="N", help="CPU threads for PyTorch (default 2)")
     p.add_argument("--seed", type=int, default=0)
@@ -88,6 +89,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
             device=args.device,
             threads=args.threads,
             augment=not args.no_augment,
+            mosaic=args.mosaic,
         ),
         out=args.out,
         name=args.name,

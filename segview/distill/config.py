@@ -56,6 +56,7 @@ class TrainConfig:
     device: str = "auto"  # auto: a CUDA GPU when present, else the CPU
     threads: int = 2
     augment: bool = True
+    mosaic: float = 0.0  # chance that a training frame is a 2x2 mosaic of four (people shown smaller)
     validate_every_s: float = 30.0
     checkpoint_every_s: float = 60.0
     max_steps: int | None = None  # a hard cap, for tests and smoke runs
@@ -69,6 +70,8 @@ class TrainConfig:
             raise DistillError("minutes must be positive")
         if self.batch_size <= 0:
             raise DistillError("batch size must be positive")
+        if not 0.0 <= self.mosaic <= 1.0:
+            raise DistillError("mosaic is a probability, between 0 and 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,33 +148,68 @@ def _hold_out(samples: list[Sample], fraction: float) -> tuple[list[Sample], lis
 
 @dataclass(frozen=True, slots=True)
 class Augment:
-    """Random crop (scale and aspect), flip and colour jitter, applied to image and mask alike."""
+    """Random crop (scale and aspect), flip and colour jitter, applied to image and mask alike;
+    with probability ``mosaic``, four such crops tiled 2x2 into one frame instead."""
 
     min_area: float = 0.45
     flip: bool = True
     colour: bool = True
+    # Crops only zoom in; a mosaic shows people at a half to a quarter of their size, as in
+    # group photos and wide shots, which a student otherwise never sees at its low resolution.
+    mosaic: float = 0.0
 
-    def __call__(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(
+        self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, others: Callable[[int], list[Sample]] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        if others is not None and self.mosaic > 0 and rng.random() < self.mosaic:
+            return self._mosaic(rng, [(image, mask)] + [(s.image, s.mask) for s in others(3)])
+        image, mask = self._crop(rng, image, mask)
+        image, mask = self._flip(rng, image, mask)
+        return self._colour(rng, image), mask
+
+    def _crop(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, aspect: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = image.shape[:2]
         area = rng.uniform(self.min_area, 1.0) * h * w
-        aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        cw = int(min(w, round(np.sqrt(area * aspect))))
-        ch = int(min(h, round(np.sqrt(area / aspect))))
+        aspect = (aspect if aspect is not None else 1.0) * np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        cw = int(max(1, min(w, round(np.sqrt(area * aspect)))))
+        ch = int(max(1, min(h, round(np.sqrt(area / aspect)))))
         x0 = int(rng.integers(0, w - cw + 1))
         y0 = int(rng.integers(0, h - ch + 1))
-        image = image[y0 : y0 + ch, x0 : x0 + cw]
-        mask = mask[y0 : y0 + ch, x0 : x0 + cw] if mask is not None else None
+        return image[y0 : y0 + ch, x0 : x0 + cw], (mask[y0 : y0 + ch, x0 : x0 + cw] if mask is not None else None)
+
+    def _flip(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         if self.flip and rng.random() < 0.5:
-            image = image[:, ::-1]
-            mask = mask[:, ::-1] if mask is not None else None
-        if self.colour:
-            # Brightness, contrast and saturation: webcams differ mostly in these.
-            f = image.astype(np.float32)
-            gray = f.mean(axis=2, keepdims=True)
-            f = gray + (f - gray) * rng.uniform(0.6, 1.4)
-            f = (f - f.mean()) * rng.uniform(0.7, 1.3) + f.mean() + rng.uniform(-30, 30)
-            image = np.clip(f, 0, 255).astype(np.uint8)
+            return np.ascontiguousarray(image[:, ::-1]), (np.ascontiguousarray(mask[:, ::-1]) if mask is not None else None)
         return np.ascontiguousarray(image), (np.ascontiguousarray(mask) if mask is not None else None)
+
+    def _colour(self, rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+        if not self.colour:
+            return image
+        # Brightness, contrast and saturation: webcams differ mostly in these.
+        f = image.astype(np.float32)
+        gray = f.mean(axis=2, keepdims=True)
+        f = gray + (f - gray) * rng.uniform(0.6, 1.4)
+        f = (f - f.mean()) * rng.uniform(0.7, 1.3) + f.mean() + rng.uniform(-30, 30)
+        return np.clip(f, 0, 255).astype(np.uint8)
+
+    def _mosaic(self, rng: np.random.Generator, tiles: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The first frame's size, split at a random point; each cell a crop of one frame at the
+        cell's shape, jittered on its own. A mask only when every tile has one."""
+        h, w = tiles[0][0].shape[:2]
+        cx = int(round(w * rng.uniform(0.3, 0.7)))
+        cy = int(round(h * rng.uniform(0.3, 0.7)))
+        canvas = np.empty((h, w, 3), np.uint8)
+        labelled = all(m is not None for _, m in tiles)
+        mask_canvas = np.empty((h, w), np.uint8) if labelled else None
+        cells = [(0, 0, cx, cy), (cx, 0, w, cy), (0, cy, cx, h), (cx, cy, w, h)]
+        for (image, mask), (x0, y0, x1, y1) in zip(tiles, cells, strict=True):
+            cw, ch = x1 - x0, y1 - y0
+            crop, crop_mask = self._crop(rng, image, mask, aspect=cw / ch)
+            crop, crop_mask = self._flip(rng, crop, crop_mask)
+            canvas[y0:y1, x0:x1] = self._colour(rng, cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA))
+            if mask_canvas is not None and crop_mask is not None:
+                mask_canvas[y0:y1, x0:x1] = cv2.resize(crop_mask, (cw, ch), interpolation=cv2.INTER_NEAREST)
+        return canvas, mask_canvas
 
 
 def to_rgb_tensor(image: np.ndarray, size: int) -> np.ndarray:

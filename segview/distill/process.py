@@ -51,6 +51,8 @@ def config_to_argv(config: DistillConfig) -> list[str]:
     argv += ["--batch-size", str(t.batch_size), "--lr", repr(t.learning_rate), "--device", t.device, "--threads", str(t.threads), "--seed", str(t.seed)]
     if not t.augment:
         argv.append("--no-augment")
+    if t.mosaic:
+        argv += ["--mosaic", repr(t.mosaic)]
     argv += ["--temperature", repr(lo.temperature), "--hard-weight", repr(lo.hard_weight), "--hint", lo.hint, "--hint-weight", repr(lo.hint_weight)]
     if lo.hint_layer:
         argv += ["--hint-layer", lo.hint_layer]

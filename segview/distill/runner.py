@@ -104,6 +104,7 @@ def distill(
                 "batch_size": config.train.batch_size,
                 "learning_rate": config.train.learning_rate,
                 "augment": config.train.augment,
+                "mosaic": config.train.mosaic,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             },
             "measured": {

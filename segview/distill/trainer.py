@@ -79,12 +79,12 @@ class _BatchMaker:
     """Augments frames and runs the teacher on them, on its own thread, a batch or two ahead:
     onnxruntime and OpenCV release the GIL, so the teacher overlaps with the student's step."""
 
-    def __init__(self, frames: tuple[Sample, ...], teacher: Teacher, *, resolution: int, batch_size: int, augment: bool, seed: int) -> None:
+    def __init__(self, frames: tuple[Sample, ...], teacher: Teacher, *, resolution: int, batch_size: int, augment: bool, mosaic: float, seed: int) -> None:
         self.frames = frames
         self.teacher = teacher
         self.resolution = resolution
         self.batch_size = min(batch_size, len(frames))
-        self.augment = Augment() if augment else None
+        self.augment = Augment(mosaic=mosaic) if augment else None
         self.rng = np.random.default_rng(seed)
         self._queue: queue.Queue[_Batch | BaseException] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
@@ -127,13 +127,17 @@ class _BatchMaker:
             if isinstance(batch, BaseException):
                 return
 
+    def _others(self, n: int) -> list[Sample]:
+        """Random frames to share a mosaic with (drawn apart from the epoch's order)."""
+        return [self.frames[int(i)] for i in self.rng.integers(0, len(self.frames), n)]
+
     def _make(self, picks: list[Sample]) -> _Batch:
         r = self.resolution
         images, teacher, masks, has_mask, features = [], [], [], [], []
         for sample in picks:
             image, mask = sample.image, sample.mask
             if self.augment is not None:
-                image, mask = self.augment(self.rng, image, mask)
+                image, mask = self.augment(self.rng, image, mask, self._others)
             out = self.teacher(image)
             images.append(to_rgb_tensor(image, r))
             teacher.append(cv2.resize(out.probability, (r, r), interpolation=cv2.INTER_LINEAR)[None])
@@ -214,7 +218,7 @@ class Trainer:
         if cfg.resume:
             step, elapsed_before, loss_curve, val_curve = self._load(student, regressor, optimizer)
         validator = Validator(self.frames.val, self.teacher, cfg.resolution)
-        maker = _BatchMaker(self.frames.train, self.teacher, resolution=cfg.resolution, batch_size=tcfg.batch_size, augment=tcfg.augment, seed=tcfg.seed + step)
+        maker = _BatchMaker(self.frames.train, self.teacher, resolution=cfg.resolution, batch_size=tcfg.batch_size, augment=tcfg.augment, mosaic=tcfg.mosaic, seed=tcfg.seed + step)
         started = time.perf_counter()
         last_val = last_ckpt = started
         smoothed: float | None = None
