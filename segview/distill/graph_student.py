@@ -84,12 +84,20 @@ class GraphStudent(nn.Module):
         for onnx_name, key in self._key.items():
             array = self.params[key].detach().cpu().numpy().astype(np.float32)
             by_name[onnx_name].CopyFrom(numpy_helper.from_array(array, onnx_name))
-        for value in (*model.graph.input, *model.graph.output):
+        for value in model.graph.input:
             dims = value.type.tensor_type.shape.dim
             if len(dims) == 4:
                 dims[2].dim_value = resolution
                 dims[3].dim_value = resolution
         del model.graph.value_info[:]  # shapes inferred for the old size would be wrong now
+        # Outputs as the graph computes them: a student that skips the last stage makes a
+        # smaller mask, and a wrong declaration costs a warning at every session start.
+        for value in model.graph.output:
+            for dim in value.type.tensor_type.shape.dim[2:]:
+                dim.Clear()
+        inferred = onnx.shape_inference.infer_shapes(model)
+        for value, found in zip(model.graph.output, inferred.graph.output, strict=True):
+            value.type.CopyFrom(found.type)
         del model.metadata_props[:]
         onnx.checker.check_model(model)
         return model.SerializeToString()
