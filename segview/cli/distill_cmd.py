@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="registry name (default: the file's stem)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default: beside --out, STEM.ckpt.pt)")
     p.add_argument("--resume", action="store_true", help="go on from the checkpoint")
+    p.add_argument("--init-from", type=Path, metavar="FILE", help="start from the student weights in another run's checkpoint (same architecture; the resolution may differ)")
     p.add_argument("--events", action="store_true", help="print JSON lines (stage, progress, finished) and stop on a 'cancel' line on stdin; for the studio")
     p.set_defaults(handler=run)
 
@@ -95,6 +96,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
         name=args.name,
         checkpoint=args.checkpoint,
         resume=args.resume,
+        init_from=args.init_from,
         command=tuple(["segview", *(argv if argv is not None else sys.argv[1:])]),
     )
 

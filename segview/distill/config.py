@@ -92,6 +92,9 @@ class DistillConfig:
     name: str | None = None  # registry name; default: the output file's stem
     checkpoint: Path | None = None  # default: beside the output, <stem>.ckpt.pt
     resume: bool = False
+    # Start from another run's student weights (same network; its resolution may differ):
+    # a student trained at one input size fine-tuned at another keeps what it learned.
+    init_from: Path | None = None
     command: tuple[str, ...] = field(default=(), compare=False)  # the command line, for the card's recipe
 
     @property

@@ -49,6 +49,7 @@ class GraphStudent(nn.Module):
             raise DistillError(f"the 'rescaled' student needs a teacher whose output is a Sigmoid; {name}'s is not")
         self._model = model  # kept to export by writing the trained weights back into it
         self.removed_gates: list[str] = []  # squeeze-excite gates a slim student was built without
+        self.pointwise_before_upsampling = 0  # Resize -> 1x1 Conv pairs swapped (commute.py)
         self.input_name = graph.input[0].name
         self.logit_name = last.input[0]
         self.feature_name = feature

@@ -63,6 +63,8 @@ def config_to_argv(config: DistillConfig) -> list[str]:
         argv += ["--checkpoint", str(config.checkpoint)]
     if config.resume:
         argv.append("--resume")
+    if config.init_from is not None:
+        argv += ["--init-from", str(config.init_from)]
     return argv
 
 

@@ -87,6 +87,7 @@ def distill(
             "resolution_multiplier": round(config.resolution / max(entry.card.width, entry.card.height), 4),
             "parameters": export.parameters(result.student),
             **({"slim": {"removed_gates": result.student.removed_gates, "relu_for_hardswish": config.slim_relu, "skipped_last_stage": config.slim_skip_last_stage}} if config.arch == "slim" else {}),
+            **({"graph_rewrites": {"pointwise_before_upsampling": result.student.pointwise_before_upsampling}} if config.arch in GRAPH_ARCHS else {}),
             "teacher": {"name": entry.name, "file": entry.path.name, "sha256": teacher.sha256, "hint_layer": teacher.feature_name},
             "data": frames.description,
             "loss": {

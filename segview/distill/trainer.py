@@ -34,6 +34,8 @@ from segview.distill.teacher import Teacher
 from segview.metrics.iou import binary_iou
 
 CHECKPOINT_FORMAT = 1
+# What makes two students the same network (the input resolution does not: it is fully convolutional).
+STUDENT_KNOBS = ("arch", "width", "slim_gates", "slim_relu", "slim_skip_last_stage")
 # Frames whose mean squeeze-excite gates seed a slim student: the means settle within a few dozen.
 GATE_SAMPLE_FRAMES = 64
 
@@ -215,8 +217,12 @@ class Trainer:
         step, elapsed_before = 0, 0.0
         loss_curve: list[tuple[int, float]] = []
         val_curve: list[tuple[int, float]] = []
+        if cfg.resume and cfg.init_from is not None:
+            raise DistillError("--resume goes on with a run and --init-from starts a new one from another's weights: give one of them")
         if cfg.resume:
             step, elapsed_before, loss_curve, val_curve = self._load(student, regressor, optimizer)
+        elif cfg.init_from is not None:
+            self._init_from(student, cfg.init_from)
         validator = Validator(self.frames.val, self.teacher, cfg.resolution)
         maker = _BatchMaker(self.frames.train, self.teacher, resolution=cfg.resolution, batch_size=tcfg.batch_size, augment=tcfg.augment, mosaic=tcfg.mosaic, seed=tcfg.seed + step)
         started = time.perf_counter()
@@ -336,22 +342,37 @@ class Trainer:
             tmp.unlink(missing_ok=True)
             raise DistillError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
 
-    def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:
-        path = self.config.checkpoint_path
+    def _read(self, path: Path, *, missing: str, same: tuple[str, ...], advice: str) -> dict:
+        """A checkpoint's contents, refused unless it was made for the same ``same`` knobs."""
         if not path.exists():
-            raise DistillError(f"nothing to resume: no checkpoint at {path}")
+            raise DistillError(f"{missing}: no checkpoint at {path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle, zip and torch errors alike: the file is not ours or damaged
             raise DistillError(f"checkpoint {path} cannot be read: {str(exc).splitlines()[0]}") from None
+        if not isinstance(state, dict) or "student" not in state:
+            raise DistillError(f"checkpoint {path} is not a segview distillation checkpoint")
         saved = state.get("config", {})
         mine = self.config.to_json_dict()
         # Checkpoints from before the slim knobs existed were made with their defaults.
         defaults = {f.name: f.default for f in fields(DistillConfig)}
-        for key in ("arch", "width", "resolution", "slim_gates", "slim_relu", "slim_skip_last_stage"):
+        for key in same:
             theirs = saved.get(key, defaults[key])
             if theirs != mine[key]:
-                raise DistillError(f"checkpoint {path} is for {key} {theirs!r}, not {mine[key]!r}; start afresh without --resume")
+                raise DistillError(f"checkpoint {path} is for {key} {theirs!r}, not {mine[key]!r}; {advice}")
+        return state
+
+    def _init_from(self, student: nn.Module, path: Path) -> None:
+        """Another run's student weights; the network must be the same, its input size need not."""
+        state = self._read(path, missing="nothing to start from", same=STUDENT_KNOBS, advice="--init-from needs a student of the same architecture")
+        try:
+            student.load_state_dict(state["student"])
+        except RuntimeError as exc:  # another teacher's network: names or shapes differ
+            raise DistillError(f"checkpoint {path} holds another network: {str(exc).splitlines()[0]}") from None
+
+    def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:
+        path = self.config.checkpoint_path
+        state = self._read(path, missing="nothing to resume", same=(*STUDENT_KNOBS, "resolution"), advice="start afresh without --resume")
         if (state.get("regressor") is None) != (regressor is None):
             raise DistillError(f"checkpoint {path} was made with another --hint setting")
         student.load_state_dict(state["student"])
@@ -396,7 +417,11 @@ def make_student(
             model = slim_graph(model, means, relu=slim_relu, only=slim_gates, skip_last_stage=slim_skip_last_stage)
         except ValueError as exc:  # a last stage that cannot be skipped
             raise DistillError(f"{teacher.name}: {exc}") from None
+    from segview.distill.commute import pointwise_before_upsampling
+
+    swapped = pointwise_before_upsampling(model)  # exact, and less memory traffic
     student = GraphStudent(model, feature=teacher.feature_name, name=teacher.name)
+    student.pointwise_before_upsampling = swapped
     if spec.arch == "slim":
         student.removed_gates = list(slim_gates) if slim_gates is not None else available
     return student

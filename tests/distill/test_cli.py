@@ -63,5 +63,6 @@ def test_the_studio_child_process_gets_every_setting_through_the_command_line(tm
         checkpoint=tmp_path / "s.ckpt.pt",
         resume=True,
     )
-    args = build_parser().parse_args(["distill", *config_to_argv(config)])
-    assert replace(config_from_args(args), command=()) == config
+    for each in (config, replace(config, resume=False, init_from=tmp_path / "earlier.ckpt.pt")):
+        args = build_parser().parse_args(["distill", *config_to_argv(each)])
+        assert replace(config_from_args(args), command=()) == each

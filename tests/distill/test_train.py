@@ -96,3 +96,44 @@ def test_resume_refuses_a_checkpoint_of_another_student(teacher, square_frames, 
     other = replace(tiny_config(teacher, square_frames, out, max_steps=4), width=0.5, resume=True)
     with pytest.raises(DistillError, match="width"):
         distill(other, registry=ModelRegistry([model_dir]))
+
+
+def test_init_from_starts_a_new_run_at_another_resolution_from_a_students_weights(teacher, square_frames, model_dir, tiny_config):
+    from dataclasses import replace
+
+    first = model_dir / "first.onnx"
+    distill(tiny_config(teacher, square_frames, first, max_steps=3), registry=ModelRegistry([model_dir]))
+    saved = torch.load(model_dir / "first.ckpt.pt", weights_only=True)["student"]
+    # A new run at 48 px whose learning rate is too small to move anything: its student
+    # ends where the first one left off, and its own step count starts from zero.
+    second = model_dir / "second.onnx"
+    config = replace(tiny_config(teacher, square_frames, second, max_steps=1, learning_rate=1e-30), resolution=48, init_from=model_dir / "first.ckpt.pt")
+    outcome = distill(config, registry=ModelRegistry([model_dir]))
+    assert outcome.steps == 1
+    state = torch.load(model_dir / "second.ckpt.pt", weights_only=True)
+    assert state["config"]["resolution"] == 48 and state["config"]["init_from"] == str(model_dir / "first.ckpt.pt")
+    assert saved.keys() == state["student"].keys()
+    learned = [k for k in saved if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]  # batch norm statistics move with any step
+    assert learned
+    for key in learned:
+        assert torch.allclose(state["student"][key], saved[key], rtol=0, atol=1e-12), key  # zeros move by the step's 1e-30
+    card = describe_model(second)
+    assert (card.width, card.height) == (48, 48)
+
+
+def test_init_from_refuses_another_network_and_a_resume_at_once(teacher, square_frames, model_dir, tiny_config):
+    from dataclasses import replace
+
+    out = model_dir / "student.onnx"
+    distill(tiny_config(teacher, square_frames, out, max_steps=2), registry=ModelRegistry([model_dir]))
+    checkpoint = model_dir / "student.ckpt.pt"
+    wider = replace(tiny_config(teacher, square_frames, model_dir / "wider.onnx", max_steps=2), width=0.5, init_from=checkpoint)
+    with pytest.raises(DistillError, match="width"):
+        distill(wider, registry=ModelRegistry([model_dir]))
+    both = replace(tiny_config(teacher, square_frames, model_dir / "both.onnx", max_steps=2), resume=True, init_from=checkpoint)
+    with pytest.raises(DistillError, match="one of them"):
+        distill(both, registry=ModelRegistry([model_dir]))
+    missing = replace(tiny_config(teacher, square_frames, model_dir / "m.onnx", max_steps=2), init_from=model_dir / "nope.ckpt.pt")
+    with pytest.raises(DistillError, match="nothing to start from"):
+        distill(missing, registry=ModelRegistry([model_dir]))
+    assert not (model_dir / "wider.onnx").exists() and not (model_dir / "both.onnx").exists()
