@@ -49,6 +49,7 @@ class StudentPreset:
     learning_rate: float = 3e-3
     loss: LossConfig = LossConfig()
     slim_skip_last_stage: bool = False
+    mosaic: float = 0.0  # see TrainConfig.mosaic
 
 
 _FINE_TUNE = LossConfig(hint="none", hard_weight=0.0)
@@ -56,8 +57,8 @@ _FINE_TUNE = LossConfig(hint="none", hard_weight=0.0)
 # From tiny to small; the two shipped students are the two "slim" ones.
 PRESETS = (
     StudentPreset(
-        "fast: the teacher without its gates and last decoder stage, 208 px",
-        "slim", 1.0, 208, slim_skip_last_stage=True, learning_rate=2e-4, loss=_FINE_TUNE,
+        "fast: the teacher without its gates and last decoder stage, 224 px",
+        "slim", 1.0, 224, slim_skip_last_stage=True, learning_rate=2e-4, loss=_FINE_TUNE, mosaic=0.5,
     ),
     StudentPreset("accurate: the teacher without its last decoder gate, 224 px", "slim", 1.0, 224, ("multiply_9",), learning_rate=1e-4, loss=_FINE_TUNE),
     StudentPreset("tiny: MobileNet x0.5, 128 px", "mobilenet", 0.5, 128),
@@ -217,7 +218,7 @@ class DistillPage(QWidget):
             slim_skip_last_stage=preset.slim_skip_last_stage,
             data=DataConfig(images=images, masks=masks, videos=videos),
             loss=preset.loss,
-            train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value(), learning_rate=preset.learning_rate),
+            train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value(), learning_rate=preset.learning_rate, mosaic=preset.mosaic),
             out=Path(self.out_edit.text()).expanduser(),
         )
 

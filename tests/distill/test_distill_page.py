@@ -43,11 +43,11 @@ def test_slim_presets_carry_the_shipped_students_recipe(qtbot, studio):
     config = page.config()
     assert (config.arch, config.resolution, config.slim_gates) == ("slim", 224, ("multiply_9",))
     assert (config.loss.hint, config.loss.hard_weight, config.train.learning_rate) == ("none", 0.0, 1e-4)
-    assert not config.slim_skip_last_stage
+    assert not config.slim_skip_last_stage and config.train.mosaic == 0.0
     page.preset_combo.setCurrentIndex(page.preset_combo.findText("fast", Qt.MatchFlag.MatchStartsWith))
     config = page.config()
-    assert (config.arch, config.resolution, config.slim_gates, config.slim_skip_last_stage) == ("slim", 208, None, True)
-    assert (config.loss.hint, config.loss.hard_weight, config.train.learning_rate) == ("none", 0.0, 2e-4)
+    assert (config.arch, config.resolution, config.slim_gates, config.slim_skip_last_stage) == ("slim", 224, None, True)
+    assert (config.loss.hint, config.loss.hard_weight, config.train.learning_rate, config.train.mosaic) == ("none", 0.0, 2e-4, 0.5)
 
 
 def test_without_torch_the_page_says_how_to_install(qtbot, studio, monkeypatch):
