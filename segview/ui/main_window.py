@@ -348,9 +348,17 @@ class StudioWindow(QMainWindow):
         if getattr(self, "_distill_dialog", None) is None:
             self._distill_dialog = DistillDialog(self.registry, self)
             self._distill_dialog.page.student_registered.connect(self.open_model_file)
+            running = self._running_model()
+            if running in self.registry.names():
+                self._distill_dialog.page.teacher_combo.setCurrentText(running)
         self._distill_dialog.page.refresh_teachers()
         self._distill_dialog.show()
         return self._distill_dialog
+
+    def _running_model(self) -> str | None:
+        """The first model the studio runs: what the Distill and Compress pages start from
+        (rather than whichever name sorts first, often a variant)."""
+        return self.engine.models[0].name if self.engine.models else None
 
     def open_compress(self):
         """The compression wizard (imported on first use); its results join the model picker as they finish."""
@@ -358,6 +366,9 @@ class StudioWindow(QMainWindow):
 
         if getattr(self, "_compress_wizard", None) is None or not self._compress_wizard.isVisible():
             self._compress_wizard = CompressWizard(self.registry, window=self, parent=self)
+            running = self._running_model()
+            if running:
+                self._compress_wizard.steps_page.set_model(running)
         self._compress_wizard.show()
         return self._compress_wizard
 

@@ -132,3 +132,12 @@ def test_frames_captured_from_the_live_source_become_the_calibration_folder(qtbo
     folder = tmp_path / "user-models" / "calibration"
     saved = list(folder.rglob("*.png"))
     assert len(saved) == 5 and wizard.data_page.calib_edit.text() == str(saved[0].parent)
+
+
+def test_the_wizard_starts_from_the_model_the_studio_runs(qtbot, studio, model_dir):
+    variant = factories.brightness_model(model_dir / "a-variant.onnx")
+    studio.window.registry.add_file(variant)
+    assert studio.window.choose_models(["a-variant"])
+    wizard = studio.window.open_compress()
+    assert wizard.steps_page.model_combo.currentData() == "a-variant"
+    assert wizard.steps_page.model_combo.itemData(0) != "a-variant"

@@ -102,3 +102,16 @@ def test_a_failed_run_is_reported_and_the_studio_keeps_running(qtbot, studio, tm
     qtbot.waitUntil(lambda: page.job is None, timeout=TIMEOUT_MS)
     assert "no frames to learn from" in page.status_label.text()
     assert studio.window.isVisible() and page.start_button.isEnabled()
+
+
+def test_the_page_starts_from_the_model_the_studio_runs(qtbot, studio, model_dir):
+    import factories
+
+    variant = factories.brightness_model(model_dir / "a-variant.onnx")
+    studio.window.registry.add_file(variant)
+    names = studio.window.registry.names()
+    assert names.index("a-variant") > 0  # not what a page defaulting to the first name would pick
+    assert studio.window.choose_models(["a-variant"])
+    page = studio.window.open_distill().page
+    assert page.teacher_combo.currentText() == "a-variant"
+    assert "a-variant-student" in page.out_edit.text()
