@@ -101,6 +101,9 @@ def distill(
                 "steps": result.steps,
                 "epochs": round(result.epochs, 2),
                 "seconds": round(result.seconds, 1),
+                # --init-from: the runs before this one, and the time of all of them.
+                "started_from": result.lineage,
+                "seconds_in_all": round(result.seconds + sum(a["seconds"] for a in result.lineage), 1),
                 "device": result.device,
                 "batch_size": config.train.batch_size,
                 "learning_rate": config.train.learning_rate,

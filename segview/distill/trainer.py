@@ -51,6 +51,9 @@ class TrainResult:
     loss_curve: list[tuple[int, float]] = field(default_factory=list)
     val_curve: list[tuple[int, float]] = field(default_factory=list)
     checkpoint: Path | None = None
+    # The runs whose weights this one started from (--init-from), nearest first: a card's
+    # training time must count them too.
+    lineage: list[dict] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -197,6 +200,7 @@ class Trainer:
         self.on_progress = on_progress or (lambda p: None)
         self.cancelled = cancelled
         self.spec = StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
+        self.lineage: list[dict] = []
 
     def run(self) -> TrainResult:
         cfg, tcfg, lcfg = self.config, self.config.train, self.config.loss
@@ -295,6 +299,7 @@ class Trainer:
             loss_curve=loss_curve,
             val_curve=val_curve,
             checkpoint=cfg.checkpoint_path,
+            lineage=self.lineage,
         )
 
     def _step(self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, batch: _Batch, device: torch.device) -> float:
@@ -331,6 +336,7 @@ class Trainer:
             "optimizer": optimizer.state_dict(),
             "step": step,
             "elapsed": elapsed,
+            "lineage": self.lineage,
             "loss_curve": [list(p) for p in loss_curve],
             "val_curve": [list(p) for p in val_curve],
         }
@@ -369,6 +375,7 @@ class Trainer:
             student.load_state_dict(state["student"])
         except RuntimeError as exc:  # another teacher's network: names or shapes differ
             raise DistillError(f"checkpoint {path} holds another network: {str(exc).splitlines()[0]}") from None
+        self.lineage = [_ancestor(path, state), *state.get("lineage", [])]
 
     def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:
         path = self.config.checkpoint_path
@@ -379,6 +386,14 @@ class Trainer:
         if regressor is not None:
             regressor.load_state_dict(state["regressor"])
         optimizer.load_state_dict(state["optimizer"])
+        self.lineage = list(state.get("lineage", []))
+        parent = state.get("config", {}).get("init_from")
+        if not self.lineage and parent and Path(parent).exists():
+            # A checkpoint from before lineage was recorded: its parent may still say what it was.
+            try:
+                self.lineage = [_ancestor(Path(parent), torch.load(parent, map_location="cpu", weights_only=True))]
+            except Exception:  # noqa: BLE001 - only the card's history is lost, not the run
+                self.lineage = []
         return int(state["step"]), float(state["elapsed"]), [tuple(p) for p in state["loss_curve"]], [tuple(p) for p in state["val_curve"]]
 
 
@@ -425,6 +440,16 @@ def make_student(
     if spec.arch == "slim":
         student.removed_gates = list(slim_gates) if slim_gates is not None else available
     return student
+
+
+def _ancestor(path: Path, state: dict) -> dict:
+    """What a card says of a run this one started from."""
+    return {
+        "checkpoint": str(path),
+        "steps": int(state.get("step", 0)),
+        "seconds": round(float(state.get("elapsed", 0.0)), 1),
+        "resolution": state.get("config", {}).get("resolution"),
+    }
 
 
 def _learning_rate(base: float, fraction: float) -> float:

@@ -103,7 +103,8 @@ def test_init_from_starts_a_new_run_at_another_resolution_from_a_students_weight
 
     first = model_dir / "first.onnx"
     distill(tiny_config(teacher, square_frames, first, max_steps=3), registry=ModelRegistry([model_dir]))
-    saved = torch.load(model_dir / "first.ckpt.pt", weights_only=True)["student"]
+    first_state = torch.load(model_dir / "first.ckpt.pt", weights_only=True)
+    saved = first_state["student"]
     # A new run at 48 px whose learning rate is too small to move anything: its student
     # ends where the first one left off, and its own step count starts from zero.
     second = model_dir / "second.onnx"
@@ -119,6 +120,19 @@ def test_init_from_starts_a_new_run_at_another_resolution_from_a_students_weight
         assert torch.allclose(state["student"][key], saved[key], rtol=0, atol=1e-12), key  # zeros move by the step's 1e-30
     card = describe_model(second)
     assert (card.width, card.height) == (48, 48)
+    # The card counts the first run's time and steps too; a resumed second run keeps them.
+    training = card.extra["distillation"]["training"]
+    assert [(a["steps"], a["resolution"]) for a in training["started_from"]] == [(3, 32)]
+    assert training["seconds_in_all"] == pytest.approx(training["seconds"] + round(first_state["elapsed"], 1), abs=0.11)
+    as_written = torch.load(model_dir / "second.ckpt.pt", weights_only=True)
+    resumed = replace(config, init_from=None, resume=True, train=replace(config.train, max_steps=2))
+    distill(resumed, registry=ModelRegistry([model_dir]))
+    assert describe_model(second).extra["distillation"]["training"]["started_from"] == training["started_from"]
+    # A checkpoint written before lineage was recorded: read from the parent its config names.
+    del as_written["lineage"]
+    torch.save(as_written, model_dir / "second.ckpt.pt")
+    distill(resumed, registry=ModelRegistry([model_dir]))
+    assert describe_model(second).extra["distillation"]["training"]["started_from"] == training["started_from"]
 
 
 def test_init_from_refuses_another_network_and_a_resume_at_once(teacher, square_frames, model_dir, tiny_config):
