@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
     print(f"wrote {outcome.model_path} (registered as {outcome.name}) after {outcome.steps} steps, {outcome.seconds:.0f} s")
     if m:
-        print(f"speed: student {m['student_ms']:.3f} ms, teacher {m['teacher_ms']:.3f} ms, {m['speedup']:.2f}x  (session.run, {m['threads']} threads, medians)")
+        print(f"speed: student {m['student_ms']:.3f} ms, teacher {m['teacher_ms']:.3f} ms, {m['speedup']:.2f}x  (session.run, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, medians)")
         if m.get("val_iou") is not None:
             print(f"validation IoU ({m['val_frames']} frames, against {m['val_against']}): student {m['val_iou']:.4f}, teacher {m['teacher_val_iou']:.4f}")
     return 0

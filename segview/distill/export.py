@@ -125,9 +125,13 @@ def _session(data: bytes | str, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(data, sess_options=so, providers=["CPUExecutionProvider"])
 
 
-def measure_speed(student_onnx: bytes, student_card: ModelCard, teacher: ModelEntry, *, threads: int = 2, rounds: int = 200) -> Speed:
+def measure_speed(student_onnx: bytes, student_card: ModelCard, teacher: ModelEntry, *, threads: int = 1, rounds: int = 400) -> Speed:
     """Raw session.run, student and teacher alternating in one process, medians:
-    both see the same machine state, so the ratio holds even on a busy machine."""
+    both see the same machine state, so the ratio holds even on a busy machine.
+
+    One thread by default: with more, each session's idle onnxruntime pool spins on
+    into the other's run, and on a two-core machine the same pair measured 2.84x
+    and 3.23x in two exports (benchmarks/bench_students.py says more)."""
     sessions = [(_session(student_onnx, threads), student_card), (_session(os.fspath(teacher.path), threads), teacher.card)]
     feeds = []
     for _, card in sessions:
