@@ -50,6 +50,13 @@ def distill(
         raise DistillError(f"the output must be an .onnx file, not {config.out.name}")
     if not config.out.parent.is_dir():
         raise DistillError(f"cannot write {config.out}: folder {config.out.parent} does not exist")
+    # Before minutes of reading frames: a run that cannot start says so at once.
+    if config.resume and config.init_from is not None:
+        raise DistillError("--resume goes on with a run and --init-from starts a new one from another's weights: give one of them")
+    if config.resume and not config.checkpoint_path.exists():
+        raise DistillError(f"nothing to resume: no checkpoint at {config.checkpoint_path}")
+    if config.init_from is not None and not config.init_from.exists():
+        raise DistillError(f"nothing to start from: no checkpoint at {config.init_from}")
     registry = registry or ModelRegistry()
     stage("loading the teacher")
     entry = resolve_teacher(config.teacher, registry)

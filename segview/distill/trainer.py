@@ -221,8 +221,6 @@ class Trainer:
         step, elapsed_before = 0, 0.0
         loss_curve: list[tuple[int, float]] = []
         val_curve: list[tuple[int, float]] = []
-        if cfg.resume and cfg.init_from is not None:
-            raise DistillError("--resume goes on with a run and --init-from starts a new one from another's weights: give one of them")
         if cfg.resume:
             step, elapsed_before, loss_curve, val_curve = self._load(student, regressor, optimizer)
         elif cfg.init_from is not None:
@@ -354,8 +352,8 @@ class Trainer:
             raise DistillError(f"{missing}: no checkpoint at {path}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and torch errors alike: the file is not ours or damaged
-            raise DistillError(f"checkpoint {path} cannot be read: {str(exc).splitlines()[0]}") from None
+        except Exception:  # pickle, zip and torch errors alike (torch's own text is advice about weights_only)
+            raise DistillError(f"checkpoint {path} cannot be read: not a segview distillation checkpoint, or damaged") from None
         if not isinstance(state, dict) or "student" not in state:
             raise DistillError(f"checkpoint {path} is not a segview distillation checkpoint")
         saved = state.get("config", {})

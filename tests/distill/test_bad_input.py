@@ -55,3 +55,20 @@ def test_resume_without_a_checkpoint(teacher, square_frames, model_dir, tiny_con
     config = replace(tiny_config(teacher, square_frames, model_dir / "s.onnx"), resume=True)
     with pytest.raises(DistillError, match="nothing to resume"):
         distill(config, registry=ModelRegistry([model_dir]))
+
+
+def test_a_missing_init_from_is_reported_before_any_frame_is_read(teacher, tmp_path, model_dir, tiny_config):
+    # The image folder does not exist either: the checkpoint is what is reported, at once.
+    config = replace(tiny_config(teacher, tmp_path / "no-frames", model_dir / "s.onnx"), init_from=tmp_path / "gone.ckpt.pt")
+    with pytest.raises(DistillError, match="nothing to start from: no checkpoint at"):
+        distill(config, registry=ModelRegistry([model_dir]))
+
+
+def test_a_file_that_is_no_checkpoint_is_one_clear_line_and_writes_nothing(teacher, square_frames, tmp_path, model_dir, tiny_config):
+    bogus = tmp_path / "notes.ckpt.pt"
+    bogus.write_text("not a checkpoint\n")
+    config = replace(tiny_config(teacher, square_frames, model_dir / "s.onnx"), init_from=bogus)
+    with pytest.raises(DistillError) as caught:
+        distill(config, registry=ModelRegistry([model_dir]))
+    assert str(caught.value) == f"checkpoint {bogus} cannot be read: not a segview distillation checkpoint, or damaged"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["teacher.json", "teacher.onnx"]
