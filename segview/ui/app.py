@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
 from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
@@ -175,23 +176,38 @@ def run_studio(args: argparse.Namespace) -> int:
         return code
 
     outcome: dict[str, object] = {}
+    started = time.monotonic()
 
     def finish() -> None:
+        if outcome:
+            return  # the source ended first; the timer fires all the same
+        seconds = round(time.monotonic() - started, 1)
         if args.screenshot is not None:
             studio.window.grab().save(str(args.screenshot))
-        outcome["problem"] = studio.engine.problem if not studio.engine.running else None
+        ended = studio.engine.source_ended
+        outcome["problem"] = studio.engine.problem if not studio.engine.running and not ended else None
+        outcome["ended"] = f"{studio.engine.source_name} ended after {seconds:.1f} s of the {args.duration:g} s asked" if ended else None
         folder = studio.recording.stop()
         outcome["folder"] = folder
         if folder is not None:
             # The window's own responsiveness, beside the recorder's files.
-            atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": args.duration})
+            atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": seconds if ended else args.duration, "duration_asked_s": args.duration})
         studio.close()
         app.quit()
+
+    def finish_if_ended() -> None:
+        # A file played to its end is the end of a scripted run, not a failure: stop there.
+        if studio.engine.source_ended:
+            QTimer.singleShot(0, finish)
+
+    studio.engine.state_changed.connect(finish_if_ended)
 
     # Responsiveness is judged while the models run, not while they load.
     QTimer.singleShot(int(min(3.0, args.duration / 3) * 1000), studio.window.lag_probe.reset)
     QTimer.singleShot(int(args.duration * 1000), finish)
     app.exec()
+    if outcome.get("ended"):
+        print(outcome["ended"])
     if outcome.get("folder"):
         print(f"session recorded in {outcome['folder']}")
     if outcome.get("problem"):

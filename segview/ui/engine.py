@@ -73,6 +73,8 @@ class StudioEngine(QObject):
         # the window; pictures are prepared at these sizes on the consumer thread.
         self.screen_sizes: tuple[tuple[int, int], ...] = ()
         self.problem: str | None = None
+        # The source came to its end (a file played through): not a fault, but nothing more to show.
+        self.source_ended = False
         self._source: FrameSource | None = None
         self._sessions: dict[Path, SegmentationSession] = {}
         self._pipeline: Pipeline | None = None
@@ -162,6 +164,7 @@ class StudioEngine(QObject):
             if self.source_spec is None:
                 return
             self._source = open_source(self.source_spec)
+        self.source_ended = False
         sessions = [self._sessions[e.path] for e in self.models]
         self._pipeline = Pipeline(
             self._source,
@@ -220,6 +223,7 @@ class StudioEngine(QObject):
         if stats.problems:
             self._set_problem(stats.problems[0])
         elif self._pipeline is not None:
+            self.source_ended = True
             self._set_problem(f"{self._source.name if self._source else 'the source'} ended")
         if self._pipeline is not None:
             # The source is spent (a file at its end, a lost camera): reopen it on the next play.

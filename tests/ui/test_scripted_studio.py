@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import factories
 from cli_tools import assert_one_line_error, run_segview
 
 
@@ -28,6 +29,20 @@ def test_scripted_run_records_a_summary_with_fps_per_model(tmp_path, brightness_
     assert studio["duration_s"] == 4.0 and studio["event_loop_delay_ms"]["p95"] is not None
     assert (folder / "frames.csv").read_text().count("\n") > 10
     assert shot.stat().st_size > 10_000  # a real picture of the window
+
+
+def test_a_clip_shorter_than_the_duration_ends_the_run_there_and_keeps_the_session(tmp_path, brightness_model):
+    # 30 frames, played at their own 30 fps: about a second of a 20-second run.
+    clip = factories.write_video(tmp_path / "short.mp4", factories.moving_square_frames(30))
+    folder = tmp_path / "session"
+    proc = run_segview("studio", "--source", clip, "--model", brightness_model, "--duration", "20", "--record", folder, env=_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "error" not in proc.stderr
+    assert "short.mp4 ended after" in proc.stdout and "of the 20 s asked" in proc.stdout
+    studio = json.loads((folder / "studio.json").read_text())
+    assert studio["duration_asked_s"] == 20.0 and 0 < studio["duration_s"] < 15
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["models"]["bright"]["frames"] >= 10
 
 
 def test_recording_into_a_used_folder_is_one_clear_line(tmp_path):
