@@ -89,6 +89,48 @@ def classifier_model(path: Path) -> Path:
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]), path)
 
 
+def decoder_model(*, mode: str = "linear", kernel: int = 1, readers: int = 1, by_sizes: bool = False, size: int = 16) -> onnx.ModelProto:
+    """Encoder at half resolution (8 channels), Resize x2, then a projection to 3 channels with a
+    bias, a Relu and a one-channel head: a selfie-style decoder step in miniature."""
+    rng = np.random.default_rng(7)
+    inits = [
+        numpy_helper.from_array(rng.normal(0, 0.5, (8, 3, 3, 3)).astype(np.float32), "enc_w"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (3, 8, kernel, kernel)).astype(np.float32), "proj_w"),
+        numpy_helper.from_array(rng.normal(0, 0.5, 3).astype(np.float32), "proj_b"),
+        numpy_helper.from_array(rng.normal(0, 0.5, (1, 3, 1, 1)).astype(np.float32), "head_w"),
+        numpy_helper.from_array(np.zeros(0, np.float32), "roi"),
+    ]
+    if by_sizes:
+        inits.append(numpy_helper.from_array(np.array([1, 8, size, size], np.int64), "sizes"))
+        resize_inputs = ["enc_relu", "roi", "", "sizes"]
+    else:
+        inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"))
+        resize_inputs = ["enc_relu", "roi", "scales"]
+    pad = kernel // 2
+    nodes = [
+        helper.make_node("Conv", ["input", "enc_w"], ["enc"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["enc"], ["enc_relu"]),
+        helper.make_node("Resize", resize_inputs, ["up"], mode=mode),
+        helper.make_node("Conv", ["up", "proj_w", "proj_b"], ["proj"], pads=[pad] * 4),
+        helper.make_node("Relu", ["proj"], ["proj_relu"]),
+    ]
+    last = "proj_relu"
+    if readers == 2:
+        # A second reader of the upsampled tensor, which needs it at 8 channels.
+        nodes.append(helper.make_node("ReduceMean", ["up"], ["up_mean"], axes=[1], keepdims=1))
+        nodes.append(helper.make_node("Add", ["proj_relu", "up_mean"], ["both"]))
+        last = "both"
+    nodes += [helper.make_node("Conv", [last, "head_w"], ["logit"]), helper.make_node("Sigmoid", ["logit"], ["prob"])]
+    graph = helper.make_graph(
+        nodes,
+        "decoder",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, size, size])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
 def write_card(model_path: Path, **overrides) -> Path:
     card = {
         "name": model_path.stem,

@@ -38,7 +38,7 @@ def test_compress_chains_steps_and_reports(tiny_model, calib_dir, labelled, out_
 def test_list_steps_names_every_step_and_option():
     proc = segview("compress", "--list-steps")
     assert proc.returncode == 0
-    for name in ("fp16", "int8-static", "int8-dynamic", "int8-auto", "prune", "prune-channels", "cluster", "max_iou_drop=0.01", "clusters=16"):
+    for name in ("rewrite", "fp16", "int8-static", "int8-dynamic", "int8-auto", "prune", "prune-channels", "cluster", "max_iou_drop=0.01", "clusters=16"):
         assert name in proc.stdout
 
 
@@ -47,6 +47,7 @@ def test_list_steps_names_every_step_and_option():
     (["--model", "MODEL"], "at least one --step"),
     (["--model", "MODEL", "--step", "zip"], "unknown compression step 'zip'"),
     (["--model", "MODEL", "--step", "cluster:clusters=1"], "clusters must be between"),
+    (["--model", "MODEL", "--step", "rewrite"], "step 'rewrite' has nothing to do"),
     (["--model", "MODEL", "--step", "int8-static"], "needs calibration frames"),
     (["--model", "MODEL", "--step", "int8-static", "--calib", "EMPTY"], "no images in calibration folder"),
     (["--model", "no/such/model.onnx", "--step", "fp16"], "model file not found"),

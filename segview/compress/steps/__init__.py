@@ -3,7 +3,8 @@
 Imported in the order the wizard and ``segview compress --list-steps`` show them.
 """
 
-from segview.compress.steps import fp16  # noqa: F401, I001 - registration order is display order
+from segview.compress.steps import rewrite  # noqa: F401, I001 - registration order is display order
+from segview.compress.steps import fp16  # noqa: F401
 from segview.compress.steps import int8_static  # noqa: F401
 from segview.compress.steps import int8_dynamic  # noqa: F401
 from segview.compress.steps import int8_auto  # noqa: F401

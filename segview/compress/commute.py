@@ -1,4 +1,6 @@
-"""An exact graph rewrite for graph students: pointwise convolutions before upsampling.
+"""An exact graph rewrite: pointwise convolutions before upsampling.
+
+Used by distillation's graph students and by the 'rewrite' compression step.
 
 Why: a decoder that upsamples a wide tensor and then narrows it with a 1x1 convolution
 (the selfie teacher upsamples 128 channels, then projects them to 24) moves far more
@@ -18,19 +20,28 @@ import onnx
 from onnx import numpy_helper
 
 
-def pointwise_before_upsampling(model: onnx.ModelProto) -> int:
-    """Rewrites ``model`` in place; returns how many Resize -> 1x1 Conv pairs were swapped."""
+def swappable_pairs(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, onnx.NodeProto]]:
+    """The (Resize, 1x1 Conv) pairs that can be swapped without changing any output."""
     graph = model.graph
     weights = {init.name: init for init in graph.initializer}
     outputs = {o.name for o in graph.output}
-    swapped = 0
-    for index, resize in enumerate(list(graph.node)):
+    pairs = []
+    for resize in graph.node:
         if resize.op_type != "Resize" or not _scales_keep_channels(resize, weights) or _mode(resize) not in (b"linear", b"nearest"):
             continue
         readers = [n for n in graph.node if resize.output[0] in n.input]
         if len(readers) != 1 or resize.output[0] in outputs or readers[0].input[0] != resize.output[0] or not _is_pointwise(readers[0], weights):
             continue
-        conv = readers[0]
+        pairs.append((resize, readers[0]))
+    return pairs
+
+
+def pointwise_before_upsampling(model: onnx.ModelProto) -> int:
+    """Rewrites ``model`` in place; returns how many Resize -> 1x1 Conv pairs were swapped."""
+    graph = model.graph
+    swapped = 0
+    for resize, conv in swappable_pairs(model):
+        index = list(graph.node).index(resize)
         narrow = f"{conv.output[0]}/before_upsampling"
         projected = onnx.NodeProto()
         projected.CopyFrom(conv)
