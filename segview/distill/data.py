@@ -167,10 +167,10 @@ class Augment:
         image, mask = self._flip(rng, image, mask)
         return self._colour(rng, image), mask
 
-    def _crop(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, aspect: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def _crop(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = image.shape[:2]
         area = rng.uniform(self.min_area, 1.0) * h * w
-        aspect = (aspect if aspect is not None else 1.0) * np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        aspect = aspect * np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
         cw = int(max(1, min(w, round(np.sqrt(area * aspect)))))
         ch = int(max(1, min(h, round(np.sqrt(area / aspect)))))
         x0 = int(rng.integers(0, w - cw + 1))

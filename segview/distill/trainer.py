@@ -346,10 +346,9 @@ class Trainer:
             tmp.unlink(missing_ok=True)
             raise DistillError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
 
-    def _read(self, path: Path, *, missing: str, same: tuple[str, ...], advice: str) -> dict:
-        """A checkpoint's contents, refused unless it was made for the same ``same`` knobs."""
-        if not path.exists():
-            raise DistillError(f"{missing}: no checkpoint at {path}")
+    def _read(self, path: Path, *, same: tuple[str, ...], advice: str) -> dict:
+        """A checkpoint's contents, refused unless it was made for the same ``same`` knobs.
+        (That it exists, distill() checks before the frames are read.)"""
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # pickle, zip and torch errors alike (torch's own text is advice about weights_only)
@@ -368,7 +367,7 @@ class Trainer:
 
     def _init_from(self, student: nn.Module, path: Path) -> None:
         """Another run's student weights; the network must be the same, its input size need not."""
-        state = self._read(path, missing="nothing to start from", same=STUDENT_KNOBS, advice="--init-from needs a student of the same architecture")
+        state = self._read(path, same=STUDENT_KNOBS, advice="--init-from needs a student of the same architecture")
         try:
             student.load_state_dict(state["student"])
         except RuntimeError as exc:  # another teacher's network: names or shapes differ
@@ -377,7 +376,7 @@ class Trainer:
 
     def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:
         path = self.config.checkpoint_path
-        state = self._read(path, missing="nothing to resume", same=(*STUDENT_KNOBS, "resolution"), advice="start afresh without --resume")
+        state = self._read(path, same=(*STUDENT_KNOBS, "resolution"), advice="start afresh without --resume")
         if (state.get("regressor") is None) != (regressor is None):
             raise DistillError(f"checkpoint {path} was made with another --hint setting")
         student.load_state_dict(state["student"])

@@ -349,7 +349,7 @@ class StudioWindow(QMainWindow):
             self._distill_dialog = DistillDialog(self.registry, self)
             self._distill_dialog.page.student_registered.connect(self.open_model_file)
             running = self._running_model()
-            if running in self.registry.names():
+            if running:
                 self._distill_dialog.page.teacher_combo.setCurrentText(running)
         self._distill_dialog.page.refresh_teachers()
         self._distill_dialog.show()
