@@ -65,7 +65,9 @@ class CompressionJob:
     def __init__(self, recipe: Recipe) -> None:
         recipe.validate()
         self.recipe = recipe
-        # spawn: a forked child would inherit the GUI's threads and Qt state.
+        # spawn: a forked child would inherit the GUI's threads and Qt state. The spawned child takes this
+        # process's sys.path, not its working folder, so a clone named segview there cannot shadow segview
+        # (tests/test_child_process.py); segview started as a command goes through segview.child instead.
         self._context = mp.get_context("spawn")
         self._queue = self._context.Queue()
         self._cancel = self._context.Event()

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from segview.child import segview_command
 from segview.distill.config import DistillConfig
 from segview.distill.events import DistillOutcome, Progress
 
@@ -82,7 +83,7 @@ class DistillProcess:
         python: str = sys.executable,
     ) -> None:
         self.config = config
-        self.command = [python, "-m", "segview", "distill", *config_to_argv(config), "--events"]
+        self.command = segview_command("distill", *config_to_argv(config), "--events", python=python)
         self._on_progress = on_progress or (lambda p: None)
         self._on_stage = on_stage or (lambda s: None)
         self._on_finished = on_finished or (lambda o: None)
