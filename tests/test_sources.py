@@ -135,3 +135,51 @@ def test_demo_clip_shows_frames():
     assert len(frames) == 5
     assert frames[0].image.shape == (480, 640, 3)
     assert frames[0].image.std() > 10  # a picture, not a blank
+
+
+# -- the grammar refuses what no source understands (issue 12) -------------------
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("demo?lop=1", "unknown option 'lop' for demo; did you mean loop? known: loop, realtime"),
+        ("camera:0?sise=640x480", "known: size, fps"),
+        ("camera:0?fps=-3", "fps=-3: must be a number above 0"),
+        ("camera:0?fps=nan", "fps=nan: must be a number above 0"),
+        ("camera:0?fps=inf", "fps=inf: must be a number above 0"),
+        ("folder:x?fps=abc", "fps=abc: not a number"),
+        ("demo?loop=banana", "loop=banana: give 1 or 0"),
+        ("camera:0?size=0x720", "size must look like 1280x720"),
+        ("adb?wait=-1", "wait=-1: must be a number above 0"),
+        ("adb?bitrate=fast", "bitrate must look like 8M"),
+    ],
+)
+def test_bad_options_are_refused_before_opening(text, fragment):
+    with pytest.raises(SourceError) as caught:
+        parse_source(text)
+    assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["demo?loop=0&realtime=yes", "camera:1?size=1280x720&fps=29.97", "adb?bitrate=8M&giveup=2.5", "folder:x?fps=10&loop=on"])
+def test_good_options_pass(text):
+    assert str(parse_source(text)) == text
+
+
+def test_a_bare_flag_means_on():
+    assert parse_source("demo?realtime").flag("realtime") is True
+    assert parse_source("demo?loop=off").flag("loop", True) is False
+
+
+@pytest.mark.parametrize("text, guess", [("dmeo", "did you mean demo?"), ("camra:0", "did you mean camera:0?"), ("fodler:imgs?loop=1", "did you mean folder:imgs?loop=1?")])
+def test_mistyped_source_gets_a_suggestion(text, guess):
+    with pytest.raises(SourceError) as caught:
+        parse_source(text)
+    assert str(caught.value).startswith(f"unknown source {text!r}")
+    assert str(caught.value).endswith(guess)
+
+
+def test_no_suggestion_when_nothing_is_close():
+    with pytest.raises(SourceError) as caught:
+        parse_source("nonsense")
+    assert "did you mean" not in str(caught.value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +15,22 @@ from segview.sources.base import FrameSource
 
 SourceFactory = Callable[["SourceSpec"], FrameSource]
 _FACTORIES: dict[str, SourceFactory] = {}
+
+# The options each built-in scheme understands, and the kind of value each takes.
+# Kept here, beside the grammar, so that a typo ("demo?lop=1") is refused before
+# anything opens. A scheme registered elsewhere without an entry is not checked.
+_FLAG, _SIZE, _RATE, _SECONDS, _BITRATE = "flag", "size", "rate", "seconds", "bitrate"
+KNOWN_OPTIONS: dict[str, dict[str, str]] = {
+    "demo": {"loop": _FLAG, "realtime": _FLAG},
+    "file": {"loop": _FLAG, "realtime": _FLAG},
+    "folder": {"loop": _FLAG, "fps": _RATE},
+    "camera": {"size": _SIZE, "fps": _RATE},
+    "adb": {"size": _SIZE, "bitrate": _BITRATE, "bit_rate": _BITRATE, "stall": _SECONDS, "wait": _SECONDS, "giveup": _SECONDS},
+}
+_TRUE, _FALSE = ("1", "true", "yes", "on", ""), ("0", "false", "no", "off")
+_SIZE_TEXT = re.compile(r"(\d{1,5})[xX](\d{1,5})")
+_MAX_FPS = 1000.0
+_MAX_SECONDS = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +43,7 @@ class SourceSpec:
         value = self.options.get(key)
         if value is None:
             return default
-        return value.lower() in ("1", "true", "yes", "on", "")
+        return value.lower() in _TRUE
 
     def size(self) -> tuple[int, int] | None:
         value = self.options.get("size")
@@ -62,6 +81,13 @@ def schemes() -> list[str]:
 
 
 def parse_source(text: str) -> SourceSpec:
+    """The spec a name stands for; raises SourceError for unknown sources, options or values."""
+    spec = _parse_name(text)
+    check_options(spec)
+    return spec
+
+
+def _parse_name(text: str) -> SourceSpec:
     _load_builtin_schemes()
     text = text.strip()
     if not text:
@@ -80,7 +106,58 @@ def parse_source(text: str) -> SourceSpec:
     if path.exists() or path.suffix:
         return SourceSpec("file", str(path), options)
     known = ", ".join(f"{s}:" for s in sorted(_FACTORIES))
-    raise SourceError(f"unknown source {text!r}: not a file or folder, and not one of {known}")
+    raise SourceError(f"unknown source {text!r}: not a file or folder, and not one of {known}{_did_you_mean(body, query)}")
+
+
+def _did_you_mean(body: str, query: str) -> str:
+    """"; did you mean camera:0?" for "camra:0" (difflib), or nothing."""
+    scheme, sep, target = body.partition(":")
+    match = difflib.get_close_matches(scheme.lower(), sorted(_FACTORIES), n=1, cutoff=0.6)
+    if not match:
+        return ""
+    return f"; did you mean {match[0]}{sep}{target}{'?' + query if query else ''}?"
+
+
+def check_options(spec: SourceSpec) -> None:
+    """Refuse options the scheme does not know and values it could not use, naming what it accepts."""
+    known = KNOWN_OPTIONS.get(spec.scheme)
+    if known is None:
+        return
+    for key, value in spec.options.items():
+        kind = known.get(key)
+        if kind is None:
+            hint = difflib.get_close_matches(key, known, n=1)
+            guess = f"did you mean {hint[0]}? " if hint else ""
+            raise SourceError(f"unknown option {key!r} for {spec.scheme}; {guess}known: {', '.join(known)}")
+        problem = _value_problem(kind, value)
+        if problem:
+            raise SourceError(f"{spec.scheme} option {key}={value}: {problem}")
+
+
+def _value_problem(kind: str, value: str) -> str | None:
+    if kind == _FLAG:
+        return None if value.lower() in _TRUE + _FALSE else "give 1 or 0 (yes/no, on/off, true/false)"
+    if kind == _SIZE:
+        match = _SIZE_TEXT.fullmatch(value)
+        if match is None or not all(1 <= int(n) <= 16384 for n in match.groups()):
+            return "size must look like 1280x720 (each side 1 to 16384)"
+        return None
+    if kind == _BITRATE:
+        from segview.sources.adb_phone import parse_bit_rate  # the phone's own rule
+
+        try:
+            parse_bit_rate(value)
+        except SourceError as exc:
+            return str(exc)
+        return None
+    upper = _MAX_FPS if kind == _RATE else _MAX_SECONDS
+    try:
+        number = float(value)
+    except ValueError:
+        return "not a number"
+    if not math.isfinite(number) or not 0 < number <= upper:
+        return f"must be a number above 0 and at most {upper:g}"
+    return None
 
 
 def open_source(text_or_spec: str | SourceSpec, **overrides: str) -> FrameSource:
