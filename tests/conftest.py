@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).parent))
 
 import factories  # noqa: E402
+import home_guard  # noqa: E402
+from qt_tools import isolate_qsettings  # noqa: E402
+
+# The user's own segview files, fingerprinted before anything runs; compared in pytest_sessionfinish.
+USER_PLACES = home_guard.user_segview_places()
+_USER_FILES = home_guard.fingerprint(USER_PLACES)
+# A home for the whole session, set before any segview module computes a default under HOME.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="segview-tests-home-"))
+os.environ.update(home_guard.home_environment(_SESSION_HOME))
 
 
 @pytest.fixture
@@ -35,3 +46,28 @@ def square_video(tmp_path: Path) -> Path:
 def _isolated_model_path(monkeypatch: pytest.MonkeyPatch) -> None:
     # The user's own model folders must not leak into tests.
     monkeypatch.delenv("SEGVIEW_MODEL_PATH", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own HOME and XDG folders; Qt's settings (already started or not) follow them."""
+    home = tmp_path_factory.mktemp("home")
+    for name, value in home_guard.home_environment(home).items():
+        monkeypatch.setenv(name, value)
+    # QSettings reads XDG_CONFIG_HOME once, at its first use in the process: later tests need setPath.
+    if "PySide6.QtCore" in sys.modules:
+        isolate_qsettings(home / ".config")
+    return home
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+    changes = home_guard.describe_changes(_USER_FILES, home_guard.fingerprint(USER_PLACES))
+    if changes:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "tests changed the user's segview files:\n  " + "\n  ".join(changes)
+        if reporter is not None:
+            reporter.write_line("\n" + message, red=True)
+        else:
+            print(message, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,16 +1,23 @@
-"""Qt test helpers: each test gets its own QSettings store, so remembered choices never leak."""
+"""Qt test helpers: a studio window to test, and torn down at once; QSettings pointed at a test's own folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def isolate_qsettings(folder: Path, monkeypatch) -> None:
+def isolate_qsettings(config_dir: Path, monkeypatch=None) -> None:
+    """User-scope QSettings live in ``config_dir`` (as if it were XDG_CONFIG_HOME) from now on.
+
+    Every test gets this from tests/conftest.py's autouse ``isolated_home``; call it only to move
+    the store within a test. Both formats: ``QSettings(org, app)`` uses NativeFormat, whose path
+    IniFormat's setPath does not change (that gap once let tests write the user's studio.conf).
+    """
     from PySide6.QtCore import QSettings
 
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
-    monkeypatch.setenv("HOME", str(folder))
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(config_dir))
+    if monkeypatch is not None:  # and child processes read the same store
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(config_dir))
 
 
 def make_studio(qtbot, model_dir: Path, *, workers: int):

@@ -10,15 +10,9 @@ pytest.importorskip("pytestqt")
 
 import factories  # noqa: E402
 from compress.conftest import files_in  # noqa: E402
-from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, make_studio  # noqa: E402
 
 JOB_TIMEOUT_MS = 90_000
-
-
-@pytest.fixture(autouse=True)
-def _isolated_settings(tmp_path_factory, monkeypatch):
-    folder = tmp_path_factory.mktemp("qsettings")
-    isolate_qsettings(folder, monkeypatch)
 
 
 @pytest.fixture

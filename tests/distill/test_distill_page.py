@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, make_studio  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
@@ -13,10 +13,7 @@ TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def studio(qtbot, model_dir, teacher, tmp_path_factory, monkeypatch):
-
-    folder = tmp_path_factory.mktemp("qsettings")
-    isolate_qsettings(folder, monkeypatch)
+def studio(qtbot, model_dir, teacher):
     s = make_studio(qtbot, model_dir, workers=1)
     yield s
     dialog = getattr(s.window, "_distill_dialog", None)

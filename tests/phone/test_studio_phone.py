@@ -8,16 +8,13 @@ pytest.importorskip("pytestqt")
 
 from fake_adb.fakephone import SERIAL  # noqa: E402
 from segview.phone.samplers import CHARGING_WARNING  # noqa: E402
-from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, make_studio  # noqa: E402
 
 TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
-def studio(qtbot, model_dir, brightness_model, tmp_path_factory, monkeypatch):
-
-    folder = tmp_path_factory.mktemp("qsettings")
-    isolate_qsettings(folder, monkeypatch)
+def studio(qtbot, model_dir, brightness_model):
     s = make_studio(qtbot, model_dir, workers=2)
     yield s
     close_studio(s)

@@ -3,14 +3,9 @@ from __future__ import annotations
 import pytest
 
 import factories
-from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
+from qt_tools import close_studio, make_studio  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _isolated_settings(tmp_path_factory, monkeypatch):
-    """Each test gets its own QSettings store, so remembered choices never leak between tests or from the user."""
-    folder = tmp_path_factory.mktemp("qsettings")
-    isolate_qsettings(folder, monkeypatch)
+# Each test's own HOME and QSettings store: tests/conftest.py's autouse isolated_home.
 
 
 @pytest.fixture
