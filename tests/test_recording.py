@@ -209,3 +209,86 @@ def test_compare_two_recordings(tmp_path, brightness_model, square_video):
     assert bright.fps_ratio == pytest.approx(bright.fps_b / bright.fps_a)
     assert bright.latency_p50_ratio == pytest.approx(bright.latency_p50_b / bright.latency_p50_a)
     assert only_a.fps_a > 0 and only_a.fps_b is None and only_a.fps_ratio is None
+
+
+# -- damaged sessions: read what can be read, say what could not -----------------------
+
+
+def _damaged_copies(tmp_path, brightness_model, square_video):
+    """One real recording, copied and damaged the ways crashed runs and bad disks do; by name."""
+    import shutil
+
+    original = tmp_path / "original"
+    record_session(original, brightness_model, square_video, seconds=2.2, names=("bright", "dim"))
+    folders = {}
+    for i, name in enumerate(("clean", "bad-second", "model-as-string", "not-utf8", "crashed")):
+        folder = tmp_path / "sessions" / name
+        shutil.copytree(original, folder)
+        machine = json.loads((folder / "machine.json").read_text())
+        machine["recorded_at"] = f"2026-01-0{i + 1}T10:00:00+00:00"  # clean is the oldest
+        (folder / "machine.json").write_text(json.dumps(machine))
+        folders[name] = folder
+    lines = (folders["bad-second"] / "seconds.jsonl").read_text().splitlines()
+    assert len(lines) >= 2
+    (folders["bad-second"] / "seconds.jsonl").write_text("\n".join([lines[0], '{"second": oops', *lines[1:]]) + "\n")
+    summary = json.loads((folders["model-as-string"] / "summary.json").read_text())
+    summary["models"]["dim"] = "fast"
+    (folders["model-as-string"] / "summary.json").write_text(json.dumps(summary))
+    raw = (folders["not-utf8"] / "frames.csv").read_bytes().splitlines(keepends=True)
+    raw[2] = raw[2].replace(b",", b"\xff,", 3)  # bad bytes in the frame number, model and time of one row
+    (folders["not-utf8"] / "frames.csv").write_bytes(b"".join(raw))
+    (folders["crashed"] / "summary.json").unlink()
+    return load_session(original), folders
+
+
+def test_damaged_sessions_load_with_their_problems(tmp_path, brightness_model, square_video):
+    original, folders = _damaged_copies(tmp_path, brightness_model, square_video)
+    assert original.problems == ()
+
+    bad_second = load_session(folders["bad-second"])
+    assert len(bad_second.seconds) == len(original.seconds)
+    assert any("seconds.jsonl: 1 damaged line(s) skipped (line 2)" in p for p in bad_second.problems)
+
+    as_string = load_session(folders["model-as-string"])
+    assert as_string.models == ("bright", "dim")
+    assert any("'dim' is damaged; recomputed from frames.csv" in p for p in as_string.problems)
+    assert as_string.summary.model("dim").frames == original.summary.model("dim").frames
+    assert as_string.summary.model("bright") == original.summary.model("bright")
+
+    not_utf8 = load_session(folders["not-utf8"])
+    assert any("not valid UTF-8 in 1 row(s)" in p for p in not_utf8.problems)
+    assert any("1 damaged row(s) skipped" in p for p in not_utf8.problems)
+    frames = sum(len(rows) for rows in not_utf8.frames.values())
+    assert frames == sum(len(rows) for rows in original.frames.values()) - 1
+
+    crashed = load_session(folders["crashed"])
+    assert crashed.summary.reconstructed and crashed.problems == ()
+
+
+def test_listing_keeps_every_session_and_shows_each_problem(tmp_path, brightness_model, square_video):
+    from segview.recording.session_list import list_sessions
+
+    original, folders = _damaged_copies(tmp_path, brightness_model, square_video)
+    root = tmp_path / "sessions"
+    broken = root / "broken-settings"
+    broken.mkdir()
+    (broken / "frames.csv").write_text(",".join(FRAME_COLUMNS) + "\n")
+    (broken / "settings.json").write_bytes(b"\xff{")
+    (root / "holiday-photos").mkdir()  # not a session: not listed
+
+    entries = list_sessions(root)
+    by_name = {e.name: e for e in entries}
+    assert set(by_name) == {*folders, "broken-settings"}
+    dated = [e.name for e in entries if e.name != "broken-settings"]
+    assert dated == ["crashed", "not-utf8", "model-as-string", "bad-second", "clean"]  # newest first
+    clean = by_name["clean"]
+    assert clean.problems == () and clean.models == ("bright", "dim") and clean.source.startswith("file:")
+    assert clean.fps["bright"] == pytest.approx(original.summary.model("bright").fps)
+    assert clean.duration_s == pytest.approx(original.summary.duration_s)
+    for name, words in (("bad-second", "seconds.jsonl"), ("model-as-string", "'dim'"), ("not-utf8", "UTF-8"),
+                        ("crashed", "did not stop cleanly")):
+        assert any(words in p for p in by_name[name].problems), name
+        assert by_name[name].readable and by_name[name].fps["bright"] > 0, name
+    assert not by_name["broken-settings"].readable
+    assert "settings.json is damaged" in by_name["broken-settings"].problems[0]
+    assert list_sessions(tmp_path / "no-such-folder") == []

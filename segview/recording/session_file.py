@@ -10,6 +10,9 @@ A session folder holds
 
 The recorder writes it (``recorder.py``); everything here only reads it or
 computes from rows, so the report and a comparison never need the recorder.
+Reading is tolerant: a damaged line, row or model entry is skipped (or
+recomputed from the rows) and named in ``RecordedSession.problems``, so one
+bad byte does not hide the rest of a run.
 """
 
 from __future__ import annotations
@@ -100,14 +103,15 @@ class SecondRow:
         models = {
             name: SecondModel(
                 frames=int(m.get("frames", 0)),
-                fps=m.get("fps"),
-                latency_p50_ms=m.get("latency_p50_ms"),
-                inference_p50_ms=m.get("inference_p50_ms"),
-                stage_p50_ms=dict(m.get("stage_p50_ms", {})),
+                fps=_optional(m.get("fps")),
+                latency_p50_ms=_optional(m.get("latency_p50_ms")),
+                inference_p50_ms=_optional(m.get("inference_p50_ms")),
+                stage_p50_ms={k: _optional(v) for k, v in m.get("stage_p50_ms", {}).items()},
             )
             for name, m in data.get("models", {}).items()
         }
-        return cls(int(data["second"]), float(data.get("duration_s", 1.0)), models, dict(data.get("metrics", {})))
+        metrics = {k: _optional(v) for k, v in data.get("metrics", {}).items()}
+        return cls(int(data["second"]), float(data.get("duration_s", 1.0)), models, metrics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +187,15 @@ class SessionSummary:
         )
 
 
+def _optional(value: Any) -> float | None:
+    """A number or None; anything else raises (the line is damaged)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {value!r}")
+    return float(value)
+
+
 def _num(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
@@ -245,6 +258,7 @@ class RecordedSession:
     summary: SessionSummary
     frames: dict[str, FrameRows]
     seconds: tuple[SecondRow, ...]
+    problems: tuple[str, ...] = ()  # what could not be read, one sentence each; empty for a clean session
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -282,25 +296,76 @@ def _nan(value: float | None) -> float:
 
 
 def load_session(folder: Path) -> RecordedSession:
-    """Read a session folder; a missing summary (a crashed run) is computed from the rows."""
+    """Read a session folder; a missing summary (a crashed run) is computed from the rows.
+
+    Raises SegviewError only when the folder is not a session at all (no
+    folder, no frames.csv, unreadable settings.json); damage inside is listed
+    in ``problems`` instead.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise SegviewError(f"{folder} is not a recorded session: no such folder")
     if not (folder / FRAMES_FILE).is_file():
         raise SegviewError(f"{folder} is not a recorded session: it has no {FRAMES_FILE}")
+    problems: list[str] = []
     settings = _read_json(folder / SETTINGS_FILE, required=True)
-    machine = _read_json(folder / MACHINE_FILE, required=False) or {}
-    frames = read_frames(folder / FRAMES_FILE)
-    seconds = read_seconds(folder / SECONDS_FILE)
-    raw_summary = _read_json(folder / SUMMARY_FILE, required=False)
-    if raw_summary is not None:
+    if not isinstance(settings, dict):
+        raise SegviewError(f"{folder / SETTINGS_FILE} is damaged (not a JSON object)")
+    machine = _read_optional_json(folder / MACHINE_FILE, problems)
+    frames = _read_frames(folder / FRAMES_FILE, problems)
+    seconds = _read_seconds(folder / SECONDS_FILE, problems)
+    summary = _load_summary(folder / SUMMARY_FILE, frames, seconds, problems)
+    return RecordedSession(folder, settings, machine, summary, frames, seconds, tuple(problems))
+
+
+def _read_optional_json(path: Path, problems: list[str]) -> dict[str, Any]:
+    """A JSON object that the session can do without: damage is a problem, not an error."""
+    try:
+        data = _read_json(path, required=False)
+    except SegviewError as exc:
+        problems.append(str(exc))
+        return {}
+    if data is not None and not isinstance(data, dict):
+        problems.append(f"{path.name} is damaged (not a JSON object)")
+        return {}
+    return data or {}
+
+
+def _load_summary(
+    path: Path, frames: Mapping[str, FrameRows], seconds: tuple[SecondRow, ...], problems: list[str]
+) -> SessionSummary:
+    """summary.json as written, with damaged model entries recomputed from the rows; rebuilt if it is missing or unusable."""
+    try:
+        raw = _read_json(path, required=False)
+    except SegviewError as exc:
+        problems.append(f"{exc}; summary computed from the rows")
+        return _reconstruct_summary(frames, seconds)
+    if raw is None:
+        return _reconstruct_summary(frames, seconds)
+    if not isinstance(raw, dict) or not isinstance(raw.get("models"), dict):
+        problems.append(f"{path.name} is damaged (no table of models); summary computed from the rows")
+        return _reconstruct_summary(frames, seconds)
+    models = []
+    for name, entry in raw["models"].items():
         try:
-            summary = SessionSummary.from_dict(raw_summary)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SegviewError(f"{folder / SUMMARY_FILE} is damaged: {exc}") from None
-    else:
-        summary = _reconstruct_summary(frames, seconds)
-    return RecordedSession(folder, settings, machine, summary, frames, seconds)
+            models.append(ModelSummary.from_dict(name, entry))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            note = f"{path.name}: the entry of model {name!r} is damaged"
+            if name in frames and len(frames[name]):
+                models.append(summarise_model(name, frames[name]))
+                note += "; recomputed from frames.csv"
+            problems.append(note)
+    try:
+        summary = SessionSummary.from_dict({**raw, "models": {}})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problems.append(f"{path.name} is damaged ({exc}); summary computed from the rows")
+        return _reconstruct_summary(frames, seconds)
+    return _with_models(summary, tuple(models))
+
+
+def _with_models(summary: SessionSummary, models: tuple[ModelSummary, ...]) -> SessionSummary:
+    return SessionSummary(models, summary.duration_s, summary.frames_dropped, summary.metrics_mean,
+                          summary.energy_per_frame_mj, summary.problem, summary.reconstructed)
 
 
 def _read_json(path: Path, *, required: bool) -> Any:
@@ -310,6 +375,8 @@ def _read_json(path: Path, *, required: bool) -> Any:
         if required:
             raise SegviewError(f"{path.parent} is not a complete recorded session: {path.name} is missing") from None
         return None
+    except UnicodeDecodeError:
+        raise SegviewError(f"{path} is damaged (not UTF-8 text)") from None
     except OSError as exc:
         raise SegviewError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
@@ -319,52 +386,78 @@ def _read_json(path: Path, *, required: bool) -> Any:
 
 
 def read_frames(path: Path) -> dict[str, FrameRows]:
-    """Rows per model, in file order. A torn last line (the run died mid-write) is skipped."""
+    """Rows per model, in file order. A torn last line (the run died mid-write) and damaged rows are skipped."""
+    return _read_frames(path, [])
+
+
+def _read_frames(path: Path, problems: list[str]) -> dict[str, FrameRows]:
     columns: dict[str, tuple[list[int], list[float], dict[str, list[float]]]] = {}
+    damaged = replaced = 0
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # Bytes that are not UTF-8 become U+FFFD: the rows around them still read.
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
                 return {}
             if tuple(header) != FRAME_COLUMNS:
                 raise SegviewError(f"{path} is not a segview frames file (its columns are {', '.join(header)})")
+            pending = 0  # a bad row counts as damage only if a row follows it (else it is the torn last line)
             for row in reader:
-                if len(row) != len(FRAME_COLUMNS):
+                replaced += any("\ufffd" in cell for cell in row)
+                parsed = _frame_row(row)
+                if parsed is None:
+                    pending += 1
                     continue
-                try:
-                    index, t = int(row[0]), float(row[2])
-                    values = [float(v) for v in row[3:]]
-                except ValueError:
-                    continue
-                frame, times, timings = columns.setdefault(row[1], ([], [], {c: [] for c in TIMING_COLUMNS}))
+                damaged, pending = damaged + pending, 0
+                model, index, t, values = parsed
+                frame, times, timings = columns.setdefault(model, ([], [], {c: [] for c in TIMING_COLUMNS}))
                 frame.append(index)
                 times.append(t)
                 for c, v in zip(TIMING_COLUMNS, values):
                     timings[c].append(v)
-    except OSError as exc:
-        raise SegviewError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, csv.Error) as exc:
+        raise SegviewError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if replaced:
+        problems.append(f"{path.name} is not valid UTF-8 in {replaced} row(s); unreadable bytes were replaced")
+    if damaged:
+        problems.append(f"{path.name}: {damaged} damaged row(s) skipped")
     return {model: FrameRows.from_lists(*cols) for model, cols in columns.items()}
 
 
-def read_seconds(path: Path) -> tuple[SecondRow, ...]:
-    """Per-second rows; missing file = none. A torn last line is skipped, damage elsewhere is an error."""
+def _frame_row(row: list[str]) -> tuple[str, int, float, list[float]] | None:
+    if len(row) != len(FRAME_COLUMNS):
+        return None
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return row[1], int(row[0]), float(row[2]), [float(v) for v in row[3:]]
+    except ValueError:
+        return None
+
+
+def read_seconds(path: Path) -> tuple[SecondRow, ...]:
+    """Per-second rows; missing file = none. Damaged lines are skipped."""
+    return _read_seconds(path, [])
+
+
+def _read_seconds(path: Path, problems: list[str]) -> tuple[SecondRow, ...]:
+    try:
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return ()
     except OSError as exc:
         raise SegviewError(f"cannot read {path}: {exc.strerror or exc}") from None
-    rows = []
+    rows, damaged = [], []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rows.append(SecondRow.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            if number == len(lines):
-                break
-            raise SegviewError(f"{path} is damaged at line {number}: {exc}") from None
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            if number != len(lines):  # the last line is torn when a run dies mid-write: not worth a word
+                damaged.append(number)
+    if damaged:
+        where = ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else "")
+        problems.append(f"{path.name}: {len(damaged)} damaged line(s) skipped (line {where})")
     return tuple(rows)
 
 
@@ -384,45 +477,3 @@ def _reconstruct_summary(frames: Mapping[str, FrameRows], seconds: tuple[SecondR
         problem="the recording did not stop cleanly: summary computed from the rows",
         reconstructed=True,
     )
-
-
-# -- comparing ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ComparisonRow:
-    """One model in two sessions; ratios are b / a (fps ratio above 1 = b faster, latency ratio below 1 = b faster)."""
-
-    model: str
-    fps_a: float | None
-    fps_b: float | None
-    fps_ratio: float | None
-    latency_p50_a: float | None
-    latency_p50_b: float | None
-    latency_p50_ratio: float | None
-
-
-def compare_sessions(a: RecordedSession | Path, b: RecordedSession | Path) -> list[ComparisonRow]:
-    """Per model present in either session (a's order first); None where a model is missing from one."""
-    a = a if isinstance(a, RecordedSession) else load_session(a)
-    b = b if isinstance(b, RecordedSession) else load_session(b)
-    names = list(a.models) + [n for n in b.models if n not in a.models]
-    rows = []
-    for name in names:
-        ma, mb = a.summary.model(name), b.summary.model(name)
-        fps_a = _value(ma.fps) if ma else None
-        fps_b = _value(mb.fps) if mb else None
-        lat_a = _value(ma.latency_ms.p50) if ma else None
-        lat_b = _value(mb.latency_ms.p50) if mb else None
-        rows.append(ComparisonRow(name, fps_a, fps_b, _ratio(fps_b, fps_a), lat_a, lat_b, _ratio(lat_b, lat_a)))
-    return rows
-
-
-def _value(x: float) -> float | None:
-    return None if math.isnan(x) else x
-
-
-def _ratio(top: float | None, bottom: float | None) -> float | None:
-    if top is None or bottom is None or bottom == 0:
-        return None
-    return top / bottom
