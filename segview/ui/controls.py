@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segview.inference.postprocess import THRESHOLD, THRESHOLD_RANGE
 from segview.inference.registry import ModelEntry
 from segview.render.overlay import OverlayMode
 
@@ -112,6 +114,7 @@ class OverlayControls(QGroupBox):
     mode_changed = Signal(object)
     opacity_changed = Signal(float)
     smoothing_changed = Signal(float)
+    threshold_changed = Signal(float)
     background_image_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -125,6 +128,13 @@ class OverlayControls(QGroupBox):
         self.smoothing = _slider(0, 95, 0)
         self.smoothing.setToolTip("Temporal smoothing of masks: steadier edges, a little lag")
         self.smoothing.valueChanged.connect(lambda v: self.smoothing_changed.emit(v / 100))
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(*THRESHOLD_RANGE)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setValue(THRESHOLD)
+        self.threshold.setToolTip("Mask threshold: a pixel is foreground where the model's probability is above it (binary models; higher = tighter mask)")
+        self.threshold.valueChanged.connect(self.threshold_changed)
         background = QPushButton("Background image…")
         background.setToolTip("Image used by 'Replace background' (a plain colour otherwise)")
         background.clicked.connect(self.background_image_requested)
@@ -132,6 +142,7 @@ class OverlayControls(QGroupBox):
         form.addRow("Mode", self.mode)
         form.addRow("Opacity", self.opacity)
         form.addRow("Smoothing", self.smoothing)
+        form.addRow("Threshold", self.threshold)
         form.addRow(background)
 
     def set_mode(self, mode: OverlayMode) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from segview.errors import SegviewError
+from segview.inference.postprocess import THRESHOLD, binary_mask, clamp_threshold, soft_alpha
 from segview.inference.registry import ModelEntry, ModelRegistry
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.metrics.iou import binary_iou
@@ -68,6 +69,12 @@ class StudioEngine(QObject):
         self.models: list[ModelEntry] = []
         self.overlay = OverlaySettings()
         self.smoothing = 0.0
+        # Where the overlay cuts probability into mask (binary models). A float, replaced whole by the
+        # GUI thread and read once per frame by the consumer thread: nothing shared is mutated.
+        self.mask_threshold = THRESHOLD
+        # Called on the consumer thread with (RenderedFrame, perf_counter time) for each composed
+        # picture (video recording). A tuple, replaced whole, so the consumer iterates a snapshot.
+        self._picture_taps: tuple = ()
         self.compare_pair: tuple[int, int] | None = None
         # (w, h) of the screens pictures go to: one per view, then the comparison view. Set by
         # the window; pictures are prepared at these sizes on the consumer thread.
@@ -136,6 +143,21 @@ class StudioEngine(QObject):
         for smoother in self._smoothers.values():
             smoother.strength = strength
             smoother.reset()
+
+    def set_mask_threshold(self, value: float) -> None:
+        self.mask_threshold = clamp_threshold(value)
+
+    def add_picture_tap(self, tap) -> None:
+        """``tap(picture, t)`` runs on the consumer thread for each composed picture: it must only hand it on."""
+        self._picture_taps = (*self._picture_taps, tap)
+
+    def remove_picture_tap(self, tap) -> None:
+        self._picture_taps = tuple(t for t in self._picture_taps if t is not tap)
+
+    def latest_picture(self) -> RenderedFrame | None:
+        """The last composed picture (shown or about to be), for screenshots."""
+        with self._lock:
+            return self._latest
 
     def set_compare_pair(self, pair: tuple[int, int] | None) -> None:
         self.compare_pair = pair if pair and pair[0] != pair[1] else None
@@ -239,13 +261,17 @@ class StudioEngine(QObject):
     def _on_bundle(self, bundle: FrameResults) -> None:
         """Consumer thread: statistics for every frame, a picture only when the GUI is ready for one."""
         now = bundle.completed_at
+        threshold = self.mask_threshold
         masks = []
         for result in bundle.results:
             self.live.add(result.model, now, result.timings)
             smoother = self._smoothers.get(result.model)
             mask = result.mask
-            if smoother is not None and smoother.strength > 0 and result.probability is not None and self._is_binary(result.model):
-                mask, _ = smoother(result.probability, bundle.frame.size)
+            binary = result.probability is not None and self._is_binary(result.model)
+            if binary and smoother is not None and smoother.strength > 0:
+                mask, _ = smoother(result.probability, bundle.frame.size, threshold)
+            elif binary and threshold != THRESHOLD:
+                mask = binary_mask(result.probability, bundle.frame.size, threshold)
             masks.append(mask)
         pair = self.compare_pair
         iou = None
@@ -255,15 +281,17 @@ class StudioEngine(QObject):
         with self._lock:
             if self._picture_pending:
                 return
-        picture = self._compose(bundle, masks, pair, iou)
+        picture = self._compose(bundle, masks, pair, iou, threshold)
         with self._lock:
             self._latest = picture
             self._picture_pending = True
+        for tap in self._picture_taps:
+            tap(picture, now)
 
     def _is_binary(self, model: str) -> bool:
         return any(e.name == model and e.card.is_binary for e in self.models)
 
-    def _compose(self, bundle: FrameResults, masks: list[np.ndarray], pair: tuple[int, int] | None, iou: float | None) -> RenderedFrame:
+    def _compose(self, bundle: FrameResults, masks: list[np.ndarray], pair: tuple[int, int] | None, iou: float | None, threshold: float = THRESHOLD) -> RenderedFrame:
         image = bundle.frame.image
         settings = self.overlay
         views = []
@@ -273,7 +301,7 @@ class StudioEngine(QObject):
             card = cards.get(result.model)
             classes = card.classes if card else ("background", "person")
             colours = binary_palette(settings.color) if card is None or card.is_binary else palette(len(classes))
-            alpha = result.probability if (card is not None and card.is_binary and self.smoothing <= 0) else None
+            alpha = soft_alpha(result.probability, threshold) if (card is not None and card.is_binary and self.smoothing <= 0) else None
             picture = compose(image, mask, settings, colours=colours, alpha=alpha)
             screen = screen_image(picture, screens[i]) if i < len(screens) else None
             views.append(ViewPicture(result.model, picture, classes, colours, screen))

@@ -32,6 +32,7 @@ from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
 from segview.render.overlay import OverlayMode
 from segview.sources.discovery import available_sources
 from segview.ui.controls import CompareControls, ModelPicker, OverlayControls, SourcePicker
+from segview.ui.demo_actions import DemoActions
 from segview.ui.engine import MAX_VIEWS, RenderedFrame, StudioEngine
 from segview.ui.plots import PlotsPanel
 from segview.ui.recording_control import DEFAULT_SESSIONS_DIR
@@ -189,6 +190,8 @@ class StudioWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action, self.compress_action):
             bar.addAction(action)
+        # Screenshot, Record video, Full screen, drag and drop (segview.ui.demo_actions).
+        self.demo = DemoActions(self, bar)
         self.addAction(quit_action)
         for i, mode in enumerate(OverlayMode, start=1):
             action = QAction(mode.label, self)
@@ -208,6 +211,7 @@ class StudioWindow(QMainWindow):
         self.overlay_controls.mode_changed.connect(lambda m: self._update_overlay(mode=m))
         self.overlay_controls.opacity_changed.connect(lambda v: self._update_overlay(opacity=v))
         self.overlay_controls.smoothing_changed.connect(self.engine.set_smoothing)
+        self.overlay_controls.threshold_changed.connect(self.engine.set_mask_threshold)
         self.overlay_controls.background_image_requested.connect(self._on_background_image)
         self.compare_controls.pair_changed.connect(self._on_pair_changed)
 
@@ -270,12 +274,14 @@ class StudioWindow(QMainWindow):
             overlay_mode=o.mode,
             opacity=o.opacity,
             smoothing=self.engine.smoothing,
+            mask_threshold=self.engine.mask_threshold,
         )
 
     def apply_preferences(self, prefs: StudioPreferences) -> None:
         self.overlay_controls.set_mode(prefs.overlay_mode)
         self.overlay_controls.opacity.setValue(int(round(prefs.opacity * 100)))
         self.overlay_controls.smoothing.setValue(int(round(prefs.smoothing * 100)))
+        self.overlay_controls.threshold.setValue(prefs.mask_threshold)
 
     # -- slots ------------------------------------------------------------------
 
@@ -458,6 +464,7 @@ class StudioWindow(QMainWindow):
             save_preferences(self.preferences())
         self._plot_timer.stop()
         self._display_timer.stop()
+        self.demo.shutdown()  # a video being recorded is flushed and renamed first
         self.engine.shutdown()
         super().closeEvent(event)
 

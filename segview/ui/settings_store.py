@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
 
+from segview.inference.postprocess import THRESHOLD, clamp_threshold
 from segview.render.overlay import OverlayMode
 
 ORGANIZATION = "segview"
@@ -19,6 +20,7 @@ class StudioPreferences:
     overlay_mode: OverlayMode = OverlayMode.BLEND
     opacity: float = 0.5
     smoothing: float = 0.0
+    mask_threshold: float = THRESHOLD
 
 
 def _settings() -> QSettings:
@@ -38,6 +40,7 @@ def load_preferences() -> StudioPreferences:
         overlay_mode=mode,
         opacity=_clamp(float(s.value("overlay/opacity", 0.5, type=float))),
         smoothing=_clamp(float(s.value("overlay/smoothing", 0.0, type=float)), 0.0, 0.95),
+        mask_threshold=clamp_threshold(s.value("overlay/threshold", THRESHOLD, type=float)),
     )
 
 
@@ -49,6 +52,7 @@ def save_preferences(prefs: StudioPreferences) -> None:
     s.setValue("overlay/mode", prefs.overlay_mode.value)
     s.setValue("overlay/opacity", prefs.opacity)
     s.setValue("overlay/smoothing", prefs.smoothing)
+    s.setValue("overlay/threshold", prefs.mask_threshold)
     s.sync()
 
 
