@@ -21,14 +21,17 @@ from segview.recording.session_file import (
     ModelSummary,
     summarise_model,
 )
-from segview.sources.spec import open_source, parse_source
+from segview.sources.spec import SourceSpec, open_source, parse_source
 from segview.types import StageTimings
 
-Progress = Callable[[int, int], None]
+# (done, total): measured frames, or measured seconds with a duration; warm-up is not counted.
+Progress = Callable[[float, float], None]
 
 
 @dataclass(frozen=True, slots=True)
 class BenchOptions:
+    """``frames`` or ``duration_s`` bounds each measurement (after ``warmup`` frames); ``rounds``: --sequential."""
+
     source: str
     models: Sequence[str]
     frames: int = 300
@@ -36,6 +39,13 @@ class BenchOptions:
     provider: str = "cpu"
     workers: int | None = None
     threads: int | None = None
+    duration_s: float | None = None
+    rounds: int = 5
+
+    @property
+    def per_run_total(self) -> float:
+        """What one measurement counts to on the progress bar: seconds or frames."""
+        return self.duration_s if self.duration_s is not None else float(self.frames)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,7 @@ class BenchReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "mode": "shared",
             "models": [{"model": m.model, **m.as_dict()} for m in self.models],
             "source": {"name": self.source, "fps": self.source_fps},
             "frames_dropped": self.frames_dropped,
@@ -60,24 +71,44 @@ class BenchReport:
             "problem": self.problem,
         }
 
+    def measured_anything(self) -> bool:
+        """A rate needs two frames; with fewer, every figure would print as nan."""
+        return any(m.frames >= 2 for m in self.models)
+
 
 class _Collector:
-    """Pipeline consumer: keeps per-model rows after the warm-up frames (consumer thread)."""
+    """Pipeline consumer: keeps per-model rows after the warm-up frames (consumer thread).
 
-    def __init__(self, model_names: Sequence[str], warmup: int, total: int, progress: Progress | None) -> None:
-        self.warmup = warmup
-        self.total = total
+    With ``duration_s`` the clock starts at the first measured frame and the
+    pipeline is stopped once that long has been measured."""
+
+    def __init__(self, model_names: Sequence[str], options: BenchOptions, progress: Progress | None) -> None:
+        self.warmup = options.warmup
+        self.duration_s = options.duration_s
+        self.total = options.per_run_total
         self.progress = progress
+        self.stop: Callable[[], None] = lambda: None  # the pipeline's, once it exists
         self.seen = 0
+        self.started_at: float | None = None
+        self.done = False
         self.rows: dict[str, list[tuple[int, float, StageTimings]]] = {name: [] for name in model_names}
 
     def __call__(self, bundle: FrameResults) -> None:
         self.seen += 1
-        if self.seen > self.warmup:
-            for result in bundle.results:
-                self.rows[result.model].append((bundle.frame.index, bundle.completed_at, result.timings))
+        if self.seen <= self.warmup or self.done:
+            return
+        for result in bundle.results:
+            self.rows[result.model].append((bundle.frame.index, bundle.completed_at, result.timings))
+        if self.duration_s is None:
+            done = float(self.seen - self.warmup)
+        else:
+            self.started_at = bundle.completed_at if self.started_at is None else self.started_at
+            done = min(self.duration_s, bundle.completed_at - self.started_at)
+        if done >= self.total:
+            self.done = True
+            self.stop()
         if self.progress is not None:
-            self.progress(self.seen, self.total)
+            self.progress(done, self.total)
 
     def frame_rows(self, model: str) -> FrameRows:
         rows = self.rows[model]
@@ -88,35 +119,73 @@ class _Collector:
         )
 
 
-def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress | None = None) -> BenchReport:
-    """Open everything first (so bad input fails before any work), then run the pipeline."""
+@dataclass(slots=True)
+class Prepared:
+    """Everything opened before any work, so bad input fails first."""
+
+    sessions: list[SegmentationSession]
+    spec: SourceSpec
+    workers: int
+    threads: int
+
+    def settings(self, options: BenchOptions) -> dict[str, object]:
+        length = {"duration_s": options.duration_s} if options.duration_s is not None else {"frames": options.frames}
+        return {"workers": self.workers, "threads_per_run": self.threads, "provider": self.sessions[0].provider, "warmup_frames": options.warmup, **length}
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One pipeline run over a freshly opened source."""
+
+    source: str
+    source_fps: float | None
+    models: list[ModelSummary]
+    frames_dropped: int
+    problem: str | None
+
+
+def prepare(options: BenchOptions, registry: ModelRegistry) -> Prepared:
     entries = [registry.resolve(ref) for ref in options.models]
     workers = options.workers or default_workers()
     threads = options.threads or threads_per_session(workers)
     session_options = SessionOptions(provider=options.provider, threads=threads)
     sessions = [SegmentationSession(e.path, e.card, session_options) for e in entries]
-    spec = parse_source(options.source)
-    # A short recorded clip is looped so the benchmark reaches its frame count.
+    return Prepared(sessions, parse_source(options.source), workers, threads)
+
+
+def measure(prepared: Prepared, sessions: Sequence[SegmentationSession], options: BenchOptions, progress: Progress | None) -> Measurement:
+    """Run ``sessions`` together on the source (opened here, closed after) for the warm-up and one measurement."""
+    spec = prepared.spec
+    # A short recorded clip is looped so the benchmark reaches its frame count or duration.
     overrides = {"loop": "1"} if spec.scheme in ("file", "demo", "folder") and "loop" not in spec.options else {}
     source = open_source(spec, **overrides)
-    total = options.warmup + options.frames
-    collector = _Collector([s.name for s in sessions], options.warmup, total, progress)
-    pipeline = Pipeline(source, sessions, workers=workers, max_frames=total, consumers=[collector])
-    sampler = ProcessSampler()
-    sampler.start()
+    collector = _Collector([s.name for s in sessions], options, progress)
+    frames = None if options.duration_s is not None else options.warmup + options.frames
+    pipeline = Pipeline(source, sessions, workers=prepared.workers, max_frames=frames, consumers=[collector])
+    collector.stop = pipeline.stop
     try:
         stats = pipeline.run()
     finally:
-        usage = sampler.stop()
         source.close()
     models = [summarise_model(name, collector.frame_rows(name)) for name in collector.rows]
-    settings = {"workers": workers, "threads_per_run": threads, "provider": sessions[0].provider, "warmup_frames": options.warmup}
+    return Measurement(source.name, source.nominal_fps, models, stats.frames_dropped, pipeline.problem)
+
+
+def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress | None = None) -> BenchReport:
+    """Every model on each frame, in one pipeline: the figures are the pipeline's (see bench_rounds for which is faster)."""
+    prepared = prepare(options, registry)
+    sampler = ProcessSampler()
+    sampler.start()
+    try:
+        run = measure(prepared, prepared.sessions, options, progress)
+    finally:
+        usage = sampler.stop()
     return BenchReport(
-        source=source.name,
-        source_fps=source.nominal_fps,
-        models=models,
-        frames_dropped=stats.frames_dropped,
+        source=run.source,
+        source_fps=run.source_fps,
+        models=run.models,
+        frames_dropped=run.frames_dropped,
         usage=usage,
-        settings=settings,
-        problem=pipeline.problem,
+        settings=prepared.settings(options),
+        problem=run.problem,
     )

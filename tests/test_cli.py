@@ -61,27 +61,48 @@ def test_eval_mean_iou(brightness_model, tmp_path):
     out = tmp_path / "eval.json"
     proc = segview("eval", "--model", brightness_model, "--images", images, "--masks", masks, "--json", out)
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(out.read_text())
+    (report,) = json.loads(out.read_text())["models"]
     assert report["model"] == "bright" and report["images"] == 6
     assert report["mean_iou"] > 0.9
     assert "mean IoU" in proc.stdout
 
 
-def test_eval_detects_a_wrong_model(model_dir, tmp_path):
-    # An inverted model (dark = person) must score near zero: the IoU is really computed.
-    path = factories.brightness_model(model_dir / "bright.onnx")
+def _inverted(source, target):
+    """The brightness model with its weights negated: dark = person."""
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
+    model = onnx.load(str(source))
     for init in model.graph.initializer:
         init.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(init), init.name))
-    onnx.save(model, str(model_dir / "inverted.onnx"))
+    onnx.save(model, str(target))
+    return target
+
+
+def test_eval_detects_a_wrong_model(model_dir, tmp_path):
+    # An inverted model (dark = person) must score near zero: the IoU is really computed.
+    _inverted(factories.brightness_model(model_dir / "bright.onnx"), model_dir / "inverted.onnx")
     images, masks = _labelled_set(tmp_path)
     out = tmp_path / "eval.json"
     proc = segview("eval", "--model", model_dir / "inverted.onnx", "--images", images, "--masks", masks, "--json", out)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(out.read_text())["mean_iou"] < 0.1
+    assert json.loads(out.read_text())["models"][0]["mean_iou"] < 0.1
+
+
+def test_eval_two_models_in_one_table(model_dir, tmp_path):
+    # Issue 12: "--model A --model B" evaluated B only. Both are scored, in one table and one JSON.
+    bright = factories.brightness_model(model_dir / "bright.onnx")
+    _inverted(bright, model_dir / "inverted.onnx")
+    images, masks = _labelled_set(tmp_path)
+    out = tmp_path / "eval.json"
+    proc = segview("eval", "--model", bright, "--model", model_dir / "inverted.onnx", "--images", images, "--masks", masks, "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    reports = json.loads(out.read_text())["models"]
+    assert [r["model"] for r in reports] == ["bright", "inverted"]
+    assert [r["images"] for r in reports] == [6, 6]
+    assert reports[0]["mean_iou"] > 0.9 > 0.1 > reports[1]["mean_iou"]
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith(("bright", "inverted"))]
+    assert [(r[0], float(r[2])) for r in rows] == [(r["model"], round(r["mean_iou"], 4)) for r in reports]
 
 
 def test_eval_per_class_iou_for_multiclass_models(model_dir, tmp_path):
@@ -100,7 +121,7 @@ def test_eval_per_class_iou_for_multiclass_models(model_dir, tmp_path):
     out = tmp_path / "eval.json"
     proc = segview("eval", "--model", path, "--images", tmp_path / "images", "--masks", tmp_path / "masks", "--json", out)
     assert proc.returncode == 0, proc.stderr
-    per_class = json.loads(out.read_text())["per_class_iou"]
+    per_class = json.loads(out.read_text())["models"][0]["per_class_iou"]
     assert set(per_class) == {"class 0", "class 1", "class 2"}
     assert all(v > 0.8 for v in per_class.values())
 

@@ -1,47 +1,72 @@
-"""``segview bench``: FPS and latency of one or more models through the live pipeline."""
+"""``segview bench``: FPS and latency of one or more models through the live pipeline.
+
+Shared (the default): every model on every frame in one pipeline, as the studio runs
+them; the FPS is the pipeline's, the same for all. ``--sequential``: each model alone
+in alternating rounds (segview.bench_rounds), to answer which is faster.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from segview.bench import BenchOptions, BenchReport, run_bench
+from segview.bench_rounds import SequentialReport, Spread, run_sequential
+from segview.cli.numbers import MAX_FRAMES, MAX_WORKERS, seconds, whole
 from segview.cli.options import add_runtime_options, default_model_list
 from segview.cli.progress import ProgressBar
 from segview.cli.table import print_table
+from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
 from segview.inference.registry import ModelRegistry
+
+DEFAULT_FRAMES = 300
+DEFAULT_ROUNDS = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure FPS and latency of models on a source")
-    p.add_argument("--source", default="demo", help="demo (default), camera:N, file:PATH or PATH, folder:PATH")
+    p.add_argument("--source", default="demo", help="demo (default), camera:N, file:PATH or PATH, folder:PATH; quote names holding '&'")
     p.add_argument("--model", action="append", dest="models", metavar="MODEL", help="model name or .onnx path; repeat to compare (default: selfie-general)")
-    p.add_argument("--frames", type=_positive, default=300, help="frames to measure after warm-up (default 300)")
-    p.add_argument("--warmup", type=_non_negative, default=20, help="frames run first and not measured (default 20)")
-    p.add_argument("--workers", type=_positive, default=None, help="frames in flight at once (default: number of cores)")
+    p.add_argument("--sequential", action="store_true", help="run each model alone, in alternating rounds, and say which is faster (mean ± σ, min … max)")
+    p.add_argument("--rounds", type=whole(2, 1000), default=None, metavar="N", help=f"with --sequential: rounds, each running every model alone (default {DEFAULT_ROUNDS})")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--frames", type=whole(1, MAX_FRAMES), default=None, metavar="N", help=f"frames to measure after warm-up, per model run (default {DEFAULT_FRAMES})")
+    length.add_argument("--duration", type=seconds(), default=None, metavar="S", help="or: seconds to measure after warm-up, per model run")
+    p.add_argument("--warmup", type=whole(0, 100_000), default=20, metavar="N", help="frames run first and not measured, per model run (default 20)")
+    p.add_argument("--workers", type=whole(1, MAX_WORKERS), default=None, metavar="N", help="frames in flight at once (default: number of cores)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     add_runtime_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.rounds is not None and not args.sequential:
+        raise SegviewError("--rounds applies to --sequential runs")
     options = BenchOptions(
         source=args.source,
         models=default_model_list(args.models),
-        frames=args.frames,
+        frames=args.frames or DEFAULT_FRAMES,
         warmup=args.warmup,
         provider=args.provider,
         workers=args.workers,
         threads=args.threads,
+        duration_s=args.duration,
+        rounds=args.rounds or DEFAULT_ROUNDS,
     )
-    progress = ProgressBar("bench")
-    report = run_bench(options, ModelRegistry(), progress=progress)
-    progress.close()
-    print_report(report)
+    progress = ProgressBar("bench", unit="s" if args.duration is not None else "frames")
+    try:
+        report = (run_sequential if args.sequential else run_bench)(options, ModelRegistry(), progress=progress)
+    finally:
+        progress.close()
     if args.json is not None:
         atomic_write_json(args.json, report.as_dict())
+    if not report.measured_anything():
+        # No table of nan rows: the reason alone.
+        raise SegviewError(report.problem or "nothing was measured: the source gave fewer than two frames after warm-up")
+    (print_rounds if args.sequential else print_report)(report)
     if report.problem:
         # What was measured before the problem is printed and saved; the run still failed.
         print(f"segview: error: {report.problem}", file=sys.stderr)
@@ -49,9 +74,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_line(source: str, s: dict[str, object]) -> str:
+    length = f"{s['duration_s']:g} s" if "duration_s" in s else f"{s['frames']} frames"
+    return f"source {source}  workers {s['workers']} x {s['threads_per_run']} thread(s)  provider {s['provider']}  {length} after {s['warmup_frames']} warm-up"
+
+
 def print_report(report: BenchReport) -> None:
-    s = report.settings
-    print(f"source {report.source}  workers {s['workers']} x {s['threads_per_run']} thread(s)  provider {s['provider']}")
+    print(_settings_line(report.source, report.settings))
     rows = []
     for m in report.models:
         st = m.stage_medians_ms
@@ -67,17 +96,26 @@ def print_report(report: BenchReport) -> None:
         )
     print_table(["model", "frames", "FPS", "latency ms p50/p95/p99", "inference ms p50/p95/p99", "median ms: capture queue pre infer post"], rows)
     print(f"dropped frames {report.frames_dropped}  process CPU {report.usage.cpu_percent:.0f}%  peak RSS {report.usage.peak_rss_mb:.0f} MB")
+    if len(report.models) > 1:
+        print("note: the models share each frame, so the FPS is the pipeline's; to see which is faster, use --sequential")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def print_rounds(report: SequentialReport) -> None:
+    """hyperfine's layout: per model mean ± σ and min … max across rounds, then the comparisons."""
+    done = len(report.complete_rounds)
+    print(_settings_line(report.source, report.settings) + f"  sequential: {done} round(s), order alternating")
+    for name in report.models:
+        print(name)
+        print(f"  FPS            (mean ± σ): {_spread(report.spread(name, 'fps'), 1)}")
+        print(f"  latency p50 ms (mean ± σ): {_spread(report.spread(name, 'latency'), 2)}")
+        print(f"  infer p50 ms   (mean ± σ): {_spread(report.spread(name, 'inference'), 2)}")
+    for c in report.comparisons():
+        print(f"{c.faster} ran {c.ratio:.2f} ± {_num(c.sd, 2)} times faster than {c.slower}")
 
 
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
+def _spread(s: Spread, digits: int) -> str:
+    return f"{_num(s.mean, digits):>8} ± {_num(s.sd, digits):<6}  (min … max: {_num(s.low, digits)} … {_num(s.high, digits)}, {s.count} rounds)"
+
+
+def _num(value: float, digits: int) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"

@@ -1,41 +1,58 @@
-"""``segview eval``: mean IoU of a model against labelled masks."""
+"""``segview eval``: mean IoU of one or more models against labelled masks, in one table."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from segview.cli.options import add_runtime_options
+from segview.cli.options import add_runtime_options, default_model_list
 from segview.cli.progress import ProgressBar
-from segview.evaluation import evaluate
+from segview.cli.table import print_table
+from segview.evaluation import EvalReport, evaluate_models
 from segview.fileio import atomic_write_json
-from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
+from segview.inference.registry import ModelRegistry
 from segview.inference.session import SegmentationSession, SessionOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="mean IoU of a model against 0/255 mask PNGs")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model name or .onnx path (default: selfie-general)")
+    p = sub.add_parser("eval", help="mean IoU of models against 0/255 mask PNGs")
+    p.add_argument("--model", action="append", dest="models", metavar="MODEL", help="model name or .onnx path; repeat to compare (default: selfie-general)")
     p.add_argument("--images", type=Path, required=True, help="folder of images")
     p.add_argument("--masks", type=Path, required=True, help="folder of masks with the same file stems")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON: {images, masks, models: [one report per model]}")
     add_runtime_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    entry = ModelRegistry().resolve(args.model)
+    registry = ModelRegistry()
+    # Every model is opened before the first is scored, so a typo fails at once.
+    entries = [registry.resolve(ref) for ref in default_model_list(args.models)]
     # Two images are scored at once, one thread each, unless told otherwise.
-    session = SegmentationSession(entry.path, entry.card, SessionOptions(provider=args.provider, threads=args.threads or 1))
-    progress = ProgressBar("eval")
-    report = evaluate(session, args.images, args.masks, progress=progress)
-    progress.close()
-    print(f"model {report.model}  images {report.images}  mean IoU {report.mean_iou:.4f}")
-    if report.per_class_iou:
-        for name, value in report.per_class_iou.items():
-            print(f"  {name}: {'n/a' if value is None else f'{value:.4f}'}")
-    if report.skipped:
-        print(f"skipped {len(report.skipped)}: {', '.join(report.skipped[:5])}{' ...' if len(report.skipped) > 5 else ''}")
+    options = SessionOptions(provider=args.provider, threads=args.threads or 1)
+    sessions = [SegmentationSession(e.path, e.card, options) for e in entries]
+    progress = ProgressBar("eval", unit="images")
+    try:
+        reports = evaluate_models(sessions, args.images, args.masks, progress=progress)
+    finally:
+        progress.close()
+    print_reports(reports)
     if args.json is not None:
-        atomic_write_json(args.json, report.as_dict())
+        atomic_write_json(args.json, {"images": str(args.images), "masks": str(args.masks), "models": [r.as_dict() for r in reports]})
     return 0
+
+
+def print_reports(reports: list[EvalReport]) -> None:
+    classes = list(dict.fromkeys(name for r in reports for name in (r.per_class_iou or {})))
+    rows = []
+    for r in reports:
+        per_class = r.per_class_iou or {}
+        rows.append([r.model, r.images, f"{r.mean_iou:.4f}", *(_iou(per_class.get(name)) for name in classes)])
+    print_table(["model", "images", "mean IoU", *(f"IoU {name}" for name in classes)], rows)
+    skipped = list(dict.fromkeys(name for r in reports for name in r.skipped))
+    if skipped:
+        print(f"skipped {len(skipped)}: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
+
+
+def _iou(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
