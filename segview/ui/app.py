@@ -8,6 +8,7 @@ model) into DIR and exits: unattended profiling, under Xvfb or offscreen.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -23,6 +24,7 @@ from segview.metrics.hub import MetricsHub
 from segview.metrics.samplers import default_samplers
 from segview.phone.samplers import phone_samplers
 from segview.render.overlay import OverlayMode
+from segview.startup_checks import can_load, check_display
 from segview.ui.engine import StudioEngine
 from segview.ui.main_window import StudioWindow, default_models, default_source
 from segview.ui.recording_control import RecordingControl
@@ -153,6 +155,7 @@ def _studio_registry() -> ModelRegistry:
 
 
 def run_studio(args: argparse.Namespace) -> int:
+    check_display(os.environ, can_load)  # Qt aborts the process without one (segview.launcher checked the rest)
     app = application()
     scripted = args.duration is not None
     studio = Studio(workers=args.workers, provider=args.provider, persist=not scripted)
