@@ -115,6 +115,13 @@ def check_libraries(libraries: Mapping[str, str], load: LibraryLoader) -> None:
         raise StartupError(f"the studio window needs system libraries that are missing ({', '.join(missing)}); on Debian/Ubuntu: sudo apt-get install {packages}")
 
 
+def debian_packages(*, load: LibraryLoader | None = None) -> list[str]:
+    """The Debian/Ubuntu packages of every library the studio window needs; with ``load``, only those it cannot find
+    (.ci/run installs these; README's set-up lists them all)."""
+    libraries = {**GUI_LIBRARIES, **XCB_LIBRARIES}
+    return list(dict.fromkeys(package for soname, package in libraries.items() if load is None or not load(soname)))
+
+
 def can_load(soname: str) -> bool:
     """Whether the dynamic loader finds the library, as Qt's loader would (same search path)."""
     try:

@@ -11,12 +11,13 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cli_tools import assert_one_line_error, run_segview
 
 from segview.errors import SourceError
-from segview.startup_checks import GUI_LIBRARIES, NO_DISPLAY, XCB_LIBRARIES, StartupError, check_studio_start
+from segview.startup_checks import GUI_LIBRARIES, NO_DISPLAY, XCB_LIBRARIES, StartupError, check_studio_start, debian_packages
 
 
 def _headless_env(**extra) -> dict[str, str]:
@@ -124,3 +125,11 @@ def test_the_real_window_starts_under_xvfb(tmp_path):
 
 def run_segview_under(command: list[str], *args, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=180, env=dict(env, PYTHONUNBUFFERED="1"))
+
+
+def test_readme_set_up_names_every_package_the_studio_needs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    set_up = readme[readme.index("## Set up") :].split("\n## ", 1)[0]
+    words = set(set_up.replace("\\", " ").split())
+    assert [p for p in debian_packages() if p not in words] == []
+    assert {"xvfb", "xauth"} <= words

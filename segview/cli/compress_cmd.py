@@ -19,7 +19,7 @@ from segview.compress.runner import JobEvent, run_recipe
 from segview.compress.step import all_steps, describe_options, parse_step_text
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
-from segview.inference.registry import default_search_dirs
+from segview.inference.registry import ModelRegistry, default_search_dirs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,9 +56,12 @@ def run(args: argparse.Namespace) -> int:
     recipe = _recipe(args)
     if args.save_recipe is not None:
         recipe.save(args.save_recipe)
+    # Before any work: the chain checked against the model's weights, and a result name no other model has.
+    registry = ModelRegistry()
+    recipe = recipe.settled(registry)
     status = _Status(verbose=args.verbose)
     try:
-        result = run_recipe(recipe, on_event=status)
+        result = run_recipe(recipe, registry=registry, on_event=status)
     finally:
         status.close()
     for line in result.report.summary_lines():

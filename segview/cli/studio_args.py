@@ -17,6 +17,15 @@ def add_studio_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlay", default=None, choices=["blend", "outline", "blur", "replace", "mask", "original"], help="overlay mode (default: the last one used)")
     p.add_argument("--workers", type=whole(1, MAX_WORKERS), default=None, help="frames in flight at once (default: number of cores)")
     p.add_argument("--provider", default="cpu", help="onnxruntime execution provider (default cpu)")
+    p.add_argument("--size", type=window_size, default=None, metavar="WxH", help="window size in pixels, e.g. 1280x720 (default: fits the screen)")
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720)."""
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.strip().isdigit() and h.strip().isdigit()) or not (320 <= int(w) <= 16384 and 240 <= int(h) <= 16384):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a window size like 1280x720")
+    return int(w), int(h)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

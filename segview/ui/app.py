@@ -16,7 +16,6 @@ import numpy as np
 from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
-from segview.compress.paths import default_output_dir
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
 from segview.inference.registry import ModelRegistry
@@ -55,7 +54,7 @@ class Studio:
     """Everything the window needs, built and torn down together (GUI thread)."""
 
     def __init__(self, *, workers: int | None = None, provider: str = "cpu", persist: bool = True, registry: ModelRegistry | None = None) -> None:
-        self.registry = registry or _studio_registry()
+        self.registry = registry or ModelRegistry()  # the same folders every command searches
         self.engine = StudioEngine(self.registry, workers=workers, provider=provider)
         self.hub = MetricsHub(default_samplers())
         self.hub.start()
@@ -147,13 +146,6 @@ class Studio:
         self.hub.stop()
 
 
-def _studio_registry() -> ModelRegistry:
-    """The usual registry plus the folder compression results go to by default, so earlier results are listed."""
-    registry = ModelRegistry()
-    registry.add_folder(default_output_dir(), strict=False)
-    return registry
-
-
 def run_studio(args: argparse.Namespace) -> int:
     check_display(os.environ, can_load)  # Qt aborts the process without one (segview.launcher checked the rest)
     app = application()
@@ -178,6 +170,8 @@ def run_studio(args: argparse.Namespace) -> int:
         studio.close()
         return code
 
+    if getattr(args, "size", None):
+        studio.window.resize(*args.size)
     outcome: dict[str, object] = {}
     started = time.monotonic()
 

@@ -130,7 +130,7 @@ class StudioEngine(QObject):
         self._smoothers = {e.name: MaskSmoother(self.smoothing) for e in entries}
         if self.compare_pair and max(self.compare_pair) >= len(entries):
             self.compare_pair = None
-        self.live.reset()
+        self.live.keep_only([e.name for e in entries])
         if was_running:
             self.play()
         self.state_changed.emit()

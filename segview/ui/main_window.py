@@ -7,6 +7,7 @@ threads do, and the window only displays what they produced.
 from __future__ import annotations
 
 import collections
+import html
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,10 +18,13 @@ from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -34,11 +38,12 @@ from segview.sources.discovery import available_sources
 from segview.ui.controls import CompareControls, ModelPicker, OverlayControls, SourcePicker
 from segview.ui.demo_actions import DemoActions
 from segview.ui.engine import MAX_VIEWS, RenderedFrame, StudioEngine
+from segview.ui.palette import ModelPalette, css
 from segview.ui.plots import PlotsPanel
 from segview.ui.recording_control import DEFAULT_SESSIONS_DIR
 from segview.ui.sessions_dialog import open_session
 from segview.ui.settings_store import StudioPreferences, save_preferences
-from segview.ui.video_view import VideoView
+from segview.ui.video_view import VideoView, tile_caption
 
 # The plotted series change once a second (per-second buckets). pyqtgraph draws in Python, holding the GIL
 # the inference workers need between their C calls: redrawing less often is measurably faster (studio FPS).
@@ -47,6 +52,14 @@ PLOT_REFRESH_MS = 1500
 DISPLAY_INTERVAL_MS = 33
 CAPTION_INTERVAL_S = 0.25
 LAG_PROBE_MS = 20
+SIDE_WIDTH_PX = 290
+PLOTS_MIN_HEIGHT_PX = 330
+# The window opens at this size, or smaller to fit the screen (1280x720 included).
+PREFERRED_SIZE = (1400, 860)
+
+
+def fitted_size(screen: tuple[int, int], preferred: tuple[int, int] = PREFERRED_SIZE) -> tuple[int, int]:
+    return min(preferred[0], screen[0]), min(preferred[1], screen[1])
 
 
 class EventLoopProbe:
@@ -90,7 +103,8 @@ class StudioWindow(QMainWindow):
         self.persist = persist
         self._system_series = system_series or (lambda: {})
         self.setWindowTitle("segview studio")
-        self.resize(1400, 860)
+        self.resize(*fitted_size(self.screen().availableGeometry().size().toTuple()))
+        self.palette_of_models = ModelPalette()  # one colour per model: tiles, legends, plots
 
         self.source_picker = SourcePicker()
         self.model_picker = ModelPicker(MAX_VIEWS)
@@ -101,7 +115,14 @@ class StudioWindow(QMainWindow):
         for box in (self.source_picker, self.model_picker, self.overlay_controls, self.compare_controls):
             side_layout.addWidget(box)
         side_layout.addStretch(1)
-        side.setFixedWidth(290)
+        side.setFixedWidth(SIDE_WIDTH_PX)
+        # The controls scroll when the window is shorter than they are (1280x720), instead of
+        # making the window taller than the screen.
+        side_scroll = QScrollArea()
+        side_scroll.setWidget(side)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setFixedWidth(SIDE_WIDTH_PX + side_scroll.verticalScrollBar().sizeHint().width())
 
         self.views = [VideoView() for _ in range(MAX_VIEWS)]
         self.comparison_view = VideoView()
@@ -111,26 +132,31 @@ class StudioWindow(QMainWindow):
         self.grid.setSpacing(4)
         self.grid.setContentsMargins(0, 0, 0, 0)
 
-        self.plots = PlotsPanel(engine.live)
-        self.plots.setMinimumHeight(330)
+        self.plots = PlotsPanel(engine.live, self.palette_of_models)
+        self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT_PX)
 
         # Videos on top, the profiling dashboard beneath: both stay in view without scrolling.
+        # Neither collapses; the videos give way first (their minimum is small), the plots keep theirs.
         main = QSplitter(Qt.Orientation.Vertical)
         main.addWidget(self.grid_host)
         main.addWidget(self.plots)
+        main.setChildrenCollapsible(False)
         main.setStretchFactor(0, 3)
         main.setStretchFactor(1, 2)
         main.setSizes([520, 360])
+        self.splitter = main
         central = QWidget()
         central_layout = QHBoxLayout(central)
         central_layout.setContentsMargins(4, 4, 4, 4)
-        central_layout.addWidget(side)
+        central_layout.addWidget(side_scroll)
         central_layout.addWidget(main, 1)
         self.setCentralWidget(central)
 
         self.problem_label = QLabel("")
         self.problem_label.setObjectName("problemLabel")
         self.problem_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        # A long message is cut in the status bar (its tooltip holds all of it) rather than widening the window.
+        self.problem_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stats_label = QLabel("")
         self.statusBar().addWidget(self.problem_label, 1)
         self.statusBar().addPermanentWidget(self.stats_label)
@@ -241,6 +267,7 @@ class StudioWindow(QMainWindow):
             self.model_picker.set_checked([e.name for e in self.engine.models])
             return False
         names = [e.name for e in self.engine.models]
+        self.palette_of_models.show(names)  # colours settled before tiles and plots ask for them
         self.refresh_models()
         self._layout_views(len(names))
         self.compare_controls.set_models(names)
@@ -303,8 +330,10 @@ class StudioWindow(QMainWindow):
         for view, picture in zip(self.views, frame.views):
             view.set_picture(picture.image, picture.screen)
             if numbers_due or view.title != picture.model:
-                fps, latency = self.engine.live.current(picture.model)
-                view.set_caption(picture.model, f"{fps:.0f} FPS · {latency:.1f} ms" if fps else "")
+                live = self.engine.live
+                fps, latency = live.current(picture.model)
+                view.set_accent(self.palette_of_models.colour(picture.model))
+                view.set_caption(picture.model, tile_caption(fps, live.current_stage_ms(picture.model, "inference_ms"), latency))
             if len(picture.classes) > 2:
                 view.legend = [(name, tuple(int(c) for c in colour)) for name, colour in zip(picture.classes, picture.colours)]
             else:
@@ -370,11 +399,13 @@ class StudioWindow(QMainWindow):
         """The compression wizard (imported on first use); its results join the model picker as they finish."""
         from segview.ui.compress_wizard import CompressWizard
 
-        if getattr(self, "_compress_wizard", None) is None or not self._compress_wizard.isVisible():
+        if getattr(self, "_compress_wizard", None) is None:
             self._compress_wizard = CompressWizard(self.registry, window=self, parent=self)
             running = self._running_model()
             if running:
                 self._compress_wizard.steps_page.set_model(running)
+        elif not self._compress_wizard.isVisible():
+            self._compress_wizard.reopen()  # one wizard per window: the fields of its last use are kept
         self._compress_wizard.show()
         return self._compress_wizard
 
@@ -416,13 +447,19 @@ class StudioWindow(QMainWindow):
             self.comparison_view.set_picture(None)
 
     def _update_overlay(self, **changes) -> None:
+        names = [e.name for e in self.engine.models]
+        self.plots.set_pair((names[pair[0]], names[pair[1]]) if pair is not None and max(pair) < len(names) else None)
         self.engine.set_overlay(replace(self.engine.overlay, **changes))
 
     def _refresh_plots(self) -> None:
         models = [e.name for e in self.engine.models]
         self.plots.refresh(models, self._system_series(), self.lag_probe.series(), part=self._plot_part)
         self._plot_part = (self._plot_part + 1) % PlotsPanel.PARTS
-        self.stats_label.setText("   ".join(f"{name}: {self.engine.live.current(name)[0]:.0f} FPS" for name in models))
+        stats = "&nbsp;&nbsp; ".join(
+            f"<span style='color:{css(self.palette_of_models.colour(name))}'>&#9632;</span>&nbsp;{html.escape(name)}: {self.engine.live.current(name)[0]:.0f} FPS" for name in models
+        )
+        if stats != self.stats_label.text():
+            self.stats_label.setText(stats)
         self._show_source_problem()
 
     def _show_source_problem(self) -> None:
@@ -456,6 +493,7 @@ class StudioWindow(QMainWindow):
             self.grid.addWidget(self.comparison_view, shown // columns, shown % columns)
             self.comparison_view.setParent(self.grid_host)
             self.comparison_view.setVisible(self.engine.compare_pair is not None)
+                self.views[i].set_accent(None)
 
     # -- lifetime -----------------------------------------------------------------
 
