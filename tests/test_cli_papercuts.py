@@ -1,5 +1,7 @@
 """Issue 12's command-line papercuts, each one as a user met it."""
 
+import json
+
 import pytest
 
 import factories
@@ -127,3 +129,59 @@ def test_no_nan_table_when_the_source_fails_during_warm_up(brightness_model, tmp
     proc = segview("bench", "--source", cut, "--model", brightness_model, "--warmup", 200, "--frames", 5)
     assert_one_line_error(proc, "cut.mkv is damaged")
     assert proc.stdout == ""
+
+
+# -- distillation: the install hint and a student far below its teacher ----------
+
+
+class _Dist:
+    def __init__(self, record):
+        self.record = record
+
+    def read_text(self, name):
+        assert name == "direct_url.json"
+        return None if self.record is None else json.dumps(self.record)
+
+
+@pytest.mark.parametrize(
+    "dists, expected",
+    [
+        ([_Dist(None), _Dist({"url": "file:///home/me/src/segview", "dir_info": {"editable": True}})], 'in your segview clone (/home/me/src/segview) run python3 -m pip install -e ".[distill]"'),
+        ([_Dist({"url": "file:///tmp/segview-0.1.0-py3-none-any.whl", "archive_info": {}})], 'python3 -m pip install "segview[distill]"'),
+        ([_Dist(None)], 'python3 -m pip install "segview[distill]"'),
+        ([], 'python3 -m pip install "segview[distill]"'),
+    ],
+)
+def test_the_install_hint_fits_how_segview_was_installed(monkeypatch, dists, expected):
+    from segview.distill import availability
+
+    monkeypatch.setattr(availability.importlib.metadata, "distributions", lambda name=None: iter(dists))
+    assert expected in availability.install_hint()
+    assert ("-e" in availability.install_hint()) == ("clone" in expected)
+
+
+def test_a_student_far_below_its_teacher_gets_a_warning():
+    from segview.distill.runner import quality_warning
+
+    line = quality_warning({"val_iou": 0.612, "teacher_val_iou": 0.795})
+    assert line.startswith("warning: the student's validation IoU 0.612 is 18.3 points below the teacher's 0.795")
+    assert "more training minutes" in line
+    assert quality_warning({"val_iou": 0.76, "teacher_val_iou": 0.795}) is None  # 3.5 points: close enough
+    assert quality_warning({"val_iou": None, "teacher_val_iou": 0.795}) is None
+
+
+def test_distill_prints_the_warning_before_registering(brightness_model, tmp_path, model_dir):
+    pytest.importorskip("torch")
+    factories.write_images(tmp_path / "frames", factories.moving_square_frames(12))
+    out = model_dir / "hasty.onnx"
+    # One step at a vanishing learning rate: the student is still its random start.
+    proc = segview("distill", "--teacher", brightness_model, "--arch", "enet", "--width", "0.25", "--resolution", "32",
+                   "--images", tmp_path / "frames", "--steps", "1", "--lr", "1e-9", "--batch-size", "4", "--threads", "1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    measured = json.loads(out.with_suffix(".json").read_text())["distillation"]["measured"]
+    gap = 100 * (measured["teacher_val_iou"] - measured["val_iou"])
+    assert gap > 10, measured  # the premise: an untrained student is far below
+    lines = proc.stdout.splitlines()
+    warning = next(i for i, line in enumerate(lines) if line.startswith("distill: warning: the student's validation IoU"))
+    assert f"{gap:.1f} points below" in lines[warning]
+    assert warning < lines.index("distill: registering") < next(i for i, line in enumerate(lines) if line.startswith("wrote "))

@@ -145,9 +145,31 @@ def distill(
     )
     card = replace(card, license=entry.card.license)
     export.write_student(data, card, config.out)
+    warning = quality_warning(extra["distillation"]["measured"])
+    if warning:
+        stage(warning)
     stage("registering")
     registered = registry.add_file(config.out)
     return DistillOutcome(False, config.out, registered.name, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve, extra)
+
+
+# A student more than this many IoU points (hundredths) under its teacher on the same
+# validation frames is not ready to compare with it; a one-minute run usually is.
+FAR_BELOW_POINTS = 10.0
+
+
+def quality_warning(measured: dict[str, Any]) -> str | None:
+    """One line when the student's validation IoU is over FAR_BELOW_POINTS points below the teacher's, else None."""
+    student, teacher = measured.get("val_iou"), measured.get("teacher_val_iou")
+    if student is None or teacher is None:
+        return None
+    gap = 100.0 * (teacher - student)
+    if gap <= FAR_BELOW_POINTS:
+        return None
+    return (
+        f"warning: the student's validation IoU {student:.3f} is {gap:.1f} points below the teacher's {teacher:.3f}; "
+        "it needs more training minutes (or a run that goes on with --init-from its checkpoint) before it compares fairly"
+    )
 
 
 class DistillJob:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from segview.distill import availability
 from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
+from segview.distill.runner import quality_warning
 from segview.inference.registry import ModelRegistry
 
 PLOT_REFRESH_MS = 500
@@ -97,7 +98,7 @@ class DistillPage(QWidget):
         self._relay.run_failed.connect(self._on_run_failed)
 
         layout = QVBoxLayout(self)
-        self.install_label = QLabel(availability.INSTALL_HINT)
+        self.install_label = QLabel(availability.install_hint())
         self.install_label.setWordWrap(True)
         self.install_label.setTextInteractionFlags(self.install_label.textInteractionFlags())
         layout.addWidget(self.install_label)
@@ -230,7 +231,7 @@ class DistillPage(QWidget):
 
         if not self.torch_ready:
             self._apply_availability()
-            self.status_label.setText(availability.INSTALL_HINT)
+            self.status_label.setText(availability.install_hint())
             return False
         if self.job is not None:
             return False
@@ -296,7 +297,7 @@ class DistillPage(QWidget):
             return
         m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
         iou = f", validation IoU {m['val_iou']:.3f} (teacher {m['teacher_val_iou']:.3f})" if m.get("val_iou") is not None else ""
-        self.status_label.setText(f"wrote {outcome.model_path}: {m.get('speedup', 0):.1f}x faster than the teacher{iou}")
+        self.status_label.setText(f"wrote {outcome.model_path}: {m.get('speedup', 0):.1f}x faster than the teacher{iou}" + (f"\n{w}" if (w := quality_warning(m)) else ""))
         self.student_registered.emit(outcome.model_path)
 
     def _on_run_failed(self, message: str) -> None:

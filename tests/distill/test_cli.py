@@ -13,6 +13,7 @@ def test_distill_without_torch_says_how_to_install(monkeypatch, capsys, brightne
     from segview.distill import availability
 
     monkeypatch.setattr(availability, "torch_available", lambda: False)
+    monkeypatch.setattr(availability, "editable_checkout", lambda: None)  # as installed from a package
     code = main(["distill", "--teacher", str(brightness_model), "--arch", "mobilenet", "--images", str(tmp_path), "--out", str(tmp_path / "s.onnx")])
     err = capsys.readouterr().err
     assert code == 2

@@ -51,6 +51,7 @@ def test_without_torch_the_page_says_how_to_install(qtbot, studio, monkeypatch):
     from segview.distill import availability
 
     monkeypatch.setattr(availability, "torch_available", lambda: False)
+    monkeypatch.setattr(availability, "editable_checkout", lambda: None)  # as installed from a package
     page = studio.window.open_distill().page
     assert not page.install_label.isHidden()
     assert 'pip install "segview[distill]"' in page.install_label.text()
