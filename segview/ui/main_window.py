@@ -493,8 +493,8 @@ class StudioWindow(QMainWindow):
             self.grid.addWidget(self.comparison_view, shown // columns, shown % columns)
             self.comparison_view.setParent(self.grid_host)
             self.comparison_view.setVisible(self.engine.compare_pair is not None)
-                self.views[i].set_accent(None)
 
+                self.views[i].set_accent(None)
     # -- lifetime -----------------------------------------------------------------
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
