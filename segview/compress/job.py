@@ -8,10 +8,17 @@ as the command line and sends its events through a queue; the parent polls it.
 Cancelling sets a shared event the runner checks between units of work; if the
 child has not ended after a grace period it is terminated, and the work folder
 it announced is removed, so nothing partial is left either way.
+
+Measuring speed beside the studio's running models gives wrong figures, so a
+parent that passes ``on_measuring`` hears ("quiet", "begin") before each latency
+measurement and ("quiet", "end") after it: it pauses what competes, and answers
+(on a second queue) what still runs beside the measurement; the child waits for
+that answer before timing, and the report carries it (``measured_beside``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import queue
 import shutil
@@ -19,36 +26,60 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
+from segview.compress import measure
 from segview.compress.recipe import Recipe
 from segview.compress.runner import JobEvent, RunResult, run_recipe
 from segview.compress.step import Cancelled, CancelToken
 from segview.errors import SegviewError
+from segview.inference.registry import ModelRegistry
 
 State = Literal["idle", "running", "finished", "failed", "cancelled"]
 CANCEL_GRACE_S = 10.0
+# How long the child waits for the parent to quieten down before it measures anyway (and says so).
+QUIET_ANSWER_S = 10.0
+NO_ANSWER = "unknown (the studio did not answer in time)"
 
 
 @dataclass(frozen=True, slots=True)
 class JobUpdate:
     """What :meth:`CompressionJob.poll` hands the caller: progress and log lines, then one final state."""
 
-    kind: Literal["progress", "log", "finished", "failed", "cancelled"]
+    kind: Literal["progress", "log", "measuring", "measured", "finished", "failed", "cancelled"]
     fraction: float = 0.0
     message: str = ""
     result: RunResult | None = None
 
 
-def _child_main(recipe_json: dict[str, Any], events: Any, cancel_event: Any) -> None:
+@contextlib.contextmanager
+def _asking_parent(events: Any, replies: Any) -> Iterator[str]:
+    """The child's quiet hook: tell the parent a measurement starts, wait for its answer, tell it when it is over."""
+    events.put(("quiet", "begin"))
+    try:
+        beside = str(replies.get(timeout=QUIET_ANSWER_S))
+    except queue.Empty:
+        beside = NO_ANSWER
+    try:
+        yield beside
+    finally:
+        events.put(("quiet", "end"))
+
+
+def _child_main(recipe_json: dict[str, Any], events: Any, cancel_event: Any, replies: Any = None) -> None:
     """Entry point of the child process: run the recipe, report everything through the queue."""
 
     def send(event: JobEvent) -> None:
         events.put(("event", event.kind, event.fraction, event.message))
 
+    if replies is not None:
+        measure.set_quiet_hook(lambda: _asking_parent(events, replies))
     try:
-        recipe = Recipe.from_json_dict(recipe_json)
-        result = run_recipe(recipe, on_event=send, cancel=CancelToken(cancel_event))
+        registry = ModelRegistry()
+        # Settled here, against the folders as they are now: the chain against the model, a free result name.
+        recipe = Recipe.from_json_dict(recipe_json).settled(registry)
+        result = run_recipe(recipe, registry=registry, on_event=send, cancel=CancelToken(cancel_event))
     except Cancelled as exc:
         events.put(("cancelled", str(exc)))
     except SegviewError as exc:
@@ -62,15 +93,20 @@ def _child_main(recipe_json: dict[str, Any], events: Any, cancel_event: Any) -> 
 class CompressionJob:
     """One recipe run in a child process. Use from one thread (the GUI thread): start, poll, cancel."""
 
-    def __init__(self, recipe: Recipe) -> None:
+    def __init__(self, recipe: Recipe, *, on_measuring: Callable[[bool], str] | None = None) -> None:
+        """``on_measuring(True)`` is called (from :meth:`poll`) before each latency measurement and returns what
+        still runs beside it; ``on_measuring(False)`` after it. Without it the child measures without asking."""
         recipe.validate()
         self.recipe = recipe
+        self._on_measuring = on_measuring
+        self._measuring = False
         # spawn: a forked child would inherit the GUI's threads and Qt state. The spawned child takes this
         # process's sys.path, not its working folder, so a clone named segview there cannot shadow segview
         # (tests/test_child_process.py); segview started as a command goes through segview.child instead.
         self._context = mp.get_context("spawn")
         self._queue = self._context.Queue()
         self._cancel = self._context.Event()
+        self._replies = self._context.Queue() if on_measuring is not None else None
         self._process: mp.process.BaseProcess | None = None
         self._workdirs: list[Path] = []
         self._cancel_requested_at: float | None = None
@@ -84,7 +120,7 @@ class CompressionJob:
         if self.state != "idle":
             raise RuntimeError("a job starts once")
         self._process = self._context.Process(
-            target=_child_main, args=(self.recipe.to_json_dict(), self._queue, self._cancel), name="segview-compress", daemon=True
+            target=_child_main, args=(self.recipe.to_json_dict(), self._queue, self._cancel, self._replies), name="segview-compress", daemon=True
         )
         self._process.start()
         self.state = "running"
@@ -147,6 +183,8 @@ class CompressionJob:
 
     def _handle(self, item: tuple) -> list[JobUpdate]:
         kind = item[0]
+        if kind == "quiet":
+            return self._quiet(item[1] == "begin")
         if kind == "event":
             _, event_kind, fraction, message = item
             if event_kind == "workdir":
@@ -165,7 +203,26 @@ class CompressionJob:
         self._end("failed", item[1])
         return [JobUpdate("failed", self.fraction, item[1])]
 
+    def _quiet(self, begin: bool) -> list[JobUpdate]:
+        """The child starts (or ended) a latency measurement: let the parent pause (or resume) what competes."""
+        if self._on_measuring is None or self._replies is None:
+            return []
+        if not begin:
+            self._set_measuring(False)
+            return [JobUpdate("measured", self.fraction, "latency measured")]
+        beside = self._set_measuring(True)
+        self._replies.put(beside)
+        return [JobUpdate("measuring", self.fraction, f"measuring latency beside: {beside}")]
+
+    def _set_measuring(self, measuring: bool) -> str:
+        beside = ""
+        if self._on_measuring is not None and measuring != self._measuring:
+            beside = self._on_measuring(measuring) or ""
+        self._measuring = measuring
+        return beside
+
     def _end(self, state: State, error: str | None) -> None:
+        self._set_measuring(False)  # a child that ended mid-measurement must not leave the studio paused
         self.state = state
         self.error = error
         if self._process is not None:

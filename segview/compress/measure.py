@@ -3,12 +3,20 @@
 Latency is measured for both models in one run, alternating rounds (A then B,
 then B then A), and compared as medians: on a shared machine a neighbour's
 burst then hits both models alike instead of one.
+
+A neighbour that runs all along (the studio's own models, when the wizard
+compresses) slows both alike and makes every figure wrong, so whoever runs the
+measurement can install a *quiet hook* (:func:`set_quiet_hook`): it is entered
+around each timing, may pause what competes, and says what still ran beside it;
+the figure carries that answer (``measured_beside``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,27 @@ from segview.evaluation import evaluate
 from segview.inference.card import ModelCard
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.metrics.iou import binary_iou
+
+# What ran beside a measurement when nobody installed a quiet hook: this process alone (segview compress).
+ALONE = "nothing else from segview (command line)"
+QuietHook = Callable[[], contextlib.AbstractContextManager[str]]
+_quiet_hook: QuietHook | None = None
+
+
+def set_quiet_hook(hook: QuietHook | None) -> None:
+    """Install (or remove, with None) the context manager entered around each latency measurement."""
+    global _quiet_hook
+    _quiet_hook = hook
+
+
+@contextlib.contextmanager
+def quiet_spell() -> Iterator[str]:
+    """While inside, what competes is paused if the hook can; yields what still runs beside the measurement."""
+    if _quiet_hook is None:
+        yield ALONE
+        return
+    with _quiet_hook() as beside:
+        yield beside
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +83,8 @@ class Latency:
     result_ms: float
     rounds: int
     runs_per_round: int
+    # What ran beside the measurement ("nothing (studio paused)", the studio's running models ...); "" in old reports.
+    beside: str = ""
 
     @property
     def speedup(self) -> float:
@@ -67,12 +98,16 @@ class Latency:
             "speedup": round(self.speedup, 4),
             "rounds": self.rounds,
             "runs_per_round": self.runs_per_round,
+            "measured_beside": self.beside,
         }
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> Latency:
         threads = data.get("threads", 0)
-        return cls(0 if threads == "default" else int(threads), float(data["source_ms"]), float(data["result_ms"]), int(data.get("rounds", 0)), int(data.get("runs_per_round", 0)))
+        return cls(
+            0 if threads == "default" else int(threads), float(data["source_ms"]), float(data["result_ms"]),
+            int(data.get("rounds", 0)), int(data.get("runs_per_round", 0)), str(data.get("measured_beside", "")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,21 +141,28 @@ def measure_latency(source: Path, result: Path, card: ModelCard, tensor: np.ndar
     """Median milliseconds per raw ``run`` of each model, measured in alternating rounds in this one process."""
     session_options = SessionOptions(threads=threads or None)
     sessions = [SegmentationSession(source, card, session_options), SegmentationSession(result, card, session_options)]
-    for s in sessions:
+    with quiet_spell() as beside:
+        per_round = _timed_rounds([s.run for s in sessions], tensor, options, cancel)
+    return Latency(threads, statistics.median(per_round[0]), statistics.median(per_round[1]), options.rounds, options.runs_per_round, beside)
+
+
+def _timed_rounds(runs: list[Callable[[np.ndarray], object]], tensor: np.ndarray, options: MeasureOptions, cancel: CancelToken | None) -> list[list[float]]:
+    """Milliseconds per run of each callable, one figure per round, in alternating order after a warm-up."""
+    for run in runs:
         for _ in range(options.warmup):
-            s.run(tensor)
-    per_round: list[list[float]] = [[], []]
+            run(tensor)
+    per_round: list[list[float]] = [[] for _ in runs]
     for r in range(options.rounds):
         if cancel is not None:
             cancel.check()
-        order = (0, 1) if r % 2 == 0 else (1, 0)
+        order = range(len(runs)) if r % 2 == 0 else reversed(range(len(runs)))
         for k in order:
-            run = sessions[k].run
+            run = runs[k]
             start = time.perf_counter()
             for _ in range(options.runs_per_round):
                 run(tensor)
             per_round[k].append((time.perf_counter() - start) * 1e3 / options.runs_per_round)
-    return Latency(threads, statistics.median(per_round[0]), statistics.median(per_round[1]), options.rounds, options.runs_per_round)
+    return per_round
 
 
 def agreement_iou(source: SegmentationSession, result: SegmentationSession, frames: list[np.ndarray], *, cancel: CancelToken | None = None) -> float:

@@ -6,6 +6,7 @@ same code. Paths are stored as given (absolute when the wizard writes them).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from typing import Any
 
 from segview.compress.calibration import CalibrationSpec
 from segview.compress.measure import MeasureOptions
-from segview.compress.step import CompressionError, Step, StepConfig, config_from_dict, get_step
+from segview.compress.step import CompressionError, Step, StepConfig, chain_problem, config_from_dict, form_of_card, get_step
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
+from segview.inference.registry import ModelRegistry
 
 RECIPE_VERSION = 1
 
@@ -72,6 +74,31 @@ class Recipe:
                 raise CompressionError(f"step {needing[0]!r} needs calibration frames: give an image folder, a video or a live source (--calib)")
         if self.name is not None and (not self.name.strip() or os.sep in self.name or "/" in self.name):
             raise CompressionError(f"output name {self.name!r} must be a plain file name")
+        problem = chain_problem([s.name for s in self.steps])
+        if problem:
+            raise CompressionError(problem)
+
+    def settled(self, registry: ModelRegistry) -> Recipe:
+        """This recipe checked against its model and given a result name no other model has.
+
+        The chain is checked against the source's weights (an int8 model takes no int8 step). A name given
+        explicitly (``name``, or ``out`` naming a .onnx file) that another model holds is refused; the default
+        name (source and steps, e.g. selfie-general-int8) moves on to the first free ``-2``, ``-3`` ...
+        A result written again over its own earlier file keeps its name."""
+        from segview.compress.runner import output_path  # the runner imports this module
+
+        entry = registry.resolve(self.model)
+        problem = chain_problem([s.name for s in self.steps], source_form=form_of_card(entry.card), source=entry.name)
+        if problem:
+            raise CompressionError(problem)
+        target = output_path(self, entry)
+        if registry.name_is_free(target.stem, target):
+            return self
+        taken = registry.resolve(target.stem).path
+        if self.name is not None or (self.out or "").lower().endswith(".onnx"):
+            raise CompressionError(f"the name {target.stem!r} is taken by {taken}; choose another name")
+        free = next(n for n in range(2, 10_000) if registry.name_is_free(f"{target.stem}-{n}", target.with_name(f"{target.stem}-{n}.onnx")))
+        return dataclasses.replace(self, name=f"{target.stem}-{free}")
 
     def to_json_dict(self) -> dict[str, Any]:
         return {

@@ -111,6 +111,9 @@ class CompressionReport:
         for lat in self.latency:
             threads = "default threads" if lat.threads == 0 else f"{lat.threads} thread{'s' if lat.threads > 1 else ''}"
             lines.append(f"  latency ({threads}): source {lat.source_ms:.3f} ms, result {lat.result_ms:.3f} ms, speed-up {lat.speedup:.2f}x")
+        besides = sorted({lat.beside for lat in self.latency if lat.beside})
+        if besides:
+            lines.append(f"  measured beside: {'; '.join(besides)}")
         if self.agreement_iou is not None:
             lines.append(f"  IoU against the source's masks: {self.agreement_iou:.4f} on {self.agreement_frames} {self.agreement_on}")
         if self.ground_truth is not None:

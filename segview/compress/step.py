@@ -101,6 +101,14 @@ class Step(abc.ABC):
     description: ClassVar[str]
     config_type: ClassVar[type[StepConfig]]
     needs_calibration: ClassVar[bool] = False
+    # Declarations for checking a chain before any work (see chain_problem): the weight forms this step
+    # takes, and the one it leaves (None: the form it was given).
+    accepts: ClassVar[frozenset[str]] = frozenset({"float32"})
+    produces: ClassVar[str | None] = None
+
+    def output_form(self, form: str) -> str:
+        """The weights' form after this step, given the form before it."""
+        return self.produces or form
 
     @abc.abstractmethod
     def apply(self, model: onnx.ModelProto, config: Any, ctx: StepContext) -> StepOutput:
@@ -145,6 +153,47 @@ def step_names() -> list[str]:
 def all_steps() -> list[Step]:
     _load_builtin_steps()
     return list(_REGISTRY.values())
+
+
+# -- which steps can follow which ----------------------------------------------
+
+# What a model's weights are, as far as the steps care.
+WEIGHT_FORMS = {"float32": "float32", "float16": "float16", "int8": "int8 (quantized)", "shared": "shared (k-means)"}
+
+
+def chain_problem(names: list[str], *, source_form: str = "float32", source: str = "the model") -> str | None:
+    """Why these steps cannot run in this order, from their declarations alone (no model is read); None if they can.
+
+    ``source_form`` is the form of the model the chain starts from (see :func:`form_of_card`)."""
+    form, previous = source_form, None
+    for name in names:
+        step = get_step(name)
+        if form not in step.accepts:
+            wanted = " or ".join(text for f, text in WEIGHT_FORMS.items() if f in step.accepts)
+            where = f"after {previous} they are {WEIGHT_FORMS[form]}" if previous else f"{source} has {WEIGHT_FORMS[form]} weights"
+            return f"{name} needs {wanted} weights; {where}{_hint(form, step)}"
+        form, previous = step.output_form(form), name
+    return None
+
+
+def _hint(form: str, step: Step) -> str:
+    if {form, step.produces} == {"float16", "int8"}:
+        return " (fp16 and int8 do not combine: choose one)"
+    if form == "int8":
+        return " (int8 comes last)"
+    return ""
+
+
+def form_of_card(card: ModelCard) -> str:
+    """The weight form of a model, from the compression steps its card records (float32 when it records none)."""
+    recorded = (card.extra.get("compression") or {}).get("steps") or []
+    form = "float32"
+    for item in recorded:
+        name = item.get("step") if isinstance(item, dict) else None
+        if name not in step_names():
+            return form  # a step this segview does not know: let the steps' own checks decide
+        form = get_step(name).output_form(form)
+    return form
 
 
 # -- typed configs from text and JSON ------------------------------------------

@@ -1,8 +1,14 @@
 """The model registry: every segmentation model segview knows about, by name.
 
 Models come from the bundled ``models/`` folder, from ``$SEGVIEW_MODEL_PATH``
-(folders separated by the OS path separator), and from files or folders the
-user names. A model reference is a registry name or a path.
+(folders separated by the OS path separator), from the folder compression and
+distillation results go to by default (:func:`default_output_dir`), and from
+files or folders the user names. Every command and the studio search the same
+folders, so a result is found by name wherever it was made. A model reference
+is a registry name or a path.
+
+Names stay short: the first file to claim a card name keeps it (the bundled
+models come first), a later file with the same name becomes ``name (2)``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from segview.inference.inspect import describe_model
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = "selfie-general"
 MODEL_PATH_ENV = "SEGVIEW_MODEL_PATH"
+USER_MODELS_DIR = Path("~/segview-models")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +33,11 @@ class ModelEntry:
     path: Path
     card: ModelCard
     size_bytes: int
+
+    @property
+    def tooltip(self) -> str:
+        """What a picker shows on hover: the short name and where the file is."""
+        return f"{self.name}\n{self.path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +74,34 @@ class ModelRegistry:
 
     def add_file(self, path: Path) -> ModelEntry:
         """Describe and register one file; raises ModelError if it is unsuitable."""
-        path = path.expanduser().resolve()
+        try:
+            path = path.expanduser().resolve()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a name too long, a NUL byte: describe_model names it
+            path = path.expanduser()
         card = describe_model(path)
         entry = ModelEntry(name=card.name, path=path, card=card, size_bytes=path.stat().st_size)
-        existing = self._entries.get(entry.name)
-        if existing is not None and existing.path != path:
-            # Two files claim the same name: keep both, the later one under its file stem.
-            unique = f"{card.name}@{path.parent.name}/{path.stem}"
+        known = self.entry_for_path(path)
+        if known is not None:
+            # The same file again (a result written anew): fresh card and size, same name and place in the list.
+            entry = replace(entry, name=known.name, card=card if card.name == known.name else card.with_name(known.name))
+            self._entries[known.name] = entry
+            return entry
+        if entry.name in self._entries:
+            # Two files claim the same name: keep both, the later one as "name (2)" (its path is in the tooltip).
+            unique = next(f"{card.name} ({n})" for n in range(2, 10_000) if f"{card.name} ({n})" not in self._entries)
             entry = replace(entry, name=unique, card=card.with_name(unique))
         self._entries[entry.name] = entry
         return entry
+
+    def entry_for_path(self, path: Path) -> ModelEntry | None:
+        """The entry registered for this file, if any."""
+        path = path.expanduser().resolve()
+        return next((e for e in self._entries.values() if e.path == path), None)
+
+    def name_is_free(self, name: str, path: Path) -> bool:
+        """Whether a file at ``path`` may take ``name``: nobody has it, or that very file does."""
+        existing = self._entries.get(name)
+        return existing is None or existing.path == path.expanduser().resolve()
 
     def resolve(self, reference: str) -> ModelEntry:
         """A registry name, or a path to an ONNX file."""
@@ -92,8 +122,18 @@ class ModelRegistry:
         return list(self._entries.values())
 
 
+def default_output_dir() -> Path:
+    """Where compression and distillation results go by default: the first $SEGVIEW_MODEL_PATH folder, else ~/segview-models."""
+    first = next((p for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p), None)
+    return Path(first).expanduser() if first else USER_MODELS_DIR.expanduser()
+
+
 def default_search_dirs() -> list[Path]:
-    dirs = [BUNDLED_MODELS_DIR]
+    """The bundled models, $SEGVIEW_MODEL_PATH's folders, then the default output folder (each once)."""
     extra = os.environ.get(MODEL_PATH_ENV, "")
-    dirs += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
-    return dirs
+    dirs = [BUNDLED_MODELS_DIR, *(Path(p).expanduser() for p in extra.split(os.pathsep) if p), default_output_dir()]
+    unique: list[Path] = []
+    for folder in dirs:
+        if folder not in unique:
+            unique.append(folder)
+    return unique

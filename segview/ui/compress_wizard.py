@@ -11,29 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import re
 import threading
-import typing
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -45,227 +40,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segview.compress.calibration import CalibrationSpec
-from segview.compress.job import CompressionJob, JobUpdate
-from segview.compress.measure import MeasureOptions
 from segview.compress.paths import default_output_dir
-from segview.compress.recipe import Recipe, StepSpec
-from segview.compress.runner import RunResult
-from segview.compress.step import Step, all_steps, config_from_dict
 from segview.errors import SegviewError
-from segview.inference.registry import ModelRegistry
+from segview.inference.registry import ModelRegistry, default_search_dirs
+from segview.ui import measure_hold
+from segview.ui.compress_steps import ModelStepsPage, StepOptionsForm, WizardPage
+
+if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, not when the wizard opens
+    from segview.compress.calibration import CalibrationSpec
+    from segview.compress.job import CompressionJob, JobUpdate
+    from segview.compress.recipe import Recipe
+    from segview.compress.runner import RunResult
+
+__all__ = ["CompressWizard", "ModelStepsPage", "StepOptionsForm", "WizardPage"]
 
 POLL_MS = 100
 # Steps whose accuracy search takes the wizard's IoU-drop target.
 TARGETED_STEPS = ("int8-auto", "cluster", "prune-channels")
-
-
-class WizardPage(QWidget):
-    """One page: a title, a subtitle and whether the user may move on.
-
-    Not QWizard/QWizardPage: under PySide6 6.11 a QWizard whose pages hold widgets crashes the
-    interpreter when the application's style sheet is applied again later (seen offscreen, in tests).
-    """
-
-    completeChanged = Signal()  # noqa: N815 - the name QWizardPage uses
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._title = ""
-        self._subtitle = ""
-        self._wizard: CompressWizard | None = None
-
-    def title(self) -> str:
-        return self._title
-
-    def subTitle(self) -> str:  # noqa: N802 - QWizardPage's name
-        return self._subtitle
-
-    def setTitle(self, text: str) -> None:  # noqa: N802
-        self._title = text
-        self._changed()
-
-    def setSubTitle(self, text: str) -> None:  # noqa: N802
-        self._subtitle = text
-        self._changed()
-
-    def wizard(self) -> CompressWizard | None:
-        return self._wizard
-
-    def isComplete(self) -> bool:  # noqa: N802
-        return True
-
-    def initializePage(self) -> None:  # noqa: N802
-        """Called when the page is entered."""
-
-    def _changed(self) -> None:
-        if self._wizard is not None:
-            self._wizard.refresh_header()
-
-
-class StepOptionsForm(QWidget):
-    """Edits one step's options, built from its config dataclass: a checkbox per bool, a list per Literal..."""
-
-    def __init__(self, step: Step, values: dict[str, Any], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.step = step
-        self.editors: dict[str, QWidget] = {}
-        layout = QFormLayout(self)
-        hints = typing.get_type_hints(step.config_type)
-        for f in dataclasses.fields(step.config_type):
-            editor = _editor(hints[f.name], values.get(f.name, f.default))
-            editor.setObjectName(f"option_{f.name}")
-            self.editors[f.name] = editor
-            layout.addRow(f.name.replace("_", " "), editor)
-
-    def values(self) -> dict[str, Any]:
-        return {name: _value(editor) for name, editor in self.editors.items()}
-
-    def set_values(self, values: dict[str, Any]) -> None:
-        for name, value in values.items():
-            _set_value(self.editors[name], value)
-
-
-def _editor(hint: Any, value: Any) -> QWidget:
-    if get_origin(hint) is Literal:
-        box = QComboBox()
-        for choice in get_args(hint):
-            box.addItem(str(choice), choice)
-        box.setCurrentIndex(max(0, box.findData(value)))
-        return box
-    if hint is bool:
-        check = QCheckBox()
-        check.setChecked(bool(value))
-        return check
-    if hint is int:
-        spin = QSpinBox()
-        spin.setRange(0, 1_000_000)
-        spin.setValue(int(value))
-        return spin
-    if hint is float:
-        spin = QDoubleSpinBox()
-        spin.setDecimals(4)
-        spin.setRange(0.0, 100.0)
-        spin.setSingleStep(0.01)
-        spin.setValue(float(value))
-        return spin
-    line = QLineEdit(", ".join(value) if isinstance(value, tuple) else str(value))
-    line.setPlaceholderText("comma-separated" if get_origin(hint) is tuple else "")
-    return line
-
-
-def _set_value(editor: QWidget, value: Any) -> None:
-    if isinstance(editor, QComboBox):
-        editor.setCurrentIndex(max(0, editor.findData(value)))
-    elif isinstance(editor, QCheckBox):
-        editor.setChecked(bool(value))
-    elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
-        editor.setValue(value)
-    else:
-        editor.setText(", ".join(value) if isinstance(value, (tuple, list)) else str(value))  # type: ignore[attr-defined]
-
-
-def _value(editor: QWidget) -> Any:
-    if isinstance(editor, QComboBox):
-        return editor.currentData()
-    if isinstance(editor, QCheckBox):
-        return editor.isChecked()
-    if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
-        return editor.value()
-    return editor.text()  # type: ignore[attr-defined]
-
-
-class ModelStepsPage(WizardPage):
-    def __init__(self, registry: ModelRegistry) -> None:
-        super().__init__()
-        self.setTitle("Model and steps")
-        self.setSubTitle("Tick the steps to chain, in order (drag to reorder). Each result is measured against the model you pick.")
-        self.registry = registry
-        self.model_combo = QComboBox()
-        self.steps_list = QListWidget()
-        self.steps_list.setDragDropMode(QListWidget.DragDropMode.InternalMove)
-        self.options_box = QGroupBox("Options")
-        # One form per step, built once: switching steps only flips the stack, so nothing is created or destroyed.
-        self.forms = {step.name: StepOptionsForm(step, {}) for step in all_steps()}
-        self.options_stack = QStackedWidget()
-        self.options_stack.addWidget(QLabel("Select a step to see its options."))
-        for form_widget in self.forms.values():
-            self.options_stack.addWidget(form_widget)
-        QVBoxLayout(self.options_box).addWidget(self.options_stack)
-        self.description = QLabel("")
-        self.description.setWordWrap(True)
-        for step in all_steps():
-            item = QListWidgetItem(f"{step.title}  ({step.name})")
-            item.setData(Qt.ItemDataRole.UserRole, step.name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.steps_list.addItem(item)
-        self.steps_list.currentItemChanged.connect(self._on_step_selected)
-        self.steps_list.itemChanged.connect(lambda _: self.completeChanged.emit())
-        form = QFormLayout()
-        form.addRow("Model", self.model_combo)
-        row = QHBoxLayout()
-        row.addWidget(self.steps_list, 1)
-        right = QVBoxLayout()
-        right.addWidget(self.description)
-        right.addWidget(self.options_box, 1)
-        row.addLayout(right, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(row, 1)
-        self.refresh_models()
-
-    def refresh_models(self, select: str | None = None) -> None:
-        current = select or self.model_combo.currentData()
-        self.model_combo.clear()
-        for entry in self.registry.entries():
-            self.model_combo.addItem(f"{entry.name}  ({entry.card.width}x{entry.card.height})", entry.name)
-        index = self.model_combo.findData(current)
-        if index >= 0:
-            self.model_combo.setCurrentIndex(index)
-
-    def set_model(self, name: str) -> bool:
-        index = self.model_combo.findData(name)
-        if index >= 0:
-            self.model_combo.setCurrentIndex(index)
-        return index >= 0
-
-    def set_steps(self, names: list[str]) -> None:
-        """Tick these steps, in this order, and untick the others."""
-        items = [self.steps_list.takeItem(0) for _ in range(self.steps_list.count())]
-        by_name = {i.data(Qt.ItemDataRole.UserRole): i for i in items}
-        for name in names:
-            by_name[name].setCheckState(Qt.CheckState.Checked)
-            self.steps_list.addItem(by_name.pop(name))
-        for item in items:
-            if item.data(Qt.ItemDataRole.UserRole) in by_name:
-                item.setCheckState(Qt.CheckState.Unchecked)
-                self.steps_list.addItem(item)
-        self.completeChanged.emit()
-
-    def set_options(self, step: str, **values: Any) -> None:
-        self.forms[step].set_values(values)
-
-    def chosen_steps(self) -> list[str]:
-        return [
-            self.steps_list.item(i).data(Qt.ItemDataRole.UserRole)
-            for i in range(self.steps_list.count())
-            if self.steps_list.item(i).checkState() == Qt.CheckState.Checked
-        ]
-
-    def step_values(self, name: str) -> dict[str, Any]:
-        return self.forms[name].values()
-
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
-        return bool(self.chosen_steps()) and self.model_combo.count() > 0
-
-    def _on_step_selected(self, current: QListWidgetItem | None, _previous) -> None:
-        if current is None:
-            return
-        name = current.data(Qt.ItemDataRole.UserRole)
-        step = self.forms[name].step
-        self.description.setText(f"<b>{step.title}</b><br>{step.description}" + ("<br><i>Needs calibration frames.</i>" if step.needs_calibration else ""))
-        self.options_stack.setCurrentWidget(self.forms[name])
+# The registry's "name (2)": a second file with a taken card name, known by that name only in this process.
+DISAMBIGUATED = re.compile(r" \(\d+\)$")
+# Default latency rounds (MeasureOptions().rounds; not imported, to keep the wizard's import light).
+DEFAULT_ROUNDS = 15
 
 
 class DataPage(WizardPage):
@@ -327,6 +122,8 @@ class DataPage(WizardPage):
         self.capture_button.setEnabled(capture_source is not None)
 
     def calibration(self) -> CalibrationSpec | None:
+        from segview.compress.calibration import CalibrationSpec
+
         text = self.calib_edit.text().strip()
         if not text:
             return None
@@ -334,7 +131,7 @@ class DataPage(WizardPage):
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt's name
         wizard = self.wizard()
-        needs = wizard is not None and any(s.needs_calibration for s in all_steps() if s.name in wizard.steps_page.chosen_steps())
+        needs = wizard is not None and any(wizard.steps_page.step(name).needs_calibration for name in wizard.steps_page.chosen_steps())
         return bool(self.calib_edit.text().strip()) or not needs
 
     def capture_live_frames(self) -> bool:
@@ -437,7 +234,7 @@ class TargetsPage(WizardPage):
         self.name_edit.setPlaceholderText("default: the model's name and the steps, e.g. selfie-general-int8")
         self.rounds = QSpinBox()
         self.rounds.setRange(1, 200)
-        self.rounds.setValue(MeasureOptions().rounds)
+        self.rounds.setValue(DEFAULT_ROUNDS)
         out_button = QPushButton("…")
         out_button.clicked.connect(self._browse_out)
         self.save_button = QPushButton("Save recipe…")
@@ -501,6 +298,9 @@ class RunPage(WizardPage):
         for lat in r.latency:
             threads = "default threads" if lat.threads == 0 else f"{lat.threads} thread(s)"
             rows.append((f"latency, {threads}", f"{lat.result_ms:.3f} ms vs {lat.source_ms:.3f} ms: {lat.speedup:.2f}x"))
+        besides = sorted({lat.beside for lat in r.latency if lat.beside})
+        if besides:
+            rows.append(("measured beside", "; ".join(besides)))
         if r.agreement_iou is not None:
             rows.append(("IoU vs source masks", f"{r.agreement_iou:.4f} ({r.agreement_frames} {r.agreement_on})"))
         if r.ground_truth is not None:
@@ -589,7 +389,8 @@ class CompressWizard(QDialog):
         return True
 
     def back(self) -> bool:
-        if self.currentPage() in (self.steps_page, self.run_page):
+        """One page back; from the run page too once the job has ended (failed, cancelled or done): every field is kept."""
+        if self.currentPage() is self.steps_page or self.running:
             return False
         self.stack.setCurrentIndex(self.stack.currentIndex() - 1)
         self.refresh_header()
@@ -603,7 +404,7 @@ class CompressWizard(QDialog):
 
     def _update_buttons(self) -> None:
         page = self.currentPage()
-        self.back_button.setEnabled(page not in (self.steps_page, self.run_page))
+        self.back_button.setEnabled(page is not self.steps_page and not self.running)
         self.next_button.setVisible(page is not self.run_page)
         self.next_button.setText("Compress" if page is self.targets_page else "Next >")
         self.next_button.setEnabled(page.isComplete())
@@ -612,6 +413,10 @@ class CompressWizard(QDialog):
 
     def recipe(self) -> Recipe:
         """The job the pages describe; raises SegviewError with what is wrong."""
+        from segview.compress.measure import MeasureOptions
+        from segview.compress.recipe import Recipe, StepSpec
+        from segview.compress.step import config_from_dict
+
         model = self.steps_page.model_combo.currentData()
         if not model:
             raise SegviewError("pick a model to compress")
@@ -621,7 +426,7 @@ class CompressWizard(QDialog):
         target = self.targets_page.iou_drop.value() / 100.0
         steps = []
         for name in names:
-            step = next(s for s in all_steps() if s.name == name)
+            step = self.steps_page.step(name)
             values = self.steps_page.step_values(name)
             if name in TARGETED_STEPS:
                 values["max_iou_drop"] = target
@@ -644,11 +449,11 @@ class CompressWizard(QDialog):
     def _reference(self, name: str) -> str:
         """The model as the job's own process will find it: its name if the default registry knows it there, else its path."""
         entry = self.registry.resolve(name)
-        try:
-            if ModelRegistry().resolve(name).path == entry.path:
-                return name
-        except SegviewError:
-            pass
+        # The studio's registry searches the child's folders in the same order, so a name from them means the same
+        # file there; a file added by path, or a "name (2)", travels as its path.
+        searched = {d.expanduser().resolve() for d in default_search_dirs()}
+        if entry.path.parent in searched and not DISAMBIGUATED.search(name):
+            return name
         return str(entry.path)
 
     def save_recipe(self, path: Path) -> bool:
@@ -664,7 +469,8 @@ class CompressWizard(QDialog):
     def validateCurrentPage(self) -> bool:  # noqa: N802 - QWizard's name
         if self.currentPage() is self.targets_page:
             try:
-                self.recipe()
+                # As the job will see it: the chain against the model's weights, and a result name that is free.
+                self.recipe().settled(self.registry)
             except SegviewError as exc:
                 self.targets_page.setSubTitle(f"<span style='color:#b00020'>{exc}</span>")
                 return False
@@ -679,14 +485,17 @@ class CompressWizard(QDialog):
         page.results.setRowCount(0)
         page.chart.clear()
         page.compare_button.setEnabled(False)
+        from segview.compress.job import CompressionJob
+
         try:
             recipe = self.recipe()
-            self.job = CompressionJob(recipe)
+            self.job = CompressionJob(recipe, on_measuring=self._on_measuring)
             self.job.start()
         except SegviewError as exc:
             self._fail(str(exc))
             return False
         page.cancel_button.setEnabled(True)
+        self._update_buttons()
         page.status.setText(f"Compressing {recipe.model}: {' + '.join(s.name for s in recipe.steps)}")
         self._timer.start(POLL_MS)
         return True
@@ -711,7 +520,7 @@ class CompressWizard(QDialog):
         if update.kind == "progress":
             page.progress.setValue(int(update.fraction * 1000))
             page.status.setText(update.message)
-        elif update.kind == "log":
+        elif update.kind in ("log", "measuring"):
             page.log.appendPlainText(update.message)
         elif update.kind == "finished" and update.result is not None:
             self._finish(update.result)
@@ -722,6 +531,7 @@ class CompressWizard(QDialog):
             page.cancel_button.setEnabled(False)
             page.status.setText("Cancelled: nothing was written.")
             page.log.appendPlainText(update.message)
+            self._update_buttons()
             self.job_cancelled.emit()
 
     def _finish(self, result: RunResult) -> None:
@@ -744,6 +554,7 @@ class CompressWizard(QDialog):
             page.log.appendPlainText(line)
         page.finished_ok = True
         page.completeChanged.emit()
+        self._update_buttons()
         self.job_finished.emit(result)
 
     def _fail(self, message: str) -> None:
@@ -754,6 +565,7 @@ class CompressWizard(QDialog):
         page.log.appendPlainText(f"failed: {message}")
         if self.job is not None and self.job.traceback:
             page.log.appendPlainText(self.job.traceback)
+        self._update_buttons()  # Back is open again: the fields are as they were, to fix and run again
         self.job_failed.emit(message)
 
     def compare_with_original(self) -> bool:
@@ -777,6 +589,25 @@ class CompressWizard(QDialog):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.stop_job()
         super().closeEvent(event)
+
+    def _on_measuring(self, measuring: bool) -> str:
+        """The job is about to time the models (True) or is done (False): pause the studio's models meanwhile."""
+        engine = getattr(self.window_ref, "engine", None)
+        if engine is None:
+            return "nothing from a studio (no studio window)"
+        if measuring:
+            return measure_hold.hold(engine, self.window_ref)
+        measure_hold.release(engine, self.window_ref)
+        return ""
+
+    def reopen(self) -> None:
+        """Shown again after it was closed: back on the first page with every field as it was left."""
+        if self.running:
+            return
+        self.stack.setCurrentIndex(0)
+        self.steps_page.refresh_models()
+        self.refresh_header()
+        self._update_buttons()
 
     def stop_job(self) -> None:
         if self.job is not None and self.job.running:

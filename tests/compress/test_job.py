@@ -26,7 +26,7 @@ def test_a_job_runs_in_a_child_process_and_reports_its_result(tiny_model, out_di
 def test_cancelling_a_job_leaves_no_files(tiny_model, calib_dir, out_dir):
     recipe = Recipe(
         model=str(tiny_model),
-        steps=(StepSpec.make("int8-auto", max_iou_drop=0.0, max_float_nodes=50), StepSpec.make("fp16")),
+        steps=(StepSpec.make("prune"), StepSpec.make("int8-auto", max_iou_drop=0.0, max_float_nodes=50)),
         calibration=CalibrationSpec(str(calib_dir)),
         out=str(out_dir),
         measure=QUICK,

@@ -232,7 +232,7 @@ def test_steps_that_need_frames_refuse_a_recipe_without_them(tiny_model, out_dir
 
 def test_a_recipe_survives_json(tiny_model, calib_dir, labelled, tmp_path):
     images, masks = labelled
-    r = recipe(tiny_model, tmp_path / "out", ("int8-auto", {"max_iou_drop": 0.02, "exclude_op_types": ["Sigmoid"]}), "fp16", calib=calib_dir, eval_images=str(images), eval_masks=str(masks), name="mine")
+    r = recipe(tiny_model, tmp_path / "out", ("prune", {"sparsity": 0.2}), ("int8-auto", {"max_iou_drop": 0.02, "exclude_op_types": ["Sigmoid"]}), calib=calib_dir, eval_images=str(images), eval_masks=str(masks), name="mine")
     path = tmp_path / "recipe.json"
     r.save(path)
     assert Recipe.load(path) == r

@@ -82,7 +82,7 @@ def test_the_wizard_saves_a_recipe_the_command_line_can_replay(qtbot, studio, ca
 
 
 def test_cancelling_leaves_no_files_and_the_studio_keeps_running(qtbot, studio, calib_dir, out_dir):
-    wizard = open_wizard(studio, out_dir, ["int8-auto", "fp16"], int8_auto={"max_float_nodes": 50})
+    wizard = open_wizard(studio, out_dir, ["prune", "int8-auto"], int8_auto={"max_float_nodes": 50})
     wizard.data_page.calib_edit.setText(str(calib_dir))
     wizard.targets_page.iou_drop.setValue(0.0)
     go_to_run_page(wizard)

@@ -105,6 +105,11 @@ class ClusterStep(Step):
     title = "Weight sharing (k-means)"
     description = "Each layer's weights share k values found by k-means; stored as small indices plus a codebook, so the zip shrinks several-fold."
     config_type = ClusterConfig
+    accepts = frozenset({"float32", "float16", "shared"})
+
+    def output_form(self, form: str) -> str:
+        # A float32 model's weights become a codebook; fp16 ones stay fp16 (the codebook is fp16).
+        return "shared" if form == "float32" else form
 
     def suffix(self, config: ClusterConfig) -> str:
         return f"k{config.clusters}"

@@ -31,6 +31,8 @@ class Fp16Step(Step):
     title = "FP16 (half precision)"
     description = "Weights and arithmetic in float16; inputs and outputs stay float32, so callers need no change. Halves the file."
     config_type = Fp16Config
+    accepts = frozenset({"float32", "shared"})
+    produces = "float16"
 
     def check(self, model: onnx.ModelProto, config: Fp16Config) -> None:
         if not any(i.data_type == onnx.TensorProto.FLOAT for i in model.graph.initializer):

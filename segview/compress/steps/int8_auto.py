@@ -48,6 +48,8 @@ class Int8AutoStep(Step):
     title = "INT8 accuracy-aware"
     description = "INT8 static, then the most sensitive nodes are kept in float until the masks meet an IoU-drop target against the float model."
     config_type = Int8AutoConfig
+    accepts = frozenset({"float32"})
+    produces = "int8"
     needs_calibration = True
 
     def suffix(self, config: Int8AutoConfig) -> str:

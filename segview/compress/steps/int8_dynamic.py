@@ -34,6 +34,8 @@ class Int8DynamicStep(Step):
     title = "INT8 dynamic"
     description = "8-bit weights; activations quantized at run time from their own range. No calibration needed."
     config_type = Int8DynamicConfig
+    accepts = frozenset({"float32"})  # k-means weights are rebuilt by a Gather, not initializers it can quantize
+    produces = "int8"
 
     def suffix(self, config: Int8DynamicConfig) -> str:
         return "int8dyn"

@@ -164,6 +164,8 @@ class Int8StaticStep(Step):
     title = "INT8 static (calibrated)"
     description = "8-bit weights and activations; activation ranges calibrated on frames (MinMax, Entropy or Percentile). QDQ, per-channel weights by default."
     config_type = Int8StaticConfig
+    accepts = frozenset({"float32", "shared"})
+    produces = "int8"
     needs_calibration = True
 
     def suffix(self, config: Int8StaticConfig) -> str:

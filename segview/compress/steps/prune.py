@@ -40,6 +40,7 @@ class PruneStep(Step):
     title = "Magnitude pruning (unstructured)"
     description = "The smallest-magnitude weights become zero, to a target sparsity. Same shapes: the zip shrinks, the run time does not."
     config_type = PruneConfig
+    accepts = frozenset({"float32", "float16", "shared"})
 
     def suffix(self, config: PruneConfig) -> str:
         return f"sparse{round(config.sparsity * 100)}"

@@ -98,6 +98,7 @@ class PruneChannelsStep(Step):
     title = "Channel pruning (structured)"
     description = "Removes the least important channels of each prunable group of tensors: a smaller file and a faster run, at an accuracy cost."
     config_type = PruneChannelsConfig
+    accepts = frozenset({"float32", "float16"})
 
     def suffix(self, config: PruneChannelsConfig) -> str:
         return f"pruned{round(config.ratio * 100)}"

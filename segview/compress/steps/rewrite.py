@@ -28,6 +28,7 @@ class RewriteStep(Step):
     title = "Exact rewrites (projection before upsampling)"
     description = "Moves 1x1 convolutions ahead of the upsampling they follow: the same outputs, less memory moved. No accuracy cost."
     config_type = RewriteConfig
+    accepts = frozenset({"float32", "float16"})
 
     def check(self, model: onnx.ModelProto, config: RewriteConfig) -> None:
         if not swappable_pairs(model):

@@ -1,0 +1,382 @@
+"""The Compress wizard's first page: the model, the steps in order, and each step's options.
+
+The steps cannot be led into a dead end: after every change, each unticked step
+that could not run where it stands (int8-static after fp16: it needs float32
+weights) is disabled, with the reason as its tooltip and below the list. The
+reasons come from the steps' own declarations (:func:`segview.compress.step.chain_problem`),
+checked against the chosen model's weights, not from names written here.
+
+Opening the wizard must not stall the studio: the step registry imports
+onnxruntime's quantization tools (~0.1 s, far more on a busy machine), so the
+steps are loaded on a worker thread and listed when they arrive; each step's
+options form is built when the step is first selected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segview.compress.step import Step, all_steps, chain_problem, form_of_card
+from segview.inference.registry import ModelRegistry
+
+PROBLEM_STYLE = "color:#b00020"
+
+
+class WizardPage(QWidget):
+    """One page: a title, a subtitle and whether the user may move on.
+
+    Not QWizard/QWizardPage: under PySide6 6.11 a QWizard whose pages hold widgets crashes the
+    interpreter when the application's style sheet is applied again later (seen offscreen, in tests).
+    """
+
+    completeChanged = Signal()  # noqa: N815 - the name QWizardPage uses
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._title = ""
+        self._subtitle = ""
+        self._wizard = None
+
+    def title(self) -> str:
+        return self._title
+
+    def subTitle(self) -> str:  # noqa: N802 - QWizardPage's name
+        return self._subtitle
+
+    def setTitle(self, text: str) -> None:  # noqa: N802
+        self._title = text
+        self._changed()
+
+    def setSubTitle(self, text: str) -> None:  # noqa: N802
+        self._subtitle = text
+        self._changed()
+
+    def wizard(self):
+        return self._wizard
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return True
+
+    def initializePage(self) -> None:  # noqa: N802
+        """Called when the page is entered."""
+
+    def _changed(self) -> None:
+        if self._wizard is not None:
+            self._wizard.refresh_header()
+
+
+class StepOptionsForm(QWidget):
+    """Edits one step's options, built from its config dataclass: a checkbox per bool, a list per Literal..."""
+
+    def __init__(self, step: Step, values: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.step = step
+        self.editors: dict[str, QWidget] = {}
+        layout = QFormLayout(self)
+        hints = typing.get_type_hints(step.config_type)
+        for f in dataclasses.fields(step.config_type):
+            editor = _editor(hints[f.name], values.get(f.name, f.default))
+            editor.setObjectName(f"option_{f.name}")
+            self.editors[f.name] = editor
+            layout.addRow(f.name.replace("_", " "), editor)
+
+    def values(self) -> dict[str, Any]:
+        return {name: _value(editor) for name, editor in self.editors.items()}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            _set_value(self.editors[name], value)
+
+
+def _editor(hint: Any, value: Any) -> QWidget:
+    if get_origin(hint) is Literal:
+        box = QComboBox()
+        for choice in get_args(hint):
+            box.addItem(str(choice), choice)
+        box.setCurrentIndex(max(0, box.findData(value)))
+        return box
+    if hint is bool:
+        check = QCheckBox()
+        check.setChecked(bool(value))
+        return check
+    if hint is int:
+        spin = QSpinBox()
+        spin.setRange(0, 1_000_000)
+        spin.setValue(int(value))
+        return spin
+    if hint is float:
+        spin = QDoubleSpinBox()
+        spin.setDecimals(4)
+        spin.setRange(0.0, 100.0)
+        spin.setSingleStep(0.01)
+        spin.setValue(float(value))
+        return spin
+    line = QLineEdit(", ".join(value) if isinstance(value, tuple) else str(value))
+    line.setPlaceholderText("comma-separated" if get_origin(hint) is tuple else "")
+    return line
+
+
+def _set_value(editor: QWidget, value: Any) -> None:
+    if isinstance(editor, QComboBox):
+        editor.setCurrentIndex(max(0, editor.findData(value)))
+    elif isinstance(editor, QCheckBox):
+        editor.setChecked(bool(value))
+    elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+        editor.setValue(value)
+    else:
+        editor.setText(", ".join(value) if isinstance(value, (tuple, list)) else str(value))  # type: ignore[attr-defined]
+
+
+def _value(editor: QWidget) -> Any:
+    if isinstance(editor, QComboBox):
+        return editor.currentData()
+    if isinstance(editor, QCheckBox):
+        return editor.isChecked()
+    if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+        return editor.value()
+    return editor.text()  # type: ignore[attr-defined]
+
+
+class StepLoader(QObject):
+    """Imports the step registry (and the job's modules) on a worker thread; ``loaded`` arrives on the GUI thread."""
+
+    loaded = Signal(list)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[Step] | None = None
+        self._thread = threading.Thread(target=self._load, name="segview-compress-steps", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        steps = all_steps()
+        import segview.compress.job  # noqa: F401 - warmed here, so starting the first job does not stall either
+
+        self.steps = steps
+        self.loaded.emit(steps)
+
+    def wait(self) -> list[Step]:
+        """The steps now (for scripts and tests that drive the page at once)."""
+        self._thread.join()
+        assert self.steps is not None
+        return self.steps
+
+
+class ModelStepsPage(WizardPage):
+    def __init__(self, registry: ModelRegistry) -> None:
+        super().__init__()
+        self.setTitle("Model and steps")
+        self.setSubTitle("Tick the steps to chain, in order (drag to reorder). Each result is measured against the model you pick.")
+        self.registry = registry
+        self.model_combo = QComboBox()
+        self.steps_list = QListWidget()
+        self.steps_list.setDragDropMode(QListWidget.DragDropMode.InternalMove)
+        self.options_box = QGroupBox("Options")
+        self.forms: dict[str, StepOptionsForm] = {}
+        self._steps: dict[str, Step] = {}
+        self._updating = False
+        self.options_stack = QStackedWidget()
+        self.options_stack.addWidget(QLabel("Select a step to see its options."))
+        QVBoxLayout(self.options_box).addWidget(self.options_stack)
+        self.description = QLabel("")
+        self.description.setWordWrap(True)
+        # Why a step is greyed out, and what is wrong with the ticked order (if anything).
+        self.blocked_label = QLabel("")
+        self.blocked_label.setWordWrap(True)
+        self.blocked_label.setObjectName("blocked_steps")
+        self.problem_label = QLabel("")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet(PROBLEM_STYLE)
+        self.steps_list.addItem(QListWidgetItem("Loading the steps…"))
+        self.steps_list.currentItemChanged.connect(self._on_step_selected)
+        self.steps_list.itemChanged.connect(self._on_steps_changed)
+        self.steps_list.model().rowsMoved.connect(lambda *_: self._on_steps_changed())
+        self.model_combo.currentIndexChanged.connect(lambda _: self._on_steps_changed())
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        left = QVBoxLayout()
+        left.addWidget(self.steps_list, 1)
+        left.addWidget(self.problem_label)
+        left.addWidget(self.blocked_label)
+        right = QVBoxLayout()
+        right.addWidget(self.description)
+        right.addWidget(self.options_box, 1)
+        row = QHBoxLayout()
+        row.addLayout(left, 1)
+        row.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(row, 1)
+        self.refresh_models()
+        self._loader = StepLoader()
+        self._loader.loaded.connect(self._fill_steps)
+
+    # -- the step list ---------------------------------------------------------
+
+    def _fill_steps(self, steps: list[Step]) -> None:
+        if self._steps:
+            return
+        self._steps = {step.name: step for step in steps}
+        self._updating = True
+        self.steps_list.clear()
+        for step in steps:
+            item = QListWidgetItem(f"{step.title}  ({step.name})")
+            item.setData(Qt.ItemDataRole.UserRole, step.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.steps_list.addItem(item)
+        self._updating = False
+        self._on_steps_changed()
+
+    def ensure_steps(self) -> None:
+        """List the steps now if the worker has not delivered them yet."""
+        if not self._steps:
+            self._fill_steps(self._loader.wait())
+
+    def _items(self) -> list[QListWidgetItem]:
+        return [self.steps_list.item(i) for i in range(self.steps_list.count())] if self._steps else []
+
+    def _on_steps_changed(self) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            self._mark_impossible_steps()
+        finally:
+            self._updating = False
+        self.completeChanged.emit()
+
+    def _mark_impossible_steps(self) -> None:
+        """Grey out each unticked step that could not run where it stands, saying why (from the declarations)."""
+        items = self._items()
+        if not items:
+            return
+        form, source = self.source_form()
+        ticked = [i for i in items if i.checkState() == Qt.CheckState.Checked]
+        reasons = []
+        for item in items:
+            name = item.data(Qt.ItemDataRole.UserRole)
+            problem = None
+            if item.checkState() != Qt.CheckState.Checked:
+                chain = [i.data(Qt.ItemDataRole.UserRole) for i in items if i in ticked or i is item]
+                problem = chain_problem(chain, source_form=form, source=source)
+            enabled = Qt.ItemFlag.ItemIsEnabled
+            item.setFlags(item.flags() & ~enabled if problem else item.flags() | enabled)
+            if problem and not problem.startswith(name):
+                problem = f"{name}: {problem}"
+            item.setToolTip(problem or self._steps[name].description)
+            if problem:
+                reasons.append(problem)
+        self.blocked_label.setText("Unavailable here: " + "; ".join(reasons) + "." if reasons else "")
+        problem = self.chain_problem()
+        self.problem_label.setText(f"This order cannot run: {problem}." if problem else "")
+
+    def source_form(self) -> tuple[str, str]:
+        """The chosen model's weight form (from its card's compression record) and its name."""
+        name = self.model_combo.currentData()
+        if not name:
+            return "float32", "the model"
+        try:
+            entry = self.registry.resolve(name)
+        except Exception:  # noqa: BLE001 - a model that vanished: the job itself will say so
+            return "float32", name
+        return form_of_card(entry.card), name
+
+    def chain_problem(self) -> str | None:
+        """What is wrong with the ticked steps in their order, or None."""
+        form, source = self.source_form()
+        names = self.chosen_steps(wait=False)
+        return chain_problem(names, source_form=form, source=source) if names else None
+
+    # -- models ----------------------------------------------------------------
+
+    def refresh_models(self, select: str | None = None) -> None:
+        current = select or self.model_combo.currentData()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for entry in self.registry.entries():
+            self.model_combo.addItem(f"{entry.name}  ({entry.card.width}x{entry.card.height})", entry.name)
+            self.model_combo.setItemData(self.model_combo.count() - 1, entry.tooltip, Qt.ItemDataRole.ToolTipRole)
+        index = self.model_combo.findData(current)
+        if index >= 0:
+            self.model_combo.setCurrentIndex(index)
+        self.model_combo.blockSignals(False)
+        self._on_steps_changed()
+
+    def set_model(self, name: str) -> bool:
+        index = self.model_combo.findData(name)
+        if index >= 0:
+            self.model_combo.setCurrentIndex(index)
+        return index >= 0
+
+    # -- scripting (tests, the wizard) -----------------------------------------
+
+    def set_steps(self, names: list[str]) -> None:
+        """Tick these steps, in this order, and untick the others."""
+        self.ensure_steps()
+        self._updating = True
+        items = [self.steps_list.takeItem(0) for _ in range(self.steps_list.count())]
+        by_name = {i.data(Qt.ItemDataRole.UserRole): i for i in items}
+        for name in names:
+            by_name[name].setCheckState(Qt.CheckState.Checked)
+            self.steps_list.addItem(by_name.pop(name))
+        for item in items:
+            if item.data(Qt.ItemDataRole.UserRole) in by_name:
+                item.setCheckState(Qt.CheckState.Unchecked)
+                self.steps_list.addItem(item)
+        self._updating = False
+        self._on_steps_changed()
+
+    def set_options(self, step: str, **values: Any) -> None:
+        self.form(step).set_values(values)
+
+    def chosen_steps(self, *, wait: bool = True) -> list[str]:
+        if wait:
+            self.ensure_steps()
+        return [i.data(Qt.ItemDataRole.UserRole) for i in self._items() if i.checkState() == Qt.CheckState.Checked]
+
+    def step_values(self, name: str) -> dict[str, Any]:
+        return self.form(name).values()
+
+    def step(self, name: str) -> Step:
+        self.ensure_steps()
+        return self._steps[name]
+
+    def form(self, name: str) -> StepOptionsForm:
+        """The step's options form, built the first time it is needed."""
+        if name not in self.forms:
+            self.forms[name] = StepOptionsForm(self.step(name), {})
+            self.options_stack.addWidget(self.forms[name])
+        return self.forms[name]
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+        return bool(self.chosen_steps(wait=False)) and self.model_combo.count() > 0 and self.chain_problem() is None
+
+    def _on_step_selected(self, current: QListWidgetItem | None, _previous) -> None:
+        name = current.data(Qt.ItemDataRole.UserRole) if current is not None else None
+        if name is None:
+            return
+        step = self._steps[name]
+        self.description.setText(f"<b>{step.title}</b><br>{step.description}" + ("<br><i>Needs calibration frames.</i>" if step.needs_calibration else ""))
+        self.options_stack.setCurrentWidget(self.form(name))
