@@ -442,13 +442,13 @@ class StudioWindow(QMainWindow):
     def _on_pair_changed(self, pair) -> None:
         self.engine.set_compare_pair(pair)
         self.comparison_view.setVisible(pair is not None)
-        names = [e.name for e in self.engine.models]
-        self.plots.set_pair((names[pair[0]], names[pair[1]]) if pair is not None and max(pair) < len(names) else None)
         if pair is None:
             self.compare_controls.iou.setText("IoU –")
             self.comparison_view.set_picture(None)
 
     def _update_overlay(self, **changes) -> None:
+        names = [e.name for e in self.engine.models]
+        self.plots.set_pair((names[pair[0]], names[pair[1]]) if pair is not None and max(pair) < len(names) else None)
         self.engine.set_overlay(replace(self.engine.overlay, **changes))
 
     def _refresh_plots(self) -> None:
@@ -488,12 +488,12 @@ class StudioWindow(QMainWindow):
             if i >= count:
                 self.views[i].set_picture(None)
                 self.views[i].set_caption("")
-                self.views[i].set_accent(None)
                 self.views[i].placeholder = "Tick a model to start"
         if count >= 2:
             self.grid.addWidget(self.comparison_view, shown // columns, shown % columns)
             self.comparison_view.setParent(self.grid_host)
             self.comparison_view.setVisible(self.engine.compare_pair is not None)
+                self.views[i].set_accent(None)
 
     # -- lifetime -----------------------------------------------------------------
 
