@@ -214,7 +214,7 @@ def test_compare_two_recordings(tmp_path, brightness_model, square_video):
 # -- damaged sessions: read what can be read, say what could not -----------------------
 
 
-def _damaged_copies(tmp_path, brightness_model, square_video):
+def damaged_copies(tmp_path, brightness_model, square_video):
     """One real recording, copied and damaged the ways crashed runs and bad disks do; by name."""
     import shutil
 
@@ -242,7 +242,7 @@ def _damaged_copies(tmp_path, brightness_model, square_video):
 
 
 def test_damaged_sessions_load_with_their_problems(tmp_path, brightness_model, square_video):
-    original, folders = _damaged_copies(tmp_path, brightness_model, square_video)
+    original, folders = damaged_copies(tmp_path, brightness_model, square_video)
     assert original.problems == ()
 
     bad_second = load_session(folders["bad-second"])
@@ -268,7 +268,7 @@ def test_damaged_sessions_load_with_their_problems(tmp_path, brightness_model, s
 def test_listing_keeps_every_session_and_shows_each_problem(tmp_path, brightness_model, square_video):
     from segview.recording.session_list import list_sessions
 
-    original, folders = _damaged_copies(tmp_path, brightness_model, square_video)
+    original, folders = damaged_copies(tmp_path, brightness_model, square_video)
     root = tmp_path / "sessions"
     broken = root / "broken-settings"
     broken.mkdir()

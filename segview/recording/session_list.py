@@ -79,7 +79,7 @@ def entry_of(session: RecordedSession) -> SessionEntry:
         fps[name] = model.fps if model is not None and math.isfinite(model.fps) else None
     return SessionEntry(
         folder=session.folder,
-        recorded_at=_recorded_at(session),
+        recorded_at=recorded_at(session),
         source=str(session.settings.get("source") or ""),
         models=session.models,
         duration_s=duration,
@@ -88,7 +88,8 @@ def entry_of(session: RecordedSession) -> SessionEntry:
     )
 
 
-def _recorded_at(session: RecordedSession) -> datetime:
+def recorded_at(session: RecordedSession) -> datetime:
+    """When the run started (machine.json says), in local time; else when its folder was last written."""
     stamp = session.machine.get("recorded_at")
     if isinstance(stamp, str):
         try:

@@ -203,7 +203,7 @@ class StudioWindow(QMainWindow):
         self.open_video_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
         self.open_video_action.triggered.connect(self._on_open_video)
         self.sessions_action = QAction("Sessions…", self)
-        self.sessions_action.setToolTip("Open a recorded session: its summary, report export, comparison with another")
+        self.sessions_action.setToolTip("Browse recorded sessions: summaries with plots, report export, comparing two")
         self.sessions_action.triggered.connect(self._on_open_session)
         self.distill_action = QAction("Distill…", self)
         self.distill_action.setToolTip("Train a fast student model from a teacher on your frames (needs segview[distill])")
@@ -409,10 +409,17 @@ class StudioWindow(QMainWindow):
         self._compress_wizard.show()
         return self._compress_wizard
 
-    def _on_open_session(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open recorded session", str(DEFAULT_SESSIONS_DIR))
-        if folder:
-            self.show_session(Path(folder))
+    def _on_open_session(self):
+        """The Sessions browser over the folder recordings go to (imported on first use)."""
+        from segview.ui.session_browser import SessionBrowser
+
+        if getattr(self, "_session_browser", None) is None:
+            self._session_browser = SessionBrowser(DEFAULT_SESSIONS_DIR, self)
+        else:  # one browser per window: reopened, it lists its folder again (a recording may have been added)
+            self._session_browser.show_folder(self._session_browser.root)
+        self._session_browser.show()
+        self._session_browser.raise_()
+        return self._session_browser
 
     def show_session(self, folder: Path):
         """Open a recorded session in a dialog; a bad folder is reported in the status bar."""
@@ -442,13 +449,13 @@ class StudioWindow(QMainWindow):
     def _on_pair_changed(self, pair) -> None:
         self.engine.set_compare_pair(pair)
         self.comparison_view.setVisible(pair is not None)
+        names = [e.name for e in self.engine.models]
+        self.plots.set_pair((names[pair[0]], names[pair[1]]) if pair is not None and max(pair) < len(names) else None)
         if pair is None:
             self.compare_controls.iou.setText("IoU –")
             self.comparison_view.set_picture(None)
 
     def _update_overlay(self, **changes) -> None:
-        names = [e.name for e in self.engine.models]
-        self.plots.set_pair((names[pair[0]], names[pair[1]]) if pair is not None and max(pair) < len(names) else None)
         self.engine.set_overlay(replace(self.engine.overlay, **changes))
 
     def _refresh_plots(self) -> None:
@@ -488,12 +495,12 @@ class StudioWindow(QMainWindow):
             if i >= count:
                 self.views[i].set_picture(None)
                 self.views[i].set_caption("")
+                self.views[i].set_accent(None)
                 self.views[i].placeholder = "Tick a model to start"
         if count >= 2:
             self.grid.addWidget(self.comparison_view, shown // columns, shown % columns)
             self.comparison_view.setParent(self.grid_host)
             self.comparison_view.setVisible(self.engine.compare_pair is not None)
-                self.views[i].set_accent(None)
 
     # -- lifetime -----------------------------------------------------------------
 

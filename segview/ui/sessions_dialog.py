@@ -1,15 +1,25 @@
-"""Recorded sessions in the studio: open one, export its report, compare it with another (GUI thread)."""
+"""One recorded session in the studio: its summary and plots, report export, comparison with another (GUI thread).
+
+Reading a session and writing its report run off the GUI thread (see
+``background``; the report in a child process, see ``report_child``): the
+panel shows a busy bar meanwhile and stays responsive.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -17,13 +27,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segview.errors import SegviewError
-from segview.recording.session_file import RecordedSession, compare_sessions, load_session
-from segview.ui.report import export_report
+from segview.recording.session_file import RecordedSession, load_session
+from segview.recording.session_list import recorded_at
+from segview.ui.background import BackgroundTask, run_in_background, wait_for
+from segview.ui.report_child import export_report_in_child
+from segview.ui.session_compare_view import CompareView, fit_height
+from segview.ui.session_plots import SessionPlots
+
+PROBLEM_STYLE = "color:#b00020"
+SUMMARY_HEADERS = ["model", "frames", "FPS (frames/s)", "latency p50 (ms)", "latency p95 (ms)", "inference p50 (ms)"]
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None or value != value else f"{value:.{digits}f}"
+def fmt(value: float | None, digits: int = 1) -> str:
+    """A figure for a table cell; "n/a" when it was never measured."""
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def summary_rows(session: RecordedSession) -> list[list[str]]:
+    return [
+        [m.model, str(m.frames), fmt(m.fps), fmt(m.latency_ms.p50, 2), fmt(m.latency_ms.p95, 2), fmt(m.inference_ms.p50, 2)]
+        for m in session.summary.models
+    ]
+
+
+def session_problems(session: RecordedSession) -> list[str]:
+    notes = [session.summary.problem] if session.summary.problem else []
+    return notes + [p for p in session.problems if p not in notes]
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
@@ -31,6 +60,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
@@ -38,73 +68,194 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
     return table
 
 
+class SessionPanel(QWidget):
+    """The summary of one session: what ran, its problems, its model table, its plots, and its report."""
+
+    export_finished = Signal(object)  # the report folder
+    export_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session: RecordedSession | None = None
+        self.report_folder: Path | None = None
+        self.export_task: BackgroundTask | None = None
+        self.last_export: Path | None = None  # where the latest export wrote, None if it failed
+        self.open_url = QDesktopServices.openUrl  # replaced in tests: nothing opens a browser there
+        self.head = QLabel("Select a session.")
+        self.head.setWordWrap(True)
+        self.problems = QLabel("")
+        self.problems.setWordWrap(True)
+        self.problems.setStyleSheet(PROBLEM_STYLE)
+        self.problems.hide()
+        self.summary_table = _table(SUMMARY_HEADERS, [])
+        self.summary_table.horizontalHeader().setStretchLastSection(False)
+        fit_height(self.summary_table, room_for_scroll_bar=False)
+        self.plots = SessionPlots()
+        self.export_button = QPushButton("Export report")
+        self.export_button.setToolTip("Write report.html, report.md and PNG plots into the session's report folder")
+        self.export_button.clicked.connect(self.start_export)
+        self.open_button = QPushButton("Open report")
+        self.open_button.setToolTip("Open report.html in the web browser")
+        self.open_button.clicked.connect(self.open_report)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # no steps to count: a moving bar says "working"
+        self.busy.setMaximumWidth(140)
+        self.busy.hide()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        actions = QHBoxLayout()
+        for widget in (self.export_button, self.open_button, self.busy):
+            actions.addWidget(widget)
+        actions.addWidget(self.status, 1)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.head, self.problems, self.summary_table):
+            box.addWidget(widget)
+        box.addWidget(self.plots, 1)
+        box.addLayout(actions)
+        self._update_buttons()
+
+    def show_session(self, session: RecordedSession | None) -> None:
+        self.session = session
+        self.status.setText("")
+        if session is None:
+            self.head.setText("Select a session.")
+            self.problems.hide()
+            self.summary_table.setRowCount(0)
+            self.plots.show_session(None)
+        else:
+            self._show(session)
+        existing = session.folder / "report" if session is not None else None
+        self.report_folder = existing if existing is not None and (existing / "report.html").is_file() else None
+        self._update_buttons()
+
+    def show_message(self, text: str) -> None:
+        """A session that could not be read: say why in place of its summary."""
+        self.show_session(None)
+        self.head.setText(f"<span style='{PROBLEM_STYLE}'>{text}</span>")
+
+    def _show(self, session: RecordedSession) -> None:
+        s = session.summary
+        when = recorded_at(session).strftime("%Y-%m-%d %H:%M:%S")
+        self.head.setText(
+            f"<b>{session.folder}</b><br>recorded {when} · {fmt(s.duration_s)} s on "
+            f"{session.machine.get('cpu', '?')}, source {session.settings.get('source') or '?'}"
+        )
+        notes = session_problems(session)
+        self.problems.setText("<br>".join(notes))
+        self.problems.setVisible(bool(notes))
+        rows = summary_rows(session)
+        self.summary_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                self.summary_table.setItem(r, c, QTableWidgetItem(text))
+        fit_height(self.summary_table, room_for_scroll_bar=False)
+        self.plots.show_session(session)
+
+    def _update_buttons(self) -> None:
+        working = self.export_task is not None
+        self.export_button.setEnabled(self.session is not None and not working)
+        self.open_button.setEnabled(self.report_folder is not None and not working)
+        self.busy.setVisible(working)
+
+    def start_export(self) -> BackgroundTask | None:
+        """Write the report in the background; ``export_finished``/``export_failed`` say how it went."""
+        if self.session is None or self.export_task is not None:
+            return self.export_task
+        folder = self.session.folder
+        self.status.setText("Writing the report…")
+        self.export_task = run_in_background(
+            lambda: export_report_in_child(folder), self._exported, self._export_failed, owner=self
+        )
+        self._update_buttons()
+        return self.export_task
+
+    def export(self) -> Path | None:
+        """Export and wait for it, the event loop turning meanwhile; the report folder, or None (status says why)."""
+        task = self.start_export()
+        if task is None:
+            return None
+        wait_for(task)
+        return self.last_export
+
+    def _exported(self, folder: Path) -> None:
+        self.export_task = None
+        self.last_export = folder
+        if self.session is not None and folder.parent == self.session.folder:
+            self.report_folder = folder
+        self.status.setText(f"Report written to {folder / 'report.html'}")
+        self._update_buttons()
+        self.export_finished.emit(folder)
+
+    def _export_failed(self, message: str) -> None:
+        self.export_task = self.last_export = None
+        self.status.setText(f"<span style='{PROBLEM_STYLE}'>Export failed: {message}</span>")
+        self._update_buttons()
+        self.export_failed.emit(message)
+
+    def open_report(self) -> bool:
+        if self.report_folder is None:
+            return False
+        return bool(self.open_url(QUrl.fromLocalFile(str(self.report_folder / "report.html"))))
+
+
 class SessionDialog(QDialog):
-    """Shows one session's summary; 'Export report' and 'Compare with…' act on it."""
+    """One session's panel, with 'Compare with…' another session folder."""
 
     def __init__(self, session: RecordedSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session
-        self.report_folder: Path | None = None
-        self.comparison: QTableWidget | None = None
         self.setWindowTitle(f"Session {session.folder.name}")
-        self.resize(760, 420)
-        s = session.summary
-        cpu = session.machine.get("cpu", "?")
-        head = QLabel(
-            f"<b>{session.folder}</b><br>{_fmt(s.duration_s)} s on {cpu}, source {session.settings.get('source', '?')}"
-            + ("<br><span style='color:#b00020'>Rebuilt from the rows on disk: the run did not stop cleanly.</span>" if s.reconstructed else "")
-            + (f"<br><span style='color:#b00020'>{s.problem}</span>" if s.problem else "")
-        )
-        head.setWordWrap(True)
-        rows = [
-            [m.model, str(m.frames), _fmt(m.fps), _fmt(m.latency_ms.p50), _fmt(m.latency_ms.p95), _fmt(m.inference_ms.p50, 2)]
-            for m in s.models
-        ]
-        self.summary_table = _table(["model", "frames", "FPS", "latency p50 ms", "latency p95 ms", "inference p50 ms"], rows)
-        export = QPushButton("Export report")
-        export.clicked.connect(self._on_export)
+        self.resize(1100, 640)
+        self.panel = SessionPanel()
+        self.panel.show_session(session)
+        self.session = session
+        self.compare_view = CompareView()
+        self.compare_view.hide()
         compare = QPushButton("Compare with…")
         compare.clicked.connect(self._on_compare)
-        self.status = QLabel("")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        buttons.addButton(export, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(compare, QDialogButtonBox.ButtonRole.ActionRole)
-        self.layout_ = QVBoxLayout(self)
-        for widget in (head, self.summary_table, self.status, buttons):
-            self.layout_.addWidget(widget)
+        box = QVBoxLayout(self)
+        box.addWidget(self.panel, 3)
+        box.addWidget(self.compare_view, 2)
+        box.addWidget(buttons)
+
+    @property
+    def summary_table(self) -> QTableWidget:
+        return self.panel.summary_table
+
+    @property
+    def status(self) -> QLabel:
+        return self.panel.status
+
+    @property
+    def comparison(self) -> QTableWidget | None:
+        return self.compare_view.table
 
     def export(self) -> Path | None:
-        try:
-            self.report_folder = export_report(self.session.folder)
-        except SegviewError as exc:
-            self.status.setText(f"Export failed: {exc}")
-            return None
-        self.status.setText(f"Report written to {self.report_folder / 'report.html'}")
-        return self.report_folder
+        return self.panel.export()
 
     def compare_with(self, other_folder: Path) -> bool:
-        try:
-            rows = compare_sessions(self.session, load_session(other_folder))
-        except SegviewError as exc:
-            self.status.setText(str(exc))
-            return False
-        table_rows = [
-            [r.model, _fmt(r.fps_a), _fmt(r.fps_b), _fmt(r.fps_ratio, 2) + "x", _fmt(r.latency_p50_a), _fmt(r.latency_p50_b), _fmt(r.latency_p50_ratio, 2) + "x"]
-            for r in rows
-        ]
-        if self.comparison is not None:
-            self.comparison.setParent(None)
-        self.comparison = _table(
-            ["model", f"FPS {self.session.folder.name}", f"FPS {other_folder.name}", "FPS ratio", "p50 ms A", "p50 ms B", "p50 ratio"],
-            table_rows,
+        """Read the other session off the GUI thread (the event loop turning meanwhile), then show both."""
+        outcome: list[bool] = []
+        task = run_in_background(
+            lambda: load_session(other_folder),
+            lambda other: outcome.append(self._compare(other)),
+            lambda message: outcome.append(self._compare_failed(message)),
+            owner=self,
         )
-        self.layout_.insertWidget(2, QLabel(f"Compared with {other_folder} (ratios are B / A)"))
-        self.layout_.insertWidget(3, self.comparison)
+        wait_for(task)
+        return outcome == [True]
+
+    def _compare(self, other: RecordedSession) -> bool:
+        self.compare_view.show_pair(self.session, other)
+        self.compare_view.show()
         return True
 
-    def _on_export(self) -> None:
-        self.export()
+    def _compare_failed(self, message: str) -> bool:
+        self.panel.status.setText(f"<span style='{PROBLEM_STYLE}'>{message}</span>")
+        return False
 
     def _on_compare(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Session to compare with", str(self.session.folder.parent))
@@ -115,3 +266,4 @@ class SessionDialog(QDialog):
 def open_session(folder: Path, parent: QWidget | None = None) -> SessionDialog:
     """Raises SegviewError if the folder is not a readable session."""
     return SessionDialog(load_session(folder), parent)
+

@@ -1,0 +1,102 @@
+"""A recorded session's plots in the Sessions dialog: FPS over time and latency over time, one line per model.
+
+The series come from seconds.jsonl (read off the GUI thread with the rest of
+the session); drawing them is a few hundred points, cheap enough here. Each
+model keeps the colour the report gives it, and one legend, beside the plots,
+names them for both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from segview.recording.session_file import RecordedSession
+from segview.ui.plot_ranges import nice_ceil
+from segview.ui.report import PALETTE
+
+TEXT = "#222222"
+
+
+def model_colour(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+class SessionPlots(QWidget):
+    """Two plots over the run's seconds: frames per second and median end-to-end latency, per model."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.canvas.setBackground("w")
+        self.canvas.setMinimumHeight(220)
+        layout = self.canvas.ci
+        layout.setContentsMargins(4, 4, 8, 4)
+        # Side by side: the dialog is wider than it is tall.
+        self.fps_plot = self._plot(0, "Frames per second, per model", "FPS (frames/s)")
+        self.latency_plot = self._plot(1, "Latency per model (median of each second)", "end-to-end latency p50 (ms)")
+        self.legend = pg.LegendItem(labelTextColor=TEXT, labelTextSize="9pt", verSpacing=-6)
+        layout.addItem(self.legend, row=0, col=2)
+        for col, stretch in ((0, 1), (1, 1), (2, 0)):
+            layout.layout.setColumnStretchFactor(col, stretch)
+        layout.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.canvas)
+
+    def _plot(self, col: int, title: str, y_label: str) -> pg.PlotItem:
+        plot: pg.PlotItem = self.canvas.ci.addPlot(row=0, col=col)
+        plot.setTitle(title, color=TEXT, size="10pt")
+        for side, label in (("bottom", "time since start (s)"), ("left", y_label)):
+            axis = plot.getAxis(side)
+            axis.setPen(pg.mkPen("#555555"))
+            axis.setTextPen(pg.mkPen(TEXT))
+            axis.enableAutoSIPrefix(False)
+            axis.setLabel(label, color=TEXT)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)
+        return plot
+
+    def clear(self) -> None:
+        for plot in (self.fps_plot, self.latency_plot):
+            plot.clear()
+        self.legend.clear()
+
+    def show_session(self, session: RecordedSession | None) -> None:
+        self.clear()
+        if session is None or not session.seconds:
+            return
+        t = session.second_times()
+        # The last second is usually a fraction of one: its rate comes from a handful of frames.
+        keep = np.array([row.duration_s >= 0.5 for row in session.seconds]) | (len(t) == 1)
+        end = max(1.0, float(t[-1] + 0.5))
+        for i, model in enumerate(session.models):
+            pen = pg.mkPen(model_colour(i), width=2)
+            fps = session.model_series(model, "fps")[keep]
+            latency = session.model_series(model, "latency_p50_ms")[keep]
+            item = self.fps_plot.plot(t[keep], fps, pen=pen, connect="finite", name=None)
+            self.latency_plot.plot(t[keep], latency, pen=pen, connect="finite")
+            self.legend.addItem(item, model)
+        # A layout stretches its items to the row height; the legend's rows would drift apart.
+        hint = self.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        self.legend.setMaximumSize(hint)
+        self.legend.setMinimumSize(hint)
+        for plot, key in ((self.fps_plot, "fps"), (self.latency_plot, "latency_p50_ms")):
+            plot.setXRange(0, end, padding=0.01)
+            top = _finite_max([session.model_series(m, key)[keep] for m in session.models])
+            if math.isfinite(top) and top > 0:
+                # A margin below zero keeps the "0" tick label, which sits exactly on the edge otherwise.
+                y_max = nice_ceil(top * 1.05)
+                plot.setYRange(-0.04 * y_max, y_max, padding=0)
+
+
+def _finite_max(arrays: list[np.ndarray]) -> float:
+    values = [a[np.isfinite(a)] for a in arrays]
+    values = [v for v in values if len(v)]
+    return float(max(v.max() for v in values)) if values else math.nan
