@@ -97,6 +97,14 @@ class LiveStats:
             self._models.clear()
             self._ious.clear()
 
+    def keep_only(self, models: list[str]) -> None:
+        """Forget the models no longer shown; the others' history goes on (ticking a model no
+        longer wipes the FPS curves of those already running). The compared pair is chosen
+        again with every change of models, so the IoU history starts over."""
+        with self._lock:
+            self._models = {name: history for name, history in self._models.items() if name in models}
+            self._ious.clear()
+
     def add(self, model: str, at: float, timings: StageTimings) -> None:
         """Consumer thread; ``at`` is a perf_counter time."""
         with self._lock:
@@ -131,6 +139,14 @@ class LiveStats:
         if last is None:
             return 0.0, math.nan
         return float(last[1]), last[2]
+
+    def current_stage_ms(self, model: str, stage: str, now: float | None = None) -> float:
+        """Median ms of one stage (``inference_ms``...) over the last whole second, like current()."""
+        now = time.perf_counter() if now is None else now
+        with self._lock:
+            history = self._models.get(model)
+            last = history.last_second(int(now) - 1) if history else None
+        return math.nan if last is None else last[3][stage]
 
     def series(self, model: str, now: float | None = None) -> ModelSeries | None:
         now = time.perf_counter() if now is None else now

@@ -172,6 +172,10 @@ def run_studio(args: argparse.Namespace) -> int:
 
     if getattr(args, "size", None):
         studio.window.resize(*args.size)
+
+def _run_scripted(app: QApplication, studio: Studio, args: argparse.Namespace) -> int:
+    """--duration: run, write the session, exit. A source that ends, Ctrl+C or SIGTERM ends it sooner,
+    the session kept all the same; whatever goes wrong at the end ends the run too, with one line."""
     outcome: dict[str, object] = {}
     started = time.monotonic()
 

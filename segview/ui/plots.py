@@ -1,11 +1,13 @@
 """Live plots (pyqtgraph): persistent plot items updated with setData a few times a second.
 
 GUI thread only. Reads snapshots from LiveStats and the metrics hub; never
-waits on the pipeline.
+waits on the pipeline. Colours come from palette.py (one per model, everywhere);
+legends sit in the header row above the plots (dashboard_header.py), not on the data.
 """
 
 from __future__ import annotations
 
+import html
 import time
 
 import numpy as np
@@ -17,23 +19,17 @@ from segview.metrics.hub import MetricSeries, energy_per_frame_mj
 from segview.metrics.live import LiveStats
 from segview.metrics.samplers import is_power_key
 from segview.types import StageTimings
+from segview.ui.dashboard_header import DashboardHeader
+from segview.ui.palette import NEUTRAL, SERIES_COLOURS, STAGE_COLOURS, ModelPalette
 from segview.ui.plot_ranges import StickyRange
+from segview.ui.plot_titles import MUTED, TITLE_HEIGHT_PX, PlotTitles, title_min
 
 pg.setConfigOptions(antialias=True, background=(250, 250, 252), foreground=(60, 64, 72))
 
-MODEL_PENS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
-STAGE_COLOURS = {
-    "capture_ms": (148, 103, 189),
-    "queue_ms": (188, 189, 34),
-    "preprocess_ms": (23, 190, 207),
-    "inference_ms": (31, 119, 180),
-    "postprocess_ms": (255, 127, 14),
-}
-STAGE_LABELS = {"capture_ms": "capture", "queue_ms": "queue", "preprocess_ms": "pre", "inference_ms": "inference", "postprocess_ms": "post"}
-
-
-AXIS_WIDTH_PX = 48  # room for "2500" in the tick font plus the rotated axis label
+# The unit is in each title, so the left axis needs room for its tick labels only ("2500", "0.96").
+AXIS_WIDTH_PX = 38
 AXIS_HEIGHT_PX = 34
+COLUMNS = 5
 _TICK_FONT = QFont()
 _TICK_FONT.setPointSizeF(7.5)
 
@@ -59,12 +55,9 @@ class StableAxis(pg.AxisItem):
         super().setRange(mn, mx)
 
 
-def _plot(layout: pg.GraphicsLayout, row: int, col: int, title: str, y_label: str, *, x_label: str = "seconds") -> pg.PlotItem:
-    plot = layout.addPlot(
-        row=row, col=col, title=f"<span style='font-size:9pt'>{title}</span>", axisItems={"left": StableAxis("left"), "bottom": StableAxis("bottom")}
-    )
-    plot.setLabel("left", f"<span style='font-size:8pt'>{y_label}</span>")
-    plot.setLabel("bottom", f"<span style='font-size:8pt'>{x_label}</span>")
+def _plot(layout: pg.GraphicsLayout, row: int, col: int, *, x_label: str = "seconds") -> pg.PlotItem:
+    plot = layout.addPlot(row=row, col=col, axisItems={"left": StableAxis("left"), "bottom": StableAxis("bottom")})
+    plot.setLabel("bottom", f"<span style='font-size:7.5pt'>{x_label}</span>")
     for axis in ("left", "bottom"):
         item = plot.getAxis(axis)
         item.setStyle(tickFont=_TICK_FONT)
@@ -81,38 +74,59 @@ def _plot(layout: pg.GraphicsLayout, row: int, col: int, title: str, y_label: st
     plot.setMenuEnabled(False)
     plot.setMouseEnabled(x=False, y=False)
     plot.hideButtons()
+    plot.setTitle(" ")
+    plot.titleLabel.item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    # A title never widens its plot: the text is elided to the column instead (PlotTitles),
+    # so ten titles cannot add up to more than the window (they did at 1280 px).
+    plot.titleLabel.setMinimumWidth(0)
+    plot.titleLabel.updateMin = lambda label=plot.titleLabel: title_min(label)
+    plot.layout.setRowFixedHeight(0, TITLE_HEIGHT_PX)
+    plot.titleLabel.setMaximumHeight(TITLE_HEIGHT_PX)
     return plot
 
 
 class PlotsPanel(QWidget):
     """FPS per model, stacked stage latency, latency histogram, IoU between two views, and system metrics."""
 
-    def __init__(self, live: LiveStats, parent: QWidget | None = None) -> None:
+    PARTS = 3
+
+    def __init__(self, live: LiveStats, palette: ModelPalette | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.live = live
+        self.palette = palette or ModelPalette()
+        self.header = DashboardHeader()
+        self.header.focus_changed.connect(self._on_focus_changed)
         self.canvas = pg.GraphicsLayoutWidget()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
+        layout.setSpacing(0)
+        layout.addWidget(self.header)
+        layout.addWidget(self.canvas, 1)
+        self.titles = PlotTitles()
         g = self.canvas.ci
         # Two rows of five: a dashboard under the videos.
-        self.fps_plot = _plot(g, 0, 0, "Frames per second", "FPS")
-        self.fps_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.stage_plot = _plot(g, 0, 1, "Latency per stage (first model)", "ms")
-        # Five stages: in three columns on a translucent card, so the legend covers little of the curves.
-        self.stage_plot.addLegend(offset=(-5, 5), labelTextSize="8pt", colCount=3, brush=(250, 250, 252, 200))
-        self.hist_plot = _plot(g, 0, 2, "Latency histogram", "frames", x_label="ms")
-        self.iou_plot = _plot(g, 0, 3, "IoU of compared views", "IoU")
-        self.iou_plot.setYRange(0, 1, padding=0.05)  # room for the 1.0 tick label at the top
-        self.lag_plot = _plot(g, 0, 4, "Window event-loop delay", "ms")
-        self.cpu_plot = _plot(g, 1, 0, "Process CPU", "% of a core")
-        self.rss_plot = _plot(g, 1, 1, "Resident memory", "MB")
-        self.clock_plot = _plot(g, 1, 2, "CPU clock", "MHz")
-        self.power_plot = _plot(g, 1, 3, "Power", "W")
-        self.power_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.energy_plot = _plot(g, 1, 4, "Energy per frame", "mJ")
+        self.fps_plot = _plot(g, 0, 0)
+        self.stage_plot = _plot(g, 0, 1)
+        self.hist_plot = _plot(g, 0, 2, x_label="ms")
+        self.iou_plot = _plot(g, 0, 3)
+        self.lag_plot = _plot(g, 0, 4)
+        self.cpu_plot = _plot(g, 1, 0)
+        self.rss_plot = _plot(g, 1, 1)
+        self.clock_plot = _plot(g, 1, 2)
+        self.power_plot = _plot(g, 1, 3)
+        self.energy_plot = _plot(g, 1, 4)
         for plot in self._time_plots():
             plot.setXRange(-60, 0, padding=0.01)
+        for plot, what, detail in (
+            (self.fps_plot, "Frames per second (FPS)", "each ticked model"),
+            (self.iou_plot, "IoU of compared views", "no pair compared"),
+            (self.lag_plot, "Event-loop delay (ms)", "this window"),
+            (self.cpu_plot, "Process CPU (% of a core)", "the studio"),
+            (self.rss_plot, "Resident memory (MB)", "the studio"),
+            (self.clock_plot, "CPU clock (MHz)", "this machine"),
+            (self.power_plot, "Power (W)", "this machine"),
+        ):
+            self.titles.set(plot, what, detail)
 
         self._fps_curves: dict[str, pg.PlotDataItem] = {}
         self._stage_curves: dict[str, pg.PlotDataItem] = {}
@@ -120,25 +134,33 @@ class PlotsPanel(QWidget):
         baseline = self.stage_plot.plot([], [], pen=None)
         previous = baseline
         for stage in StageTimings.STAGES:
-            curve = self.stage_plot.plot([], [], pen=pg.mkPen(STAGE_COLOURS[stage], width=1), name=STAGE_LABELS[stage])
-            fill = pg.FillBetweenItem(previous, curve, brush=pg.mkBrush(*STAGE_COLOURS[stage], 150))
+            curve = self.stage_plot.plot([], [], pen=pg.mkPen(STAGE_COLOURS[stage], width=1))
+            fill = pg.FillBetweenItem(previous, curve, brush=pg.mkBrush(*STAGE_COLOURS[stage], 170))
             self.stage_plot.addItem(fill)
             self._stage_curves[stage] = curve
             self._stage_fills.append(fill)
             previous = curve
         self._stage_baseline = baseline
-        self._hist = self.hist_plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(31, 119, 180, 160), pen=pg.mkPen((31, 119, 180)))
-        self._iou_curve = self.iou_plot.plot([], [], pen=pg.mkPen((44, 160, 44), width=2))
+        self._hist = self.hist_plot.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(*NEUTRAL, 160), pen=pg.mkPen(NEUTRAL))
+        self._iou_curve = self.iou_plot.plot([], [], pen=pg.mkPen(NEUTRAL, width=2))
         self._system_curves: dict[str, pg.PlotDataItem] = {}
         self._unavailable: dict[int, pg.TextItem] = {}
-        self._lag_curve = self.lag_plot.plot([], [], pen=pg.mkPen((214, 39, 40), width=2))
-        self._energy = self.energy_plot.plot([], [], pen=pg.mkPen((140, 86, 75), width=2))
+        self._lag_curve = self.lag_plot.plot([], [], pen=pg.mkPen(NEUTRAL, width=2))
+        self._energy = self.energy_plot.plot([], [], pen=pg.mkPen(NEUTRAL, width=2))
         # Ranges that move only when the data needs it (plot_ranges.py); the rest stay fixed.
-        self._y_ranges = {id(p): StickyRange(from_zero=p not in (self.rss_plot, self.clock_plot)) for p in self._followed_plots()}
+        # IoU follows its data at both ends: 0.93-0.99 pinned to 0-1 was a flat line at the top.
+        both_ends = (self.rss_plot, self.clock_plot, self.iou_plot)
+        self._y_ranges = {id(p): StickyRange(from_zero=p not in both_ends) for p in self._followed_plots()}
         self._hist_x = StickyRange()
+        self._models: list[str] = []
+        self._focus: str | None = None
+        self._show_models([], force=True)
 
     def _followed_plots(self) -> list[pg.PlotItem]:
-        return [self.fps_plot, self.stage_plot, self.hist_plot, self.lag_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot]
+        return [self.fps_plot, self.stage_plot, self.hist_plot, self.iou_plot, self.lag_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot]
+
+    def _time_plots(self) -> list[pg.PlotItem]:
+        return [self.fps_plot, self.stage_plot, self.iou_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot, self.lag_plot]
 
     def _follow(self, *plots: pg.PlotItem) -> None:
         """Set each plot's y range from its data, if the sticky range says it must move."""
@@ -153,12 +175,59 @@ class PlotsPanel(QWidget):
             if moved is not None:
                 plot.setYRange(*moved, padding=0)
 
-    def _time_plots(self) -> list[pg.PlotItem]:
-        return [self.fps_plot, self.stage_plot, self.iou_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot, self.lag_plot]
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.titles.resize(self.width() / COLUMNS)
+        super().resizeEvent(event)
+
+    # -- which models (GUI thread, when they change) ---------------------------
+
+    @property
+    def focus_model(self) -> str | None:
+        """The model the stage, histogram and energy plots show (named in their titles)."""
+        return self._focus
+
+    def set_focus_model(self, name: str) -> None:
+        self.header.chooser.setCurrentText(name)
+
+    def _on_focus_changed(self, _name: str) -> None:
+        self._show_models(self._models, force=True)
+        self._refresh_models(self._models)  # the chosen model's plots at once, not at the next redraw
+
+    def set_pair(self, names: tuple[str, str] | None) -> None:
+        """The two models the IoU plot compares (named in its title)."""
+        if names is None:
+            self.titles.set(self.iou_plot, "IoU of compared views", "no pair compared")
+        else:
+            a, b = names
+            self.titles.set(self.iou_plot, "IoU of compared views", [(a, self.palette.colour(a)), ("vs", MUTED), (b, self.palette.colour(b))])
+
+    def _show_models(self, models: list[str], *, force: bool = False) -> None:
+        if models == self._models and not force:
+            return
+        self._models = list(models)
+        colours = self.palette.show(models)
+        self.header.set_models(colours)
+        for name in list(self._fps_curves):
+            if name not in colours:
+                self.fps_plot.removeItem(self._fps_curves.pop(name))
+        for name, colour in colours.items():
+            curve = self._fps_curves.get(name)
+            if curve is None:
+                self._fps_curves[name] = self.fps_plot.plot([], [], pen=pg.mkPen(colour, width=2))
+            elif curve.opts["pen"].color().getRgb()[:3] != colour:
+                curve.setPen(pg.mkPen(colour, width=2))
+        self._focus = self.header.focus()
+        focus = [(self._focus, colours[self._focus])] if self._focus else "no model ticked"
+        self.titles.set(self.stage_plot, "Latency per stage (ms)", focus)
+        self.titles.set(self.hist_plot, "Latency histogram (ms)", focus + [("end-to-end", MUTED)] if self._focus else focus)
+        self.titles.set(self.energy_plot, "Energy per frame (mJ)", focus)
+        if self._focus:
+            colour = colours[self._focus]
+            self._hist.setPen(pg.mkPen(colour))
+            self._hist.setBrush(pg.mkBrush(*colour, 150))
+            self._energy.setPen(pg.mkPen(colour, width=2))
 
     # -- updates (GUI thread, a few times a second) ---------------------------
-
-    PARTS = 3
 
     def refresh(self, models: list[str], system: dict[str, MetricSeries], lag: tuple[np.ndarray, np.ndarray] | None = None, *, part: int | None = None) -> None:
         """Redraw everything, or one of ``PARTS`` groups of plots (``part``).
@@ -168,6 +237,7 @@ class PlotsPanel(QWidget):
         ``system`` is the metrics hub's snapshot (absolute perf_counter times).
         """
         now = time.perf_counter()
+        self._show_models(models)
         if part in (None, 0):
             self._refresh_models(models)
             self._follow(self.fps_plot, self.stage_plot, self.hist_plot)
@@ -176,64 +246,55 @@ class PlotsPanel(QWidget):
             self._iou_curve.setData(t, iou)
             if lag is not None:
                 self._lag_curve.setData(*lag)
-            self._follow(self.lag_plot)
+            self._follow(self.iou_plot, self.lag_plot)
         if part in (None, 2):
-            first = self.live.series(models[0], now) if models else None
-            self._refresh_system(system, first, now)
+            focus = self.live.series(self._focus, now) if self._focus else None
+            self._refresh_system(system, focus, now)
             self._follow(self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot)
 
-    def _refresh_models(self, models: list[str]):
-        """Returns the first model's series (for energy per frame), or None."""
-        for name in list(self._fps_curves):
-            if name not in models:
-                self.fps_plot.removeItem(self._fps_curves.pop(name))
-        first = None
-        for i, name in enumerate(models):
+    def _refresh_models(self, models: list[str]) -> None:
+        for name in models:
             series = self.live.series(name)
-            if name not in self._fps_curves:
-                pen = pg.mkPen(MODEL_PENS[i % len(MODEL_PENS)], width=2)
-                self._fps_curves[name] = self.fps_plot.plot([], [], pen=pen, name=name)
             if series is None:
                 self._fps_curves[name].setData([], [])
-                continue
-            self._fps_curves[name].setData(series.seconds, series.fps, connect="finite")
-            if first is None:
-                first = series
-        if first is None:
+            else:
+                self._fps_curves[name].setData(series.seconds, series.fps, connect="finite")
+        focus = self.live.series(self._focus) if self._focus else None
+        if focus is None:
             for curve in self._stage_curves.values():
                 curve.setData([], [])
             self._stage_baseline.setData([], [])
             self._hist.setData([0, 1], [0])
-            return None
-        total = np.zeros_like(first.seconds)
-        self._stage_baseline.setData(first.seconds, total.copy())
+            return
+        total = np.zeros_like(focus.seconds)
+        self._stage_baseline.setData(focus.seconds, total.copy())
         for stage, curve in self._stage_curves.items():
-            total = total + np.nan_to_num(first.stage_medians[stage])
-            curve.setData(first.seconds, total.copy())
-        if first.recent_latencies.size:
+            total = total + np.nan_to_num(focus.stage_medians[stage])
+            curve.setData(focus.seconds, total.copy())
+        if focus.recent_latencies.size:
             # Start-up outliers would squash the histogram: bin up to the 99th percentile.
-            top = float(np.percentile(first.recent_latencies, 99)) * 1.2 or 1.0
-            counts, edges = np.histogram(np.minimum(first.recent_latencies, top), bins=30, range=(0.0, top))
+            top = float(np.percentile(focus.recent_latencies, 99)) * 1.2 or 1.0
+            counts, edges = np.histogram(np.minimum(focus.recent_latencies, top), bins=30, range=(0.0, top))
             self._hist.setData(edges, counts)
             moved = self._hist_x.update(0.0, top)
             if moved is not None:
                 self.hist_plot.setXRange(*moved, padding=0)
-        return first
 
-    def _refresh_system(self, system: dict[str, MetricSeries], first, now: float) -> None:
+    def _refresh_system(self, system: dict[str, MetricSeries], focus, now: float) -> None:
         targets = {"cpu_percent": self.cpu_plot, "rss_mb": self.rss_plot, "cpu_mhz": self.clock_plot}
         power = [series for key, series in system.items() if is_power_key(key)]
-        for i, series in enumerate(system.values()):
+        for series in system.values():
             plot = targets.get(series.key) or (self.power_plot if is_power_key(series.key) else None)
             if plot is None or not series.available:
                 continue
             curve = self._system_curves.get(series.key)
             if curve is None:
-                colour = MODEL_PENS[i % len(MODEL_PENS)]
-                curve = plot.plot([], [], pen=pg.mkPen(colour, width=2), name=series.label if plot is self.power_plot else None)
+                colour = SERIES_COLOURS[power.index(series) % len(SERIES_COLOURS)] if plot is self.power_plot else NEUTRAL
+                curve = plot.plot([], [], pen=pg.mkPen(colour, width=2))
                 self._system_curves[series.key] = curve
             curve.setData(series.t - now, series.values, connect="finite")
-        energy_available = self._refresh_energy(power, first, now)
+        self._title_power(power)
+        energy_available = self._refresh_energy(power, focus, now)
         # A plot whose metrics this machine does not expose says so, instead of showing zeros.
         for plot, group in (
             (self.cpu_plot, [system.get("cpu_percent")]),
@@ -246,19 +307,24 @@ class PlotsPanel(QWidget):
                 self._set_unavailable(plot, None)
             else:
                 missing = " · ".join(_short_label(s.label) for s in present)
-                self._set_unavailable(plot, "unavailable on this machine" + (f"\n({missing})" if missing else ""))
-        self._set_unavailable(self.energy_plot, None if energy_available else "needs a power reading\n(unavailable on this machine)")
+                self._set_unavailable(plot, "not measured on this machine" + (f" ({missing})" if missing else ""))
+        self._set_unavailable(self.energy_plot, None if energy_available else "needs a power reading (none on this machine)")
 
-    def _refresh_energy(self, power: list[MetricSeries], first, now: float) -> bool:
-        """mJ per frame of the first model, from the phone's power when frames come from a phone
+    def _title_power(self, power: list[MetricSeries]) -> None:
+        """The power plot's legend is its title's second line: each rail's name in its colour."""
+        shown = [(_short_label(s.label), SERIES_COLOURS[i % len(SERIES_COLOURS)]) for i, s in enumerate(power) if s.available]
+        self.titles.set(self.power_plot, "Power (W)", shown or "this machine")
+
+    def _refresh_energy(self, power: list[MetricSeries], focus, now: float) -> bool:
+        """mJ per frame of the chosen model, from the phone's power when frames come from a phone
         (its own energy is what matters then), else the first power reading the machine has."""
         readable = [p for p in power if p.available and np.isfinite(p.values).any()]
         source = next((p for p in readable if p.key.startswith("phone_")), readable[0] if readable else None)
-        if source is None or first is None:
+        if source is None or focus is None:
             self._energy.setData([], [])
             return source is not None
         t = source.t - now
-        fps = np.interp(t, first.seconds, np.nan_to_num(first.fps), left=np.nan, right=np.nan)
+        fps = np.interp(t, focus.seconds, np.nan_to_num(focus.fps), left=np.nan, right=np.nan)
         energy = np.array([energy_per_frame_mj(w, f) if np.isfinite(w) and np.isfinite(f) else None for w, f in zip(source.values, fps)], dtype=float)
         self._energy.setData(t, energy, connect="finite")
         return True
@@ -270,10 +336,15 @@ class PlotsPanel(QWidget):
                 item.setVisible(False)
             return
         if item is None:
-            item = pg.TextItem(color=(120, 120, 130), anchor=(0.5, 0.5))
+            item = pg.TextItem(color=MUTED, anchor=(0.5, 0.5))
             plot.addItem(item, ignoreBounds=True)
             self._unavailable[id(plot)] = item
-        item.setText(text)
+            # Wrapped to the plot's width, so a narrow plot shows all of it ("navailable on this machine").
+            plot.getViewBox().sigResized.connect(lambda view, item=item: item.setTextWidth(max(40.0, view.width() - 8)))
+            item.setTextWidth(max(40.0, plot.getViewBox().width() - 8))
+        html_text = f"<div style='text-align:center; font-size:7.5pt'>{html.escape(text)}</div>"
+        if item.toPlainText() != text:
+            item.setHtml(html_text)
         item.setPos(-30, 0.5)
         plot.setYRange(0, 1)
         item.setVisible(True)

@@ -65,6 +65,18 @@ def screen_image(image: np.ndarray, view: tuple[int, int]) -> QImage:
 
 _SCREEN_RGB = (24, 26, 30)
 _CAPTION_STYLE = "background: rgba(0, 0, 0, 150); color: white; border-radius: 6px; padding: 5px 10px;"
+ACCENT_PX = 4  # the model's colour along the tile's top edge and the caption's left edge
+
+
+def tile_caption(fps: float, inference_ms: float, end_to_end_ms: float) -> str:
+    """"29 FPS · inference 9.1 ms · e2e 14.0 ms": which latency each figure is, not a bare "14.0 ms"."""
+    if not fps:
+        return ""
+    parts = [f"{fps:.0f} FPS"]
+    if inference_ms == inference_ms:  # not NaN
+        parts.append(f"inference {inference_ms:.1f} ms")
+    parts.append(f"e2e {end_to_end_ms:.1f} ms")
+    return " · ".join(parts)
 
 
 class VideoView(QWidget):
@@ -73,7 +85,7 @@ class VideoView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(200, 150)
+        self.setMinimumSize(160, 100)  # small, so the videos give way before the plots are squeezed
         self.setAutoFillBackground(True)
         self.setStyleSheet("VideoView { background: rgb(%d, %d, %d); }" % _SCREEN_RGB)
         self._image: np.ndarray | None = None
@@ -100,6 +112,11 @@ class VideoView(QWidget):
         self._legend_label.setStyleSheet(_CAPTION_STYLE)
         self._legend_label.setTextFormat(Qt.TextFormat.RichText)
         self._legend_label.hide()
+        # The model's colour (palette.py), the same as its curves and legend entries.
+        self._accent_strip = QWidget(self)
+        self._accent_strip.setAutoFillBackground(True)
+        self._accent_strip.hide()
+        self.accent: tuple[int, int, int] | None = None
         self.title = ""
         self.subtitle = ""
         self._legend: list[tuple[str, tuple[int, int, int]]] = []
@@ -145,6 +162,24 @@ class VideoView(QWidget):
         if not had_picture:
             self._backdrop.setText("")
             self._screen.show()
+
+    def set_accent(self, colour: tuple[int, int, int] | None) -> None:
+        """Mark the tile with its model's colour (None: no mark)."""
+        if colour == self.accent:
+            return
+        self.accent = colour
+        if colour is None:
+            self._accent_strip.hide()
+            self._caption.setStyleSheet(_CAPTION_STYLE)
+            return
+        palette = self._accent_strip.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor(*colour))
+        self._accent_strip.setPalette(palette)
+        self._accent_strip.setGeometry(0, 0, self.width(), ACCENT_PX)
+        self._accent_strip.show()
+        self._accent_strip.raise_()
+        self._caption.setStyleSheet(_CAPTION_STYLE + " border-left: %dpx solid rgb(%d, %d, %d);" % (ACCENT_PX, *colour))
+        self._caption.adjustSize()
 
     def set_caption(self, title: str, subtitle: str = "") -> None:
         if (title, subtitle) == (self.title, self.subtitle):
@@ -197,6 +232,7 @@ class VideoView(QWidget):
         # A plain tuple, read by the engine's consumer thread to prepare pictures at this size.
         self.screen_size = (max(1, self.width()), max(1, self.height()))
         self._backdrop.setGeometry(self.rect())
+        self._accent_strip.setGeometry(0, 0, self.width(), ACCENT_PX)
         self._place_legend()
         if self._image is not None:
             self.set_picture(self._image)
