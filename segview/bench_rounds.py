@@ -67,9 +67,9 @@ class Comparison:
         return {"faster": self.faster, "slower": self.slower, "ratio": rounded(self.ratio), "sd": rounded(self.sd), "per_round": [rounded(r) for r in self.per_round]}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Round:
-    """One round: each model alone, in ``order``."""
+    """One round: each model alone, in ``order``; ``runs`` fills as the round goes."""
 
     number: int
     order: list[str]
@@ -108,8 +108,11 @@ class SequentialReport:
         if len(ranked) < 2:
             return []
         best = ranked[0]
-        pairs = lambda other: [a / b for a, b in zip(self.per_round(best, "fps"), self.per_round(other, "fps"))]  # noqa: E731
-        return [Comparison.of(best, fps[best], other, fps[other], pairs(other)) for other in ranked[1:]]
+        comparisons = []
+        for other in ranked[1:]:
+            paired = [a / b for a, b in zip(self.per_round(best, "fps"), self.per_round(other, "fps"))]
+            comparisons.append(Comparison.of(best, fps[best], other, fps[other], paired))
+        return comparisons
 
     def measured_anything(self) -> bool:
         return any(self.spread(m, "fps").count for m in self.models)

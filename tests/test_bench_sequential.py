@@ -133,3 +133,12 @@ def test_shared_bench_of_two_models_points_to_sequential(two_models, square_vide
     proc = run_segview("bench", "--source", square_video, "--model", two_models[0], "--model", two_models[1], "--frames", 5, "--warmup", 0, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "use --sequential" in proc.stdout
+
+
+def test_shared_bench_with_a_duration(brightness_model, square_video, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = run_segview("bench", "--source", square_video, "--model", brightness_model, "--duration", 0.3, "--warmup", 2, "--json", out, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["mode"] == "shared" and report["settings"]["duration_s"] == 0.3 and "frames" not in report["settings"]
+    assert report["models"][0]["frames"] >= 2

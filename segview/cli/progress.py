@@ -30,7 +30,8 @@ class ProgressBar:
         if done < total and now - self._last_draw < 0.1:
             return
         self._last_draw = now
-        self.stream.write("\r" + self.line(done, total, now - self._start))
+        # Clear to the end of the line: a shorter line (a shrinking ETA) leaves no stale characters.
+        self.stream.write("\r" + self.line(done, total, now - self._start) + "\033[K")
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
