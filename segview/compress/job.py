@@ -41,6 +41,8 @@ CANCEL_GRACE_S = 10.0
 # How long the child waits for the parent to quieten down before it measures anyway (and says so).
 QUIET_ANSWER_S = 10.0
 NO_ANSWER = "unknown (the studio did not answer in time)"
+# A job whose parent gave no on_measuring: nobody was asked to pause anything.
+UNCHECKED = "not checked (a background job; nothing was paused for it)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ def _child_main(recipe_json: dict[str, Any], events: Any, cancel_event: Any, rep
 
     if replies is not None:
         measure.set_quiet_hook(lambda: _asking_parent(events, replies))
+    else:
+        measure.set_quiet_hook(lambda: contextlib.nullcontext(UNCHECKED))
     try:
         registry = ModelRegistry()
         # Settled here, against the folders as they are now: the chain against the model, a free result name.

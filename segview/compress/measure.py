@@ -30,8 +30,8 @@ from segview.inference.card import ModelCard
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.metrics.iou import binary_iou
 
-# What ran beside a measurement when nobody installed a quiet hook: this process alone (segview compress).
-ALONE = "nothing else from segview (command line)"
+# What ran beside a measurement when nobody installed a quiet hook (segview compress): nothing else of this process.
+ALONE = "nothing else in this process (command line)"
 QuietHook = Callable[[], contextlib.AbstractContextManager[str]]
 _quiet_hook: QuietHook | None = None
 

@@ -167,6 +167,9 @@ class StepLoader(QObject):
         super().__init__()
         self.steps: list[Step] | None = None
         self._thread = threading.Thread(target=self._load, name="segview-compress-steps", daemon=True)
+
+    def start(self) -> None:
+        """Start loading (connect to ``loaded`` first: the steps may already be imported, and arrive at once)."""
         self._thread.start()
 
     def _load(self) -> None:
@@ -231,6 +234,7 @@ class ModelStepsPage(WizardPage):
         self.refresh_models()
         self._loader = StepLoader()
         self._loader.loaded.connect(self._fill_steps)
+        self._loader.start()
 
     # -- the step list ---------------------------------------------------------
 

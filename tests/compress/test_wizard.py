@@ -8,7 +8,10 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 import factories  # noqa: E402
+from compress import tiny  # noqa: E402
 from compress.conftest import files_in  # noqa: E402
 from qt_tools import close_studio, make_studio  # noqa: E402
 
@@ -135,3 +138,104 @@ def test_the_wizard_starts_from_the_model_the_studio_runs(qtbot, studio, model_d
     wizard = studio.window.open_compress()
     assert wizard.steps_page.model_combo.currentData() == "a-variant"
     assert wizard.steps_page.model_combo.itemData(0) != "a-variant"
+
+
+def item_for(wizard, name):
+    steps = wizard.steps_page.steps_list
+    return next(steps.item(i) for i in range(steps.count()) if steps.item(i).data(Qt.ItemDataRole.UserRole) == name)
+
+
+def enabled(item) -> bool:
+    return bool(item.flags() & Qt.ItemFlag.ItemIsEnabled)
+
+
+def test_the_steps_arrive_from_a_worker_and_the_options_form_is_built_on_selection(qtbot, studio):
+    from segview.compress.step import all_steps
+
+    wizard = studio.window.open_compress()
+    page = wizard.steps_page
+    qtbot.waitUntil(lambda: page.steps_list.count() == len(all_steps()), timeout=20_000)
+    assert page.forms == {}
+    page.steps_list.setCurrentItem(item_for(wizard, "cluster"))
+    assert page.options_stack.currentWidget() is page.forms["cluster"]
+
+
+def test_an_impossible_step_is_disabled_with_its_reason(qtbot, studio, out_dir):
+    wizard = open_wizard(studio, out_dir, ["fp16"])
+    page = wizard.steps_page
+    for name in ("int8-static", "int8-dynamic", "int8-auto"):
+        assert not enabled(item_for(wizard, name)), name
+        assert "after fp16 they are float16" in item_for(wizard, name).toolTip()
+    assert enabled(item_for(wizard, "prune")) and enabled(item_for(wizard, "cluster"))
+    assert "int8-static needs float32" in page.blocked_label.text()
+    assert page.isComplete() and wizard.next_button.isEnabled()
+    # Unticking fp16 frees them again.
+    page.set_steps([])
+    assert enabled(item_for(wizard, "int8-static")) and page.blocked_label.text() == ""
+
+
+def test_an_impossible_order_keeps_the_wizard_on_the_first_page(qtbot, studio, out_dir):
+    wizard = open_wizard(studio, out_dir, ["fp16", "int8-static"])
+    assert "This order cannot run: int8-static needs float32" in wizard.steps_page.problem_label.text()
+    assert not wizard.next_button.isEnabled()
+    assert not wizard.next() and wizard.currentPage() is wizard.steps_page
+
+
+def test_a_quantized_model_offers_no_int8_step(qtbot, studio, model_dir):
+    quantized = tiny.tiny_segmenter(model_dir / "tiny-q.onnx", name="tiny-q")
+    factories.write_card(quantized, name="tiny-q", compression={"steps": [{"step": "int8-auto"}]})
+    studio.window.registry.add_file(quantized)
+    wizard = studio.window.open_compress()
+    wizard.steps_page.refresh_models()
+    assert wizard.steps_page.set_model("tiny-q")
+    wizard.steps_page.ensure_steps()
+    assert "tiny-q has int8 (quantized) weights" in item_for(wizard, "int8-static").toolTip()
+    assert not enabled(item_for(wizard, "int8-static")) and not enabled(item_for(wizard, "fp16"))
+
+
+def test_after_a_failure_back_works_and_the_fields_are_kept(qtbot, studio, tmp_path, calib_dir, out_dir):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    wizard = open_wizard(studio, out_dir, ["int8-static"])
+    wizard.data_page.calib_edit.setText(str(empty))
+    wizard.targets_page.name_edit.setText("again")
+    with qtbot.waitSignal(wizard.job_failed, timeout=JOB_TIMEOUT_MS):
+        go_to_run_page(wizard)
+    assert wizard.back_button.isEnabled()
+    wizard.back_button.click()
+    assert wizard.currentPage() is wizard.targets_page and wizard.targets_page.name_edit.text() == "again"
+    wizard.back()
+    assert wizard.currentPage() is wizard.data_page and wizard.data_page.calib_edit.text() == str(empty)
+    wizard.data_page.calib_edit.setText(str(calib_dir))
+    with qtbot.waitSignal(wizard.job_finished, timeout=JOB_TIMEOUT_MS) as finished:
+        go_to_run_page(wizard)
+    assert finished.args[0].model_path == out_dir / "again.onnx"
+
+
+def test_reopening_keeps_the_fields_of_the_last_use(qtbot, studio, out_dir):
+    wizard = open_wizard(studio, out_dir, ["prune", "cluster"], cluster={"clusters": 8})
+    wizard.targets_page.name_edit.setText("kept")
+    wizard.next()
+    wizard.reject()
+    studio.window.compress_action.trigger()
+    again = studio.window._compress_wizard
+    assert again is wizard and again.isVisible() and again.currentPage() is again.steps_page
+    assert again.steps_page.chosen_steps() == ["prune", "cluster"]
+    assert again.steps_page.step_values("cluster")["clusters"] == 8
+    assert again.targets_page.name_edit.text() == "kept" and again.targets_page.out_edit.text() == str(out_dir)
+
+
+def test_the_studio_pauses_while_the_job_measures_speed(qtbot, studio, out_dir):
+    seen = []
+    studio.engine.state_changed.connect(lambda: seen.append(studio.engine.running))
+    wizard = open_wizard(studio, out_dir, ["fp16"])
+    measuring = []
+    wizard.run_page.log.textChanged.connect(lambda: measuring.append(studio.engine.running) if "measuring latency" in wizard.run_page.log.toPlainText() else None)
+    with qtbot.waitSignal(wizard.job_finished, timeout=JOB_TIMEOUT_MS) as finished:
+        go_to_run_page(wizard)
+    latencies = finished.args[0].report.latency
+    assert latencies and all(lat.beside == "nothing (studio paused)" for lat in latencies)
+    assert measuring and measuring[0] is False  # paused by the time the child was told to go on
+    assert False in seen  # it was paused ...
+    qtbot.waitUntil(lambda: studio.engine.running, timeout=10_000)  # ... and plays again
+    assert "measured beside" in [wizard.run_page.results.item(i, 0).text() for i in range(wizard.run_page.results.rowCount())]
