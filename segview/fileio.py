@@ -23,12 +23,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # a full disk, or Ctrl+C mid-write: no half-written temporary file stays
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise SegviewError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise SegviewError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

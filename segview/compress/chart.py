@@ -8,13 +8,15 @@ different moments on a shared machine are not comparable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from segview.compress.report import CompressionReport
+from segview.compress.report import REPORT_SUFFIX, CompressionReport, load_report
 
 WIDTH, HEIGHT = 1280, 560
 PANEL_W = WIDTH // 2
@@ -35,6 +37,42 @@ class ChartPoint:
     size_kib: float  # zipped
     accuracy: float
     is_source: bool = False
+
+
+def variant_reports(folder: Path, source_sha256: str, *, warn: Callable[[str], None]) -> list[CompressionReport]:
+    """The reports in ``folder`` made from the same source file, for the chart.
+
+    A report that cannot be read or holds what the chart cannot plot (hand-edited,
+    truncated, from another tool) is skipped with a warning: it must not fail a run
+    at its very end, after all the work.
+    """
+    found = []
+    for path in sorted(folder.glob(f"*{REPORT_SUFFIX}")):
+        try:
+            report = load_report(path)
+            _check_plottable(report)
+            if report.source_sha256 == source_sha256 and (folder / report.file).is_file():
+                found.append(report)
+        except Exception as exc:  # any damage at all: JSON, types, values, even nesting too deep
+            warn(f"skipped {path.name} in {folder} for the chart: not a readable report ({type(exc).__name__}: {str(exc)[:120]})")
+    return found
+
+
+def _check_plottable(report: CompressionReport) -> None:
+    numbers = [report.zip_bytes, report.source_zip_bytes]
+    for lat in report.latency:
+        numbers += [lat.threads, lat.source_ms, lat.result_ms]
+    if report.agreement_iou is not None:
+        numbers.append(report.agreement_iou)
+    gt = report.ground_truth
+    if gt is not None:
+        numbers += [gt.iou, gt.source_iou]
+    for n in numbers:
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n < 0:
+            raise ValueError(f"{n!r} is not a plottable figure")
+    for text in (report.name, report.source_name, report.file):
+        if not isinstance(text, str) or not text or "\0" in text:
+            raise ValueError(f"{text!r} is not a name")
 
 
 def points_from_reports(reports: Sequence[CompressionReport]) -> tuple[list[ChartPoint], str]:

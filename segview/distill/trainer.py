@@ -9,8 +9,8 @@ only, so they load with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import copy
+import io
 import math
-import os
 import queue
 import threading
 import time
@@ -31,6 +31,8 @@ from segview.distill.events import Progress
 from segview.distill.data import Augment, FrameSet, Sample, to_rgb_tensor
 from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
 from segview.distill.teacher import Teacher
+from segview.errors import SegviewError
+from segview.fileio import atomic_write_bytes
 from segview.metrics.iou import binary_iou
 
 CHECKPOINT_FORMAT = 1
@@ -338,13 +340,15 @@ class Trainer:
             "loss_curve": [list(p) for p in loss_curve],
             "val_curve": [list(p) for p in val_curve],
         }
-        tmp = path.with_name(f".{path.name}.tmp")
+        # Serialised in memory first: torch.save on a full disk raises a RuntimeError without the
+        # reason and leaves half a file; the atomic write says why and leaves the old checkpoint whole.
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
         try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)  # a reader (or a crash) sees the old checkpoint or the new one
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise DistillError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from None
+            atomic_write_bytes(path, buffer.getvalue())
+        except SegviewError as exc:
+            kept = " (the last checkpoint is kept)" if path.exists() else ""
+            raise DistillError(f"{exc}{kept}") from None
 
     def _read(self, path: Path, *, same: tuple[str, ...], advice: str) -> dict:
         """A checkpoint's contents, refused unless it was made for the same ``same`` knobs.

@@ -76,20 +76,12 @@ class SessionRecorder:
         self.problem: str | None = None
         self.summary: SessionSummary | None = None
         self._flush_interval = flush_interval_s
-        _prepare_folder(self.folder)
-        atomic_write_json(self.folder / SETTINGS_FILE, {"source": source, "models": self.models, **settings})
-        machine = machine_info()
-        if settings.get("provider"):
-            machine["provider_used"] = settings["provider"]
-        machine["recorded_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
-        atomic_write_json(self.folder / MACHINE_FILE, machine)
+        created = _prepare_folder(self.folder)
         try:
-            self._frames_file: TextIO = open(self.folder / FRAMES_FILE, "w", newline="", encoding="utf-8")
-            self._seconds_file: TextIO = open(self.folder / SECONDS_FILE, "w", encoding="utf-8")
-            self._frames_file.write(",".join(FRAME_COLUMNS) + "\n")
-            self._frames_file.flush()
-        except OSError as exc:
-            raise SegviewError(f"cannot record into {self.folder}: {exc.strerror or exc}") from None
+            self._frames_file, self._seconds_file = self._start_files(settings)
+        except SegviewError:
+            _undo_start(self.folder, created)  # a recording that could not start leaves no folder or files behind
+            raise
 
         self._t0 = time.perf_counter()
         self._lock = threading.Lock()  # pending rows and samples: pipeline, metrics and recorder threads
@@ -108,6 +100,28 @@ class SessionRecorder:
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="segview-recorder", daemon=True)
         self._thread.start()
+
+    def _start_files(self, settings: dict[str, Any]) -> tuple[TextIO, TextIO]:
+        atomic_write_json(self.folder / SETTINGS_FILE, {"source": self.source, "models": self.models, **settings})
+        machine = machine_info()
+        if settings.get("provider"):
+            machine["provider_used"] = settings["provider"]
+        machine["recorded_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+        atomic_write_json(self.folder / MACHINE_FILE, machine)
+        opened: list[TextIO] = []
+        try:
+            opened.append(open(self.folder / FRAMES_FILE, "w", newline="", encoding="utf-8"))
+            opened.append(open(self.folder / SECONDS_FILE, "w", encoding="utf-8"))
+            opened[0].write(",".join(FRAME_COLUMNS) + "\n")
+            opened[0].flush()
+        except OSError as exc:
+            for f in opened:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            raise SegviewError(f"cannot record into {self.folder}: {exc.strerror or exc}") from None
+        return opened[0], opened[1]
 
     # -- pipeline consumer thread ------------------------------------------------
 
@@ -178,7 +192,7 @@ class SessionRecorder:
                 self._drain(final=False)
             except Exception as exc:  # a bug here must end the recording, not pass unnoticed in a dead thread
                 self._failed = True
-                self.problem = f"recording stopped: {type(exc).__name__}: {exc}"
+                self.problem = f"the recorder failed: {type(exc).__name__}: {exc}"
                 return
 
     def _drain(self, *, final: bool, now: float | None = None) -> None:
@@ -228,6 +242,8 @@ class SessionRecorder:
         with self._io_lock:
             if self._failed:
                 return False
+            files = (self._frames_file, self._seconds_file)
+            good = [os.fstat(f.fileno()).st_size for f in files]  # every earlier flush succeeded: whole rows only
             try:
                 if frames_text:
                     self._frames_file.write(frames_text)
@@ -236,14 +252,21 @@ class SessionRecorder:
                     self._seconds_file.write(seconds_text)
                     self._seconds_file.flush()
             except OSError as exc:
-                self._fail(exc)
+                self._fail(exc, good)
                 return False
             return True
 
-    def _fail(self, exc: OSError) -> None:
+    def _fail(self, exc: OSError, good_sizes: list[int]) -> None:
         self._failed = True
-        self.problem = f"recording stopped at {self.elapsed_s:.1f} s: cannot write to {self.folder}: {exc.strerror or exc}"
+        # Worded to follow "recording stopped (...)" in the window and "segview: error: " on the command line.
+        self.problem = f"cannot write to {self.folder} after {self.elapsed_s:.1f} s: {exc.strerror or exc}"
         self._close_files(sync=False)
+        # A full disk takes part of a write: cut the files back to their last whole row, so they still parse.
+        for name, size in zip((FRAMES_FILE, SECONDS_FILE), good_sizes):
+            try:
+                os.truncate(self.folder / name, size)
+            except OSError:
+                pass
 
     def _close_files(self, *, sync: bool) -> None:
         for f in (self._frames_file, self._seconds_file):
@@ -312,14 +335,36 @@ def _csv_text(rows: list[_Row]) -> str:
     return out.getvalue()
 
 
-def _prepare_folder(folder: Path) -> None:
+def _prepare_folder(folder: Path) -> list[Path]:
+    """Check or create the session folder; returns the folders created, deepest first."""
     if folder.exists():
         if not folder.is_dir():
             raise SegviewError(f"cannot record into {folder}: it is a file")
         if any(folder.iterdir()):
             raise SegviewError(f"{folder} already holds files; record into a new or empty folder")
-        return
+        return []
+    created = []
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        created.append(parent)
+        parent = parent.parent
     try:
         folder.mkdir(parents=True)
     except OSError as exc:
+        _undo_start(folder, created)
         raise SegviewError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    return created
+
+
+def _undo_start(folder: Path, created: list[Path]) -> None:
+    """Remove what a recording that failed to start wrote (the folder was empty, or new)."""
+    for name in (SETTINGS_FILE, MACHINE_FILE, FRAMES_FILE, SECONDS_FILE):
+        try:
+            (folder / name).unlink(missing_ok=True)
+        except OSError:
+            pass
+    for made in created:
+        try:
+            made.rmdir()
+        except OSError:
+            return  # not empty: something else is in there; leave it

@@ -11,14 +11,19 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QtMsgType, QTimer, qInstallMessageHandler
+from PySide6.QtGui import QImageWriter
 from PySide6.QtWidgets import QApplication
 
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
 from segview.inference.registry import ModelRegistry
+from segview.interrupts import exit_status, signal_name, stop_on_signals
 from segview.metrics.hub import MetricsHub
 from segview.metrics.samplers import default_samplers
 from segview.phone.samplers import phone_samplers
@@ -149,6 +154,7 @@ class Studio:
 def run_studio(args: argparse.Namespace) -> int:
     check_display(os.environ, can_load)  # Qt aborts the process without one (segview.launcher checked the rest)
     app = application()
+    check_screenshot_path(args.screenshot)
     scripted = args.duration is not None
     studio = Studio(workers=args.workers, provider=args.provider, persist=not scripted)
     opened = studio.open(args.source, args.models)
@@ -164,37 +170,39 @@ def run_studio(args: argparse.Namespace) -> int:
         except SegviewError:
             studio.close()  # models are running: stop them before the error ends the process
             raise
-    studio.window.show()
-    if not scripted:
-        code = app.exec()
-        studio.close()
-        return code
-
     if getattr(args, "size", None):
         studio.window.resize(*args.size)
+    studio.window.show()
+    if not scripted:
+        # Ctrl+C or SIGTERM closes the window as its close button does.
+        with stop_on_signals(lambda signum: app.quit()) as stop, _signal_wakeups(app):
+            code = app.exec()
+        studio.close()
+        return exit_status(stop.signum) if stop.signum is not None else code
+    return _run_scripted(app, studio, args)
+
 
 def _run_scripted(app: QApplication, studio: Studio, args: argparse.Namespace) -> int:
     """--duration: run, write the session, exit. A source that ends, Ctrl+C or SIGTERM ends it sooner,
     the session kept all the same; whatever goes wrong at the end ends the run too, with one line."""
     outcome: dict[str, object] = {}
     started = time.monotonic()
+    signalled: list[int] = []
 
     def finish() -> None:
         if outcome:
-            return  # the source ended first; the timer fires all the same
-        seconds = round(time.monotonic() - started, 1)
-        if args.screenshot is not None:
-            studio.window.grab().save(str(args.screenshot))
-        ended = studio.engine.source_ended
-        outcome["problem"] = studio.engine.problem if not studio.engine.running and not ended else None
-        outcome["ended"] = f"{studio.engine.source_name} ended after {seconds:.1f} s of the {args.duration:g} s asked" if ended else None
-        folder = studio.recording.stop()
-        outcome["folder"] = folder
-        if folder is not None:
-            # The window's own responsiveness, beside the recorder's files.
-            atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": seconds if ended else args.duration, "duration_asked_s": args.duration})
-        studio.close()
-        app.quit()
+            return  # already finishing: the source ended first, or a signal came; the timer fires all the same
+        outcome["seconds"] = round(time.monotonic() - started, 1)
+        try:
+            _wrap_up(studio, args, outcome, interrupted=bool(signalled))
+        except Exception as exc:  # raised in a timer slot it would leave the event loop running forever
+            # The first problem is the one to report: a full disk stops the recorder before studio.json fails.
+            outcome.setdefault("error", str(exc) if isinstance(exc, SegviewError) else f"the run could not finish: {type(exc).__name__}: {exc}")
+        finally:
+            try:
+                studio.close()
+            finally:
+                app.quit()
 
     def finish_if_ended() -> None:
         # A file played to its end is the end of a scripted run, not a failure: stop there.
@@ -206,11 +214,72 @@ def _run_scripted(app: QApplication, studio: Studio, args: argparse.Namespace) -
     # Responsiveness is judged while the models run, not while they load.
     QTimer.singleShot(int(min(3.0, args.duration / 3) * 1000), studio.window.lag_probe.reset)
     QTimer.singleShot(int(args.duration * 1000), finish)
-    app.exec()
+    def on_signal(signum: int) -> None:
+        signalled.append(signum)
+        QTimer.singleShot(0, finish)
+
+    with stop_on_signals(on_signal) as stop, _signal_wakeups(app):
+        app.exec()
+    return _report_scripted(outcome, stop.signum, args)
+
+
+def _wrap_up(studio: Studio, args: argparse.Namespace, outcome: dict[str, object], *, interrupted: bool) -> None:
+    """The end of a scripted run: screenshot, recording stopped, studio.json (GUI thread)."""
+    seconds = outcome["seconds"]
+    if args.screenshot is not None and not studio.window.grab().save(str(args.screenshot)):
+        outcome["error"] = f"cannot write the screenshot {args.screenshot}"
+    ended = studio.engine.source_ended
+    outcome["problem"] = studio.engine.problem if not studio.engine.running and not ended else None
+    outcome["ended"] = f"{studio.engine.source_name} ended after {seconds:.1f} s of the {args.duration:g} s asked" if ended else None
+    recorder = studio.recording.recorder
+    folder = studio.recording.stop()
+    outcome["folder"] = folder
+    if folder is None:
+        return
+    if recorder is not None and recorder.problem:
+        outcome.setdefault("error", f"recording stopped: {recorder.problem}; what was recorded so far is kept in {folder}")
+    cut_short = ended or interrupted
+    # The window's own responsiveness, beside the recorder's files.
+    atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": seconds if cut_short else args.duration, "duration_asked_s": args.duration})
+
+
+def _report_scripted(outcome: dict[str, object], signum: int | None, args: argparse.Namespace) -> int:
+    """What a scripted run prints once the window is gone, and its exit status."""
+    if outcome.get("error"):
+        raise SegviewError(str(outcome["error"]))
     if outcome.get("ended"):
         print(outcome["ended"])
     if outcome.get("folder"):
         print(f"session recorded in {outcome['folder']}")
     if outcome.get("problem"):
         raise SegviewError(str(outcome["problem"]))
+    if signum is not None:
+        print(f"segview: interrupted by {signal_name(signum)} after {outcome.get('seconds', 0):.1f} s of the {args.duration:g} s asked", file=sys.stderr)
+        return exit_status(signum)
     return 0
+
+
+def check_screenshot_path(path: Path | None) -> None:
+    """Before the run: a screenshot that cannot be saved would otherwise be found missing only at the end."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise SegviewError(f"cannot save the screenshot {path}: folder {folder} does not exist")
+    formats = sorted(bytes(f).decode() for f in QImageWriter.supportedImageFormats())
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise SegviewError(f"cannot save the screenshot {path}: give a file ending in .png or .jpg (or {', '.join('.' + f for f in formats if f not in ('png', 'jpg'))})")
+
+
+@contextmanager
+def _signal_wakeups(app: QApplication) -> Iterator[None]:
+    """Python runs signal handlers only between its own bytecodes, never while Qt's event loop
+    waits in C++: a timer that calls into Python a few times a second lets Ctrl+C be seen."""
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    try:
+        yield
+    finally:
+        timer.stop()
+        timer.deleteLater()
