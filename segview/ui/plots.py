@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QPen
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from segview.metrics.hub import MetricSeries, energy_per_frame_mj
@@ -20,7 +20,7 @@ from segview.metrics.live import LiveStats
 from segview.metrics.samplers import is_power_key
 from segview.types import StageTimings
 from segview.ui.dashboard_header import DashboardHeader
-from segview.ui.palette import NEUTRAL, SERIES_COLOURS, STAGE_COLOURS, ModelPalette
+from segview.ui.palette import MODEL_COLOURS, NEUTRAL, SERIES_COLOURS, STAGE_COLOURS, ModelPalette
 from segview.ui.plot_ranges import StickyRange
 from segview.ui.plot_titles import MUTED, TITLE_HEIGHT_PX, PlotTitles, title_min
 
@@ -53,6 +53,18 @@ class StableAxis(pg.AxisItem):
         if getattr(self, "range", None) == [mn, mx]:  # unset while AxisItem.__init__ runs
             return
         super().setRange(mn, mx)
+
+
+# A line style per colour as well: curves of models running at the same rate lie on top of
+# each other, and a dashed line lets the one beneath show through.
+_DASHES = {MODEL_COLOURS[1]: [4, 2], MODEL_COLOURS[2]: [1, 2], MODEL_COLOURS[3]: [4, 2, 1, 2]}
+
+
+def _model_pen(colour) -> QPen:
+    pen = pg.mkPen(colour, width=2)
+    if colour in _DASHES:
+        pen.setDashPattern(_DASHES[colour])
+    return pen
 
 
 def _plot(layout: pg.GraphicsLayout, row: int, col: int, *, x_label: str = "seconds") -> pg.PlotItem:
@@ -213,9 +225,9 @@ class PlotsPanel(QWidget):
         for name, colour in colours.items():
             curve = self._fps_curves.get(name)
             if curve is None:
-                self._fps_curves[name] = self.fps_plot.plot([], [], pen=pg.mkPen(colour, width=2))
+                self._fps_curves[name] = self.fps_plot.plot([], [], pen=_model_pen(colour))
             elif curve.opts["pen"].color().getRgb()[:3] != colour:
-                curve.setPen(pg.mkPen(colour, width=2))
+                curve.setPen(_model_pen(colour))
         self._focus = self.header.focus()
         focus = [(self._focus, colours[self._focus])] if self._focus else "no model ticked"
         self.titles.set(self.stage_plot, "Latency per stage (ms)", focus)
@@ -266,11 +278,14 @@ class PlotsPanel(QWidget):
             self._stage_baseline.setData([], [])
             self._hist.setData([0, 1], [0])
             return
-        total = np.zeros_like(focus.seconds)
-        self._stage_baseline.setData(focus.seconds, total.copy())
+        # Only the seconds the model ran: before it started the stack would read as 0 ms.
+        ran = np.isfinite(focus.stage_medians["inference_ms"])
+        seconds = focus.seconds[ran]
+        total = np.zeros_like(seconds)
+        self._stage_baseline.setData(seconds, total.copy())
         for stage, curve in self._stage_curves.items():
-            total = total + np.nan_to_num(focus.stage_medians[stage])
-            curve.setData(focus.seconds, total.copy())
+            total = total + np.nan_to_num(focus.stage_medians[stage][ran])
+            curve.setData(seconds, total.copy())
         if focus.recent_latencies.size:
             # Start-up outliers would squash the histogram: bin up to the 99th percentile.
             top = float(np.percentile(focus.recent_latencies, 99)) * 1.2 or 1.0

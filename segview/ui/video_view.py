@@ -92,6 +92,7 @@ class VideoView(QWidget):
         # The letterbox and the placeholder text ("No video") fill the view behind the screen.
         self._backdrop = QLabel(self)
         self._backdrop.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._backdrop.setWordWrap(True)  # a small tile wraps its placeholder instead of cutting it
         self._backdrop.setStyleSheet("background: rgb(%d, %d, %d); color: rgb(140, 145, 155);" % _SCREEN_RGB)
         # The picture is the screen's background brush, and the screen is exactly the picture's
         # size. Not a QLabel pixmap: Qt 6's QLabel keeps each new pixmap in a QIcon that enters
@@ -179,7 +180,7 @@ class VideoView(QWidget):
         self._accent_strip.show()
         self._accent_strip.raise_()
         self._caption.setStyleSheet(_CAPTION_STYLE + " border-left: %dpx solid rgb(%d, %d, %d);" % (ACCENT_PX, *colour))
-        self._caption.adjustSize()
+        self._fit_caption()
 
     def set_caption(self, title: str, subtitle: str = "") -> None:
         if (title, subtitle) == (self.title, self.subtitle):
@@ -192,7 +193,7 @@ class VideoView(QWidget):
         if subtitle:
             text += f"<br><span style='color: rgb(200, 230, 255)'>{html.escape(subtitle)}</span>"
         self._caption.setText(text)
-        self._caption.adjustSize()
+        self._fit_caption()
         self._caption.move(8, 8)
         self._caption.show()
         self._caption.raise_()
@@ -224,6 +225,16 @@ class VideoView(QWidget):
 
     # -- layout -------------------------------------------------------------------
 
+    def _fit_caption(self) -> None:
+        """One line when it fits the tile, else wrapped to the tile's width (never cut at its edge)."""
+        caption, room = self._caption, max(60, self.width() - 16)
+        if caption.wordWrap():
+            caption.setWordWrap(False)
+        caption.adjustSize()
+        if caption.width() > room:
+            caption.setWordWrap(True)  # a wrapped QLabel picks a narrow width of its own: give it the tile's
+            caption.resize(room, caption.heightForWidth(room))
+
     def _place_legend(self) -> None:
         size = self._legend_label.sizeHint()
         self._legend_label.move(self.width() - size.width() - 8, self.height() - size.height() - 8)
@@ -233,6 +244,8 @@ class VideoView(QWidget):
         self.screen_size = (max(1, self.width()), max(1, self.height()))
         self._backdrop.setGeometry(self.rect())
         self._accent_strip.setGeometry(0, 0, self.width(), ACCENT_PX)
+        if self.title:
+            self._fit_caption()
         self._place_legend()
         if self._image is not None:
             self.set_picture(self._image)

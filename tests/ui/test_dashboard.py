@@ -202,12 +202,14 @@ def test_at_common_screen_sizes_the_plots_fit_inside_the_window(qtbot, studio, s
     window.resize(*size)
     qtbot.waitUntil(lambda: window.views[3].picture() is not None, timeout=TIMEOUT_MS)
     window.plots.refresh(names, {}, part=None)
-    qtbot.wait(50)  # lets the layouts settle (no timing is measured)
+    qtbot.waitUntil(lambda: _fits(window, size), timeout=TIMEOUT_MS)  # once the layouts have settled
+
+
+def _fits(window, size) -> None:
     assert (window.width(), window.height()) == size  # no minimum size pushes it past the screen
     inside = window.rect()
     plots = window.plots
-    top_left = plots.mapTo(window, plots.rect().topLeft())
-    assert inside.contains(top_left) and inside.contains(plots.mapTo(window, plots.rect().bottomRight()))
+    assert inside.contains(plots.mapTo(window, plots.rect().topLeft())) and inside.contains(plots.mapTo(window, plots.rect().bottomRight()))
     viewport = plots.canvas.viewport().rect()
     for plot in plots._followed_plots():
         rect = plots.canvas.mapFromScene(plot.sceneBoundingRect()).boundingRect()
@@ -216,5 +218,22 @@ def test_at_common_screen_sizes_the_plots_fit_inside_the_window(qtbot, studio, s
     legend = plots.header.legend
     assert legend.heightForWidth(legend.width()) <= legend.height()  # the legend wraps, nothing is hidden
     for view in window.views:
-        caption = view._caption
-        assert caption.geometry().right() <= view.width(), view.title
+        assert view._caption.geometry().right() <= view.width(), view.title
+
+
+def test_a_caption_too_long_for_its_tile_wraps_inside_it(qtbot):
+    from segview.ui.app import application
+    from segview.ui.video_view import VideoView
+
+    application()
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(600, 200)
+    view.show()
+    view.set_caption("selfie-general-int8", tile_caption(29.0, 9.1, 14.0))
+    one_line = view._caption.height()
+    assert view._caption.geometry().right() < view.width()
+    view.resize(200, 200)
+    qtbot.waitUntil(lambda: view.width() == 200)
+    assert view._caption.geometry().right() < view.width()
+    assert view._caption.height() > one_line  # wrapped, all of it still there

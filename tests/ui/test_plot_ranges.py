@@ -32,3 +32,11 @@ def test_range_not_from_zero_follows_both_ends_with_margins():
 def test_non_finite_bounds_change_nothing():
     axis = StickyRange()
     assert axis.update(float("nan"), 3.0) is None and axis.current is None
+
+
+def test_range_of_a_ratio_near_one_fits_it_and_then_stays():
+    axis = StickyRange(from_zero=False)
+    low, high = axis.update(0.93, 0.99)  # IoU of two close models
+    assert 0.85 <= low < 0.93 and 0.99 < high <= 1.05
+    assert axis.update(0.94, 0.985) is None  # the same picture while the data moves inside
+    assert axis.update(0.95, 0.99) is None
