@@ -34,6 +34,7 @@ from segview.distill import availability
 from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
 from segview.distill.runner import quality_warning
 from segview.inference.registry import ModelRegistry
+from segview.ui import measure_hold
 
 PLOT_REFRESH_MS = 500
 
@@ -88,6 +89,7 @@ class DistillPage(QWidget):
         super().__init__(parent)
         self.registry = registry
         self.job = None
+        self._held_engine = None  # the studio's engine, paused while the run measures speed
         self.outcome = None
         self.losses: list[tuple[int, float]] = []
         self.ious: list[tuple[int, float]] = []
@@ -287,6 +289,20 @@ class DistillPage(QWidget):
 
     def _on_stage_changed(self, text: str) -> None:
         self.status_label.setText(text + "…")
+        if "measuring" in text and self._held_engine is None:
+            # The student's speed is timed against its teacher now: the studio's models would share the cores.
+            window = self._studio_window()
+            if window is not None:
+                self._held_engine = window.engine
+                beside = measure_hold.hold(window.engine, window)
+                self.status_label.setText(f"{text}… (measured beside: {beside})")
+
+    def _studio_window(self):
+        """The studio window this page was opened from (it holds the engine), if any."""
+        widget = self.parentWidget()
+        while widget is not None and not hasattr(widget, "engine"):
+            widget = widget.parentWidget()
+        return widget
 
     def _on_run_finished(self, outcome) -> None:  # noqa: ANN001 - a DistillOutcome
         self._finish()
@@ -305,6 +321,9 @@ class DistillPage(QWidget):
         self.status_label.setText(message)
 
     def _finish(self) -> None:
+        if self._held_engine is not None:
+            measure_hold.release(self._held_engine, self._studio_window())
+            self._held_engine = None
         self.job = None
         self._plot_timer.stop()
         self._redraw()
