@@ -128,12 +128,22 @@ def test_legends_sit_above_the_plots_not_on_their_data(panel):
 
 def test_iou_axis_fits_its_data_instead_of_zero_to_one(panel):
     now = time.perf_counter()
-    for i, value in enumerate(np.linspace(0.93, 0.99, 50)):
-        panel.live.add_iou(now - 5 + i * 0.1, float(value))
+    for i, value in enumerate(np.linspace(0.93, 0.99, 7)):
+        panel.live.add_iou(now - 7.5 + i, float(value))  # one a second: each is its second's mean
     panel.refresh(["a", "b"], {}, part=1)
+    _, shown = panel._iou_curve.getData()
+    assert shown.min() == pytest.approx(0.93) and shown.max() == pytest.approx(0.99)
     low, high = panel.iou_plot.getViewBox().viewRange()[1]
     assert low < 0.93 and high > 0.99  # all of it shown, with a margin
     assert high - low < 0.15  # and spread over the plot, not squeezed into a sliver of 0..1
+
+
+def test_iou_is_drawn_one_point_a_second():
+    from segview.ui.plots import per_second_mean
+
+    t = np.array([-3.9, -3.5, -3.1, -1.2, -1.1])  # two seconds with frames, one without
+    x, y = per_second_mean(t, np.array([0.90, 0.92, 0.94, 0.5, 0.7]))
+    assert list(x) == [-3.5, -1.5] and y == pytest.approx([0.92, 0.6])
 
 
 def test_an_unavailable_plot_wraps_its_message_inside_the_plot(panel, qtbot):
