@@ -43,3 +43,55 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# Linux's NAME_MAX and PATH_MAX, used where os.pathconf cannot say what the file system allows.
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
+
+def user_path(text: str, what: str, error: type[SegviewError] = SegviewError) -> Path:
+    """A path typed by a user (``~`` expanded), checked before the OS sees it.
+
+    A NUL byte, a name the file system cannot encode, a component longer than its
+    NAME_MAX or a path longer than PATH_MAX would otherwise surface as ValueError,
+    UnicodeEncodeError or ``OSError: [Errno 36]`` from whichever call touches it first.
+    """
+    if "\0" in text:
+        raise error(f"{what} {_shown(text)} contains a NUL byte")
+    expanded = os.path.expanduser(text)  # unlike Path.expanduser, leaves "~nobody-known" as typed
+    try:
+        encoded = os.fsencode(expanded)
+    except UnicodeError:
+        raise error(f"{what} {_shown(text)} has characters no file name can hold") from None
+    path = Path(expanded)
+    name_max, path_max = _limits(path)
+    if len(encoded) >= path_max:
+        raise error(f"{what} is {len(encoded)} bytes long; paths here are limited to {path_max - 1} bytes")
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > name_max and part != path.anchor:
+            raise error(f"{what}: the name {_shown(part)} is {size} bytes long; names here are limited to {name_max} bytes")
+    return path
+
+
+def _limits(path: Path) -> tuple[int, int]:
+    """NAME_MAX and PATH_MAX of the file system holding the deepest existing folder above ``path``."""
+    folder = path.anchor or "."
+    for parent in reversed(path.parents):
+        try:
+            if not os.path.isdir(parent):
+                break
+        except (OSError, ValueError):
+            break
+        folder = str(parent)
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX"), os.pathconf(folder, "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):  # Windows has no pathconf
+        return _NAME_MAX, _PATH_MAX
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """The text as repr shows it, its middle cut when long: a message stays one readable line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[: limit // 2]}…{shown[-limit // 2 :]}"

@@ -17,7 +17,7 @@ from segview.compress.calibration import CalibrationSpec
 from segview.compress.measure import MeasureOptions
 from segview.compress.step import CompressionError, Step, StepConfig, chain_problem, config_from_dict, form_of_card, get_step
 from segview.errors import SegviewError
-from segview.fileio import atomic_write_json
+from segview.fileio import atomic_write_json, user_path
 from segview.inference.registry import ModelRegistry
 
 RECIPE_VERSION = 1
@@ -77,6 +77,9 @@ class Recipe:
         problem = chain_problem([s.name for s in self.steps])
         if problem:
             raise CompressionError(problem)
+        for what, text in (("model", self.model), ("out", self.out), ("eval_images", self.eval_images), ("eval_masks", self.eval_masks)):
+            if text is not None:  # a NUL byte or an over-long name: one line now, not a ValueError mid-job
+                user_path(text, f"recipe {what}", CompressionError)
 
     def settled(self, registry: ModelRegistry) -> Recipe:
         """This recipe checked against its model and given a result name no other model has.

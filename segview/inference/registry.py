@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from segview.errors import ModelError
+from segview.fileio import user_path
 from segview.inference.card import ModelCard
 from segview.inference.inspect import describe_model
 
@@ -107,7 +108,7 @@ class ModelRegistry:
         """A registry name, or a path to an ONNX file."""
         if reference in self._entries:
             return self._entries[reference]
-        path = Path(reference).expanduser()
+        path = user_path(reference, "model", ModelError)  # a NUL byte or a name too long: one clear line
         if path.suffix.lower() == ".onnx" or path.exists() or os.sep in reference:
             if path.is_dir():
                 raise ModelError(f"{reference} is a folder; name one model file in it")

@@ -7,10 +7,10 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 from segview.errors import SourceError
+from segview.fileio import user_path
 from segview.sources.base import FrameSource
 
 SourceFactory = Callable[["SourceSpec"], FrameSource]
@@ -31,6 +31,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on", ""), ("0", "false", "no", "off")
 _SIZE_TEXT = re.compile(r"(\d{1,5})[xX](\d{1,5})")
 _MAX_FPS = 1000.0
 _MAX_SECONDS = 7 * 24 * 3600.0
+# Schemes whose target is a path on this machine: checked before anything opens it.
+_PATH_SCHEMES = ("file", "folder")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ def parse_source(text: str) -> SourceSpec:
     """The spec a name stands for; raises SourceError for unknown sources, options or values."""
     spec = _parse_name(text)
     check_options(spec)
+    if spec.scheme in _PATH_SCHEMES:
+        user_path(spec.target, f"{spec.scheme} source", SourceError)
     return spec
 
 
@@ -100,7 +104,7 @@ def _parse_name(text: str) -> SourceSpec:
         return SourceSpec(scheme, target, options)
     if body in _FACTORIES:
         return SourceSpec(body, "", options)
-    path = Path(body).expanduser()
+    path = user_path(body, "source", SourceError)
     if path.is_dir():
         return SourceSpec("folder", str(path), options)
     if path.exists() or path.suffix:
