@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from segview.inference.postprocess import THRESHOLD, THRESHOLD_RANGE
 from segview.inference.registry import ModelEntry
 from segview.render.overlay import OverlayMode
+from segview.ui.user_action import reports_problems
 
 
 class SourcePicker(QGroupBox):
@@ -56,6 +57,7 @@ class SourcePicker(QGroupBox):
             self.combo.setCurrentIndex(self.combo.findData(current))
         self.combo.blockSignals(False)
 
+    @reports_problems("Choosing the source")
     def _on_activated(self, index: int) -> None:
         self.source_chosen.emit(self.combo.itemData(index))
 
@@ -100,6 +102,7 @@ class ModelPicker(QGroupBox):
             item.setCheckState(Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked)
         self.list.blockSignals(False)
 
+    @reports_problems("Choosing the models")
     def _on_item_changed(self, item: QListWidgetItem) -> None:
         names = self.checked()
         if len(names) > self.max_models:

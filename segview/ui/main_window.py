@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segview.errors import SegviewError
 from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
 from segview.render.overlay import OverlayMode
 from segview.sources.discovery import available_sources
@@ -43,6 +42,7 @@ from segview.ui.plots import PlotsPanel
 from segview.ui.recording_control import DEFAULT_SESSIONS_DIR
 from segview.ui.sessions_dialog import open_session
 from segview.ui.settings_store import StudioPreferences, save_preferences
+from segview.ui.user_action import reports_problems
 from segview.ui.video_view import VideoView, tile_caption
 
 # The plotted series change once a second (per-second buckets). pyqtgraph draws in Python, holding the GIL
@@ -249,23 +249,20 @@ class StudioWindow(QMainWindow):
     def refresh_models(self) -> None:
         self.model_picker.set_models(self.registry.entries(), [e.name for e in self.engine.models])
 
+    @reports_problems("Choosing the source")
     def choose_source(self, text: str) -> bool:
-        try:
-            self.engine.set_source(text)
-        except SegviewError as exc:
-            self.show_problem(str(exc))
-            return False
+        self.engine.set_source(text)
         self.refresh_sources()
         return True
 
+    @reports_problems("Choosing the models")
     def choose_models(self, references: list[str]) -> bool:
         """Names or paths; paths are registered and then listed under their model names."""
         try:
             self.engine.set_models(references)
-        except SegviewError as exc:
-            self.show_problem(str(exc))
-            self.model_picker.set_checked([e.name for e in self.engine.models])
-            return False
+        except Exception:
+            self.model_picker.set_checked([e.name for e in self.engine.models])  # the ticks show what runs
+            raise
         names = [e.name for e in self.engine.models]
         self.palette_of_models.show(names)  # colours settled before tiles and plots ask for them
         self.refresh_models()
@@ -273,13 +270,10 @@ class StudioWindow(QMainWindow):
         self.compare_controls.set_models(names)
         return True
 
+    @reports_problems("Opening the model")
     def open_model_file(self, path: Path) -> bool:
         """Register a model file and run it beside the others; a bad file is reported, nothing else changes."""
-        try:
-            entry = self.registry.add_file(path)
-        except SegviewError as exc:
-            self.show_problem(str(exc))
-            return False
+        entry = self.registry.add_file(path)
         self.refresh_models()
         names = [e.name for e in self.engine.models]
         if entry.name not in names:
@@ -351,31 +345,33 @@ class StudioWindow(QMainWindow):
         if running and not self.engine.problem:
             self.clear_problem()
 
+    @reports_problems("Play / pause")
     def _on_play_clicked(self) -> None:
-        try:
-            self.engine.toggle()
-        except SegviewError as exc:
-            self.show_problem(str(exc))
+        self.engine.toggle()
 
     def _on_record_toggled(self, on: bool) -> None:
         # Recording is wired in by the app (see segview.ui.recording_control).
         pass
 
+    @reports_problems("Opening the model")
     def _on_open_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open ONNX model", "", "ONNX models (*.onnx);;All files (*)")
         if path:
             self.open_model_file(Path(path))
 
+    @reports_problems("Opening the video")
     def _on_open_video(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.mkv *.avi *.mov *.webm);;All files (*)")
         if path:
             self.choose_source(f"file:{path}")
 
+    @reports_problems("Opening the image folder")
     def _on_open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open image folder")
         if path:
             self.choose_source(f"folder:{path}")
 
+    @reports_problems("Opening Distill", failed=None)
     def open_distill(self):
         """The distillation page (imported on first use: it pulls in the distill package)."""
         from segview.ui.distill_page import DistillDialog
@@ -395,6 +391,7 @@ class StudioWindow(QMainWindow):
         (rather than whichever name sorts first, often a variant)."""
         return self.engine.models[0].name if self.engine.models else None
 
+    @reports_problems("Opening Compress", failed=None)
     def open_compress(self):
         """The compression wizard (imported on first use); its results join the model picker as they finish."""
         from segview.ui.compress_wizard import CompressWizard
@@ -409,6 +406,7 @@ class StudioWindow(QMainWindow):
         self._compress_wizard.show()
         return self._compress_wizard
 
+    @reports_problems("Opening Sessions", failed=None)
     def _on_open_session(self):
         """The Sessions browser over the folder recordings go to (imported on first use)."""
         from segview.ui.session_browser import SessionBrowser
@@ -421,21 +419,20 @@ class StudioWindow(QMainWindow):
         self._session_browser.raise_()
         return self._session_browser
 
+    @reports_problems("Opening the session", failed=None)
     def show_session(self, folder: Path):
         """Open a recorded session in a dialog; a bad folder is reported in the status bar."""
-        try:
-            dialog = open_session(folder, self)
-        except SegviewError as exc:
-            self.show_problem(str(exc))
-            return None
+        dialog = open_session(folder, self)
         dialog.show()
         return dialog
 
+    @reports_problems("Choosing the background image")
     def _on_background_image(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")
         if path:
             self.set_background_image(Path(path))
 
+    @reports_problems("Choosing the background image")
     def set_background_image(self, path: Path) -> bool:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
@@ -446,6 +443,7 @@ class StudioWindow(QMainWindow):
         self.overlay_controls.set_mode(OverlayMode.REPLACE)
         return True
 
+    @reports_problems("Choosing the views to compare")
     def _on_pair_changed(self, pair) -> None:
         self.engine.set_compare_pair(pair)
         self.comparison_view.setVisible(pair is not None)
@@ -455,6 +453,7 @@ class StudioWindow(QMainWindow):
             self.compare_controls.iou.setText("IoU –")
             self.comparison_view.set_picture(None)
 
+    @reports_problems("Changing the overlay")
     def _update_overlay(self, **changes) -> None:
         self.engine.set_overlay(replace(self.engine.overlay, **changes))
 
