@@ -15,9 +15,8 @@ import ctypes
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
-from segview.errors import SegviewError
+from segview.errors import ModelError, SegviewError
 
 # Shared libraries (soname -> Debian/Ubuntu package) that PySide6's wheels link to but do
 # not ship: QtGui's (any platform, offscreen too), then the xcb platform plugin's.
@@ -94,13 +93,16 @@ def check_arguments(args: argparse.Namespace) -> None:
         parse_source(args.source)
     models = getattr(args, "models", None) or []
     if models:
+        from segview.cli.options import refuse_twin_models
+        from segview.fileio import user_path
         from segview.inference.registry import ModelRegistry
 
         registry = ModelRegistry()
         for reference in models:
             # An existing file is described (and judged) when the window loads it; the rest fail here.
-            if reference not in registry.names() and not Path(reference).expanduser().exists():
+            if reference not in registry.names() and not user_path(reference, "model", ModelError).exists():
                 registry.resolve(reference)
+        refuse_twin_models(registry, models)
 
 
 def qt_platforms(environ: Mapping[str, str]) -> list[str]:

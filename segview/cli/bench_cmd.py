@@ -15,7 +15,7 @@ from pathlib import Path
 from segview.bench import BenchOptions, BenchReport, run_bench
 from segview.bench_rounds import SequentialReport, Spread, run_sequential
 from segview.cli.numbers import MAX_FRAMES, MAX_WORKERS, seconds, whole
-from segview.cli.options import add_runtime_options, default_model_list
+from segview.cli.options import add_runtime_options, default_model_list, refuse_twin_models
 from segview.cli.progress import ProgressBar
 from segview.cli.table import print_table
 from segview.errors import SegviewError
@@ -56,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         rounds=args.rounds or DEFAULT_ROUNDS,
     )
+    registry = ModelRegistry()
+    refuse_twin_models(registry, options.models)
     progress = ProgressBar("bench", unit="s" if args.duration is not None else "frames")
     try:
-        report = (run_sequential if args.sequential else run_bench)(options, ModelRegistry(), progress=progress)
+        report = (run_sequential if args.sequential else run_bench)(options, registry, progress=progress)
     finally:
         progress.close()
     if args.json is not None:

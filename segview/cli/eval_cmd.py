@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segview.cli.options import add_runtime_options, default_model_list
+from segview.cli.options import add_runtime_options, default_model_list, refuse_twin_models
 from segview.cli.progress import ProgressBar
 from segview.cli.table import print_table
 from segview.evaluation import EvalReport, evaluate_models
@@ -26,8 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
+    references = default_model_list(args.models)
+    refuse_twin_models(registry, references)
     # Every model is opened before the first is scored, so a typo fails at once.
-    entries = [registry.resolve(ref) for ref in default_model_list(args.models)]
+    entries = [registry.resolve(ref) for ref in references]
     # Two images are scored at once, one thread each, unless told otherwise.
     options = SessionOptions(provider=args.provider, threads=args.threads or 1)
     sessions = [SegmentationSession(e.path, e.card, options) for e in entries]
