@@ -161,8 +161,21 @@ def all_steps() -> list[Step]:
 WEIGHT_FORMS = {"float32": "float32", "float16": "float16", "int8": "int8 (quantized)", "shared": "shared (k-means)"}
 
 
-def chain_problem(names: list[str], *, source_form: str = "float32", source: str = "the model") -> str | None:
-    """Why these steps cannot run in this order, from their declarations alone (no model is read); None if they can.
+@dataclass(frozen=True, slots=True)
+class ChainIssue:
+    """Why a step cannot run where it stands: what it needs, what it would get, and a hint."""
+
+    step: str
+    wanted: str  # "float32 or shared (k-means)"
+    where: str  # "after fp16 they are float16", "selfie-general-int8 has int8 (quantized) weights"
+    hint: str = ""  # "fp16 and int8 do not combine: choose one"
+
+    def __str__(self) -> str:
+        return f"{self.step} needs {self.wanted} weights; {self.where}" + (f" ({self.hint})" if self.hint else "")
+
+
+def chain_issue(names: list[str], *, source_form: str = "float32", source: str = "the model") -> ChainIssue | None:
+    """The first step of ``names`` that cannot run in this order, from the declarations alone (no model is read).
 
     ``source_form`` is the form of the model the chain starts from (see :func:`form_of_card`)."""
     form, previous = source_form, None
@@ -171,16 +184,22 @@ def chain_problem(names: list[str], *, source_form: str = "float32", source: str
         if form not in step.accepts:
             wanted = " or ".join(text for f, text in WEIGHT_FORMS.items() if f in step.accepts)
             where = f"after {previous} they are {WEIGHT_FORMS[form]}" if previous else f"{source} has {WEIGHT_FORMS[form]} weights"
-            return f"{name} needs {wanted} weights; {where}{_hint(form, step)}"
+            return ChainIssue(name, wanted, where, _hint(form, step))
         form, previous = step.output_form(form), name
     return None
 
 
+def chain_problem(names: list[str], *, source_form: str = "float32", source: str = "the model") -> str | None:
+    """:func:`chain_issue` as one sentence (the CLI's error line, the wizard's tooltips); None if the chain can run."""
+    issue = chain_issue(names, source_form=source_form, source=source)
+    return None if issue is None else str(issue)
+
+
 def _hint(form: str, step: Step) -> str:
     if {form, step.produces} == {"float16", "int8"}:
-        return " (fp16 and int8 do not combine: choose one)"
+        return "fp16 and int8 do not combine: choose one"
     if form == "int8":
-        return " (int8 comes last)"
+        return "int8 comes last"
     return ""
 
 

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segview.compress.step import Step, all_steps, chain_problem, form_of_card
+from segview.compress.step import ChainIssue, Step, all_steps, chain_issue, chain_problem, form_of_card
 from segview.inference.registry import ModelRegistry
 
 PROBLEM_STYLE = "color:#b00020"
@@ -156,6 +156,16 @@ def _value(editor: QWidget) -> Any:
     if isinstance(editor, (QSpinBox, QDoubleSpinBox)):
         return editor.value()
     return editor.text()  # type: ignore[attr-defined]
+
+
+def _blocked_text(blocked: list[tuple[str, ChainIssue]]) -> str:
+    """One line per reason: "Greyed out, after fp16 they are float16 (...): int8-static needs float32 or shared (k-means); ..."."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, issue in blocked:
+        need = f"{issue.step} needs {issue.wanted}" + ("" if issue.step == name else f" (so {name} cannot go here)")
+        groups.setdefault((issue.where, issue.hint), []).append(need)
+    lines = [f"Greyed out, {where}" + (f" ({hint})" if hint else "") + ": " + "; ".join(needs) + "." for (where, hint), needs in groups.items()]
+    return "\n".join(lines)
 
 
 class StepLoader(QObject):
@@ -278,23 +288,24 @@ class ModelStepsPage(WizardPage):
             return
         form, source = self.source_form()
         ticked = [i for i in items if i.checkState() == Qt.CheckState.Checked]
-        reasons = []
+        names = lambda chosen: [i.data(Qt.ItemDataRole.UserRole) for i in items if i in chosen]  # noqa: E731 - list order
+        current = chain_issue(names(ticked), source_form=form, source=source)
+        blocked: list[tuple[str, ChainIssue]] = []
         for item in items:
             name = item.data(Qt.ItemDataRole.UserRole)
-            problem = None
+            issue = None
             if item.checkState() != Qt.CheckState.Checked:
-                chain = [i.data(Qt.ItemDataRole.UserRole) for i in items if i in ticked or i is item]
-                problem = chain_problem(chain, source_form=form, source=source)
+                issue = chain_issue(names([*ticked, item]), source_form=form, source=source)
+                if issue == current:
+                    issue = None  # the ticked order is wrong already; this step adds nothing to that
             enabled = Qt.ItemFlag.ItemIsEnabled
-            item.setFlags(item.flags() & ~enabled if problem else item.flags() | enabled)
-            if problem and not problem.startswith(name):
-                problem = f"{name}: {problem}"
-            item.setToolTip(problem or self._steps[name].description)
-            if problem:
-                reasons.append(problem)
-        self.blocked_label.setText("Unavailable here: " + "; ".join(reasons) + "." if reasons else "")
-        problem = self.chain_problem()
-        self.problem_label.setText(f"This order cannot run: {problem}." if problem else "")
+            item.setFlags(item.flags() & ~enabled if issue else item.flags() | enabled)
+            reason = str(issue) if issue is None or issue.step == name else f"{name} here: {issue}"
+            item.setToolTip(reason if issue else self._steps[name].description)
+            if issue:
+                blocked.append((name, issue))
+        self.blocked_label.setText(_blocked_text(blocked))
+        self.problem_label.setText(f"This order cannot run: {current}." if current else "")
 
     def source_form(self) -> tuple[str, str]:
         """The chosen model's weight form (from its card's compression record) and its name."""

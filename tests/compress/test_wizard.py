@@ -239,3 +239,10 @@ def test_the_studio_pauses_while_the_job_measures_speed(qtbot, studio, out_dir):
     assert False in seen  # it was paused ...
     qtbot.waitUntil(lambda: studio.engine.running, timeout=10_000)  # ... and plays again
     assert "measured beside" in [wizard.run_page.results.item(i, 0).text() for i in range(wizard.run_page.results.rowCount())]
+
+
+def test_a_wrong_ticked_order_does_not_grey_out_the_other_steps(qtbot, studio, out_dir):
+    wizard = open_wizard(studio, out_dir, ["fp16", "int8-static"])
+    # Only the ticked pair is wrong: the steps that add no new problem stay available to tick.
+    assert enabled(item_for(wizard, "prune")) and enabled(item_for(wizard, "cluster"))
+    assert wizard.steps_page.blocked_label.text() == ""
