@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from segview.errors import DataError
+from segview.fileio import user_path
 from segview.inference.session import SegmentationSession
 from segview.metrics.iou import binary_iou, per_class_iou
 from segview.sources.image_folder import IMAGE_SUFFIXES, list_images
@@ -46,32 +47,100 @@ class EvalReport:
 
 
 def find_pairs(images_dir: Path, masks_dir: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """(image, mask) pairs matched by file stem, and the images that have no mask."""
+    """(image, mask) pairs matched by file stem, and the images that have no mask.
+
+    Two mask files for one image (``1.png`` beside ``1.jpg``) are refused, both named: which
+    one a folder listing gives first is down to the file system."""
+    images_dir = user_path(str(images_dir), "image folder", DataError)
+    masks_dir = user_path(str(masks_dir), "mask folder", DataError)
     for folder, what in ((images_dir, "image"), (masks_dir, "mask")):
         if not folder.is_dir():
             raise DataError(f"{what} folder not found: {folder}")
     images = list_images(images_dir)
     if not images:
         raise DataError(f"no images in {images_dir}")
-    masks = {p.stem: p for p in masks_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    pairs = [(img, masks[img.stem]) for img in images if img.stem in masks]
+    masks: dict[str, list[Path]] = {}
+    for p in sorted(masks_dir.iterdir()):
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            masks.setdefault(p.stem, []).append(p)
+    for img in images:
+        found = masks.get(img.stem, [])
+        if len(found) > 1:
+            raise DataError(f"image {img.name} has {len(found)} masks in {masks_dir}: {', '.join(m.name for m in found)}; keep one")
+    pairs = [(img, masks[img.stem][0]) for img in images if img.stem in masks]
     unmatched = [img.name for img in images if img.stem not in masks]
     if not pairs:
         raise DataError(f"no mask in {masks_dir} has the same name as an image in {images_dir}")
     return pairs, unmatched
 
 
-def read_truth(mask_path: Path, size: tuple[int, int]) -> np.ndarray | None:
-    """Ground truth at the image's size: 0/255 masks become 0/1; other values are class indices."""
-    mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
+def read_truth(mask_path: Path, size: tuple[int, int], num_classes: int = 2) -> np.ndarray | None:
+    """Ground truth at the image's ``size`` (width, height) as class indices: 0/1 for person masks.
+
+    A mask holding class indices (every value below ``num_classes``; 255 may mark boundaries) is kept
+    as it is. Any other mask is a person mask, person where it is at least half its range: 128 and
+    above in 8 bits, 32768 in 16, 0.5 in floating point, so that JPEG ringing and anti-aliased edges
+    count as what they are nearest to. Colour masks are read by their luminance, an RGBA mask of one
+    colour by its alpha (see :func:`mask_plane`). None if the file cannot be read; DataError for a mask
+    of another aspect ratio than its image (it would be scored stretched)."""
+    raw = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.size == 0:
         return None
-    if (mask.shape[1], mask.shape[0]) != size:
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    values = np.unique(mask)
-    if values.max(initial=0) > 1 and set(values.tolist()) <= {0, 255}:
-        return (mask > 127).astype(np.uint8)
-    return mask
+    plane = mask_plane(raw)
+    if _holds_class_indices(plane, num_classes):
+        labels = plane
+    else:
+        labels = (plane >= _half_range(plane.dtype)).astype(np.uint8)
+    return _fitted(labels, size, mask_path)
+
+
+def mask_plane(raw: np.ndarray) -> np.ndarray:
+    """One channel from a mask as cv2 reads it unchanged: grey as it is; RGBA whose colour is the same
+    everywhere and that is not opaque everywhere by its alpha (a cut-out); otherwise the luminance."""
+    if raw.ndim == 2:
+        return raw
+    colour = raw[:, :, :3] if raw.shape[2] >= 3 else raw[:, :, :1]
+    if raw.shape[2] in (2, 4):
+        alpha = raw[:, :, -1]
+        same_colour = bool((colour == colour[0, 0]).all())
+        if same_colour and alpha.min() < _full_range(alpha.dtype):
+            return alpha
+    if colour.shape[2] == 1:
+        return colour[:, :, 0]
+    return cv2.cvtColor(np.ascontiguousarray(colour), cv2.COLOR_BGR2GRAY)
+
+
+def _holds_class_indices(plane: np.ndarray, num_classes: int) -> bool:
+    if not np.issubdtype(plane.dtype, np.integer):
+        return False
+    values = np.unique(plane)
+    if values.max(initial=0) < max(num_classes, 2):
+        return True  # 0/1 person masks, and class indices
+    # Class-index masks may mark boundaries 255 ("void", as Pascal VOC does); a person mask has no other values below num_classes but 0.
+    others = values[values != 255]
+    return num_classes > 2 and others.size > 0 and others.max() < num_classes and bool((others >= 2).any())
+
+
+def _full_range(dtype: np.dtype) -> float:
+    return float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+
+
+def _half_range(dtype: np.dtype) -> float:
+    """128 for 8-bit masks, 32768 for 16-bit, 0.5 for floating point."""
+    return (_full_range(dtype) + 1) / 2 if np.issubdtype(dtype, np.integer) else 0.5
+
+
+def _fitted(labels: np.ndarray, size: tuple[int, int], mask_path: Path) -> np.ndarray:
+    """The labels at ``size``: resized (nearest) when the aspect ratios agree within 1%, refused otherwise."""
+    height, width = labels.shape
+    if (width, height) == size:
+        return labels
+    if abs(width * size[1] - size[0] * height) > 0.01 * size[0] * height:
+        raise DataError(
+            f"mask {mask_path.name} is {width}x{height} but its image is {size[0]}x{size[1]}: "
+            "another aspect ratio, so it would be scored stretched; crop or pad it to the image's shape"
+        )
+    return cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
 
 
 def evaluate(session: SegmentationSession, images_dir: Path, masks_dir: Path, *, progress: Progress | None = None, workers: int = 2) -> EvalReport:
@@ -84,7 +153,7 @@ def evaluate(session: SegmentationSession, images_dir: Path, masks_dir: Path, *,
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
             return f"{image_path.name} (unreadable image)"
-        truth = read_truth(mask_path, (image.shape[1], image.shape[0]))
+        truth = read_truth(mask_path, (image.shape[1], image.shape[0]), num_classes)
         if truth is None:
             return f"{image_path.name} (unreadable mask)"
         predicted = session.segment(image).mask

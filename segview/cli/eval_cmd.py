@@ -15,10 +15,17 @@ from segview.inference.session import SegmentationSession, SessionOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="mean IoU of models against 0/255 mask PNGs")
+    p = sub.add_parser(
+        "eval",
+        help="mean IoU of models against labelled masks",
+        description="Mean IoU of each model against masks that share the images' file stems. A mask is person where it is at "
+        "least half its range (128 and above in 8 bits, so JPEG-saved and anti-aliased masks read right), or holds class indices "
+        "(every value below the model's class count); a colour mask is read by its luminance, an RGBA mask of one colour by its "
+        "alpha. Two masks for one image, or a mask of another aspect ratio than its image, are refused.",
+    )
     p.add_argument("--model", action="append", dest="models", metavar="MODEL", help="model name or .onnx path; repeat to compare (default: selfie-general)")
     p.add_argument("--images", type=Path, required=True, help="folder of images")
-    p.add_argument("--masks", type=Path, required=True, help="folder of masks with the same file stems")
+    p.add_argument("--masks", type=Path, required=True, help="folder of masks with the same file stems (person: 128 and above of 255; or class indices)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON: {images, masks, models: [one report per model]}")
     add_runtime_options(p)
     p.set_defaults(handler=run)
