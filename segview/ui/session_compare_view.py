@@ -6,13 +6,14 @@ header; a ratio that cannot be computed reads "n/a" and its tooltip says why.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from segview.recording.session_compare import COMPARED_METRICS, Metric, MetricCell, compare_models
 from segview.recording.session_file import RecordedSession
 from segview.recording.session_list import recorded_at
+from segview.ui.session_plots import SessionPlots
 
 NOT_AVAILABLE = "n/a"
 BETTER, WORSE = QColor("#dff3e4"), QColor("#fbe3e1")
@@ -61,7 +62,7 @@ def _ratio_item(cell: MetricCell, metric: Metric) -> QTableWidgetItem:
 def comparison_table(a: RecordedSession, b: RecordedSession) -> QTableWidget:
     rows = compare_models(a, b)
     headers = comparison_headers()
-    table = QTableWidget(len(rows), len(headers))
+    table = FittedTable(len(rows), len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -85,6 +86,21 @@ def fit_height(table: QTableWidget, *, room_for_scroll_bar: bool = True) -> None
     header = table.horizontalHeader().sizeHint().height()
     scroll = table.horizontalScrollBar().sizeHint().height() if room_for_scroll_bar else 0
     table.setFixedHeight(header + rows + scroll + 2 * table.frameWidth())
+    if isinstance(table, FittedTable):
+        table.resizeColumnsToContents()
+        table.content_width = sum(table.columnWidth(c) for c in range(table.columnCount())) + 2 * table.frameWidth()
+        table.updateGeometry()
+
+
+class FittedTable(QTableWidget):
+    """Asks for the width of its columns (placed left-aligned, no empty header band runs on to the right);
+    given less, it scrolls."""
+
+    content_width = 0
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(self.content_width or hint.width(), hint.height())
 
 
 class CompareView(QWidget):
@@ -96,9 +112,13 @@ class CompareView(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table: QTableWidget | None = None
+        self.plots = SessionPlots()
+        self.plots.hide()
         self.box = QVBoxLayout(self)
         self.box.addWidget(self.caption)
-        self.box.addStretch(1)
+        self.box.addWidget(self.plots, 1)
+        self.stretch = QWidget()  # holds the space until there is a pair to plot
+        self.box.addWidget(self.stretch, 1)
 
     def show_pair(self, a: RecordedSession, b: RecordedSession) -> None:
         self.caption.setText(
@@ -110,7 +130,10 @@ class CompareView(QWidget):
             self.table.setParent(None)
             self.table.deleteLater()
         self.table = comparison_table(a, b)
-        self.box.insertWidget(1, self.table)
+        self.box.insertWidget(1, self.table, 0, Qt.AlignmentFlag.AlignLeft)
+        self.plots.show_pair(a, b)
+        self.plots.show()
+        self.stretch.hide()
 
 
 def _describe(session: RecordedSession) -> str:

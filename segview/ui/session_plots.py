@@ -69,31 +69,48 @@ class SessionPlots(QWidget):
         self.legend.clear()
 
     def show_session(self, session: RecordedSession | None) -> None:
+        self._draw([] if session is None else [(session, "", Qt.PenStyle.SolidLine)])
+
+    def show_pair(self, a: RecordedSession, b: RecordedSession) -> None:
+        """Both runs on the same axes: a model keeps its colour, A solid, B dashed."""
+        self._draw([(a, " (A)", Qt.PenStyle.SolidLine), (b, " (B)", Qt.PenStyle.DashLine)])
+
+    def _draw(self, runs: list[tuple[RecordedSession, str, Qt.PenStyle]]) -> None:
         self.clear()
-        if session is None or not session.seconds:
-            return
-        t = session.second_times()
-        # The last second is usually a fraction of one: its rate comes from a handful of frames.
-        keep = np.array([row.duration_s >= 0.5 for row in session.seconds]) | (len(t) == 1)
-        end = max(1.0, float(t[-1] + 0.5))
-        for i, model in enumerate(session.models):
-            pen = pg.mkPen(model_colour(i), width=2)
-            fps = session.model_series(model, "fps")[keep]
-            latency = session.model_series(model, "latency_p50_ms")[keep]
-            item = self.fps_plot.plot(t[keep], fps, pen=pen, connect="finite", name=None)
-            self.latency_plot.plot(t[keep], latency, pen=pen, connect="finite")
-            self.legend.addItem(item, model)
-        # A layout stretches its items to the row height; the legend's rows would drift apart.
-        hint = self.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
-        self.legend.setMaximumSize(hint)
-        self.legend.setMinimumSize(hint)
+        runs = [run for run in runs if run[0].seconds]
+        models = list(dict.fromkeys(m for session, _, _ in runs for m in session.models))
+        tops: dict[str, list[np.ndarray]] = {"fps": [], "latency_p50_ms": []}
+        end = 1.0
+        for session, suffix, style in runs:
+            t = session.second_times()
+            # The last second is usually a fraction of one: its rate comes from a handful of frames.
+            keep = np.array([row.duration_s >= 0.5 for row in session.seconds]) | (len(t) == 1)
+            end = max(end, float(t[-1] + 0.5))
+            for model in session.models:
+                i = models.index(model)
+                fps = session.model_series(model, "fps")[keep]
+                latency = session.model_series(model, "latency_p50_ms")[keep]
+                # Every model sees every frame, so their rates coincide: earlier lines are drawn wider to stay visible.
+                wide = pg.mkPen(model_colour(i), width=2 + 2 * (len(session.models) - 1 - session.models.index(model)), style=style)
+                item = self.fps_plot.plot(t[keep], fps, pen=wide, connect="finite")
+                self.latency_plot.plot(t[keep], latency, pen=pg.mkPen(model_colour(i), width=2, style=style), connect="finite")
+                self.legend.addItem(item, model + suffix)
+                tops["fps"].append(fps)
+                tops["latency_p50_ms"].append(latency)
+        self._fit_legend()
         for plot, key in ((self.fps_plot, "fps"), (self.latency_plot, "latency_p50_ms")):
             plot.setXRange(0, end, padding=0.01)
-            top = _finite_max([session.model_series(m, key)[keep] for m in session.models])
+            top = _finite_max(tops[key])
             if math.isfinite(top) and top > 0:
                 # A margin below zero keeps the "0" tick label, which sits exactly on the edge otherwise.
                 y_max = nice_ceil(top * 1.05)
                 plot.setYRange(-0.04 * y_max, y_max, padding=0)
+
+    def _fit_legend(self) -> None:
+        # A layout stretches its items to the row height; the legend's rows would drift apart.
+        hint = self.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        self.legend.setMaximumSize(hint)
+        self.legend.setMinimumSize(hint)
 
 
 def _finite_max(arrays: list[np.ndarray]) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,7 +31,7 @@ from segview.recording.session_file import RecordedSession, load_session
 from segview.recording.session_list import recorded_at
 from segview.ui.background import BackgroundTask, run_in_background, wait_for
 from segview.ui.report_child import export_report_in_child
-from segview.ui.session_compare_view import CompareView, fit_height
+from segview.ui.session_compare_view import CompareView, FittedTable, fit_height
 from segview.ui.session_plots import SessionPlots
 
 PROBLEM_STYLE = "color:#b00020"
@@ -56,7 +56,7 @@ def session_problems(session: RecordedSession) -> list[str]:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
-    table = QTableWidget(len(rows), len(headers))
+    table = FittedTable(len(rows), len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -109,8 +109,9 @@ class SessionPanel(QWidget):
         actions.addWidget(self.status, 1)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.head, self.problems, self.summary_table):
+        for widget in (self.head, self.problems):
             box.addWidget(widget)
+        box.addWidget(self.summary_table, 0, Qt.AlignmentFlag.AlignLeft)
         box.addWidget(self.plots, 1)
         box.addLayout(actions)
         self._update_buttons()

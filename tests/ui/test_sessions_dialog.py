@@ -171,6 +171,9 @@ def test_compare_view_names_metrics_alike_and_explains_missing_ratios(qtbot, ses
         if item.text() == NOT_AVAILABLE:
             assert model == "dim" and "not in session B" in item.toolTip()
     assert cells[("dim", "FPS\nA (frames/s)")].text() == f"{original.summary.model('dim').fps:.1f}"
+    # Both runs on one pair of plots: bright and dim from A, bright from B.
+    plots = browser.compare_view.plots
+    assert len(plots.fps_plot.listDataItems()) == 3 and len(plots.latency_plot.listDataItems()) == 3
 
 
 def test_the_studio_sessions_action_browses_the_folder_it_records_into(qtbot, studio, slow_video):
