@@ -54,3 +54,17 @@ def test_report_will_not_replace_a_folder_of_other_files(recorded, tmp_path):
     with pytest.raises(SegviewError, match="not a segview report"):
         export_report(recorded, other)
     assert (other / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_the_child_process_writes_the_same_report_and_passes_its_reason_back(recorded, tmp_path):
+    from segview.ui.report_child import export_report_in_child
+
+    out = export_report_in_child(recorded)
+    assert out == recorded / "report"
+    in_process = export_report(recorded, tmp_path / "in-process")
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in in_process.iterdir())
+    assert "bright 2" in (out / "report.html").read_text()
+
+    with pytest.raises(SegviewError, match="is not a recorded session: no such folder") as error:
+        export_report_in_child(tmp_path / "nowhere")
+    assert "Traceback" not in str(error.value) and not str(error.value).startswith("segview: error")

@@ -54,9 +54,11 @@ class Figure:
 def export_report(session_folder: Path, out_folder: Path | None = None) -> Path:
     """Write the report of ``session_folder`` into ``out_folder`` (default: ``<session>/report``); returns it.
 
-    Runs on the GUI thread (it draws with Qt); without a QApplication it
-    creates one, offscreen when there is no display. An existing
-    ``out_folder`` is replaced only if it is empty or holds an earlier report.
+    Runs on the GUI thread of its process (it draws with Qt widgets); without
+    a QApplication it creates one, offscreen when there is no display. The
+    studio calls it in a child process (``report_child``), so its own GUI
+    thread never waits. An existing ``out_folder`` is replaced only if it is
+    empty or holds an earlier report.
     """
     session = load_session(session_folder)
     out = Path(out_folder) if out_folder is not None else Path(session_folder) / "report"
