@@ -19,7 +19,7 @@ import threading
 import typing
 from typing import Any, Literal, get_args, get_origin
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,6 +41,7 @@ from segview.compress.step import ChainIssue, Step, all_steps, chain_issue, chai
 from segview.inference.registry import ModelRegistry
 
 PROBLEM_STYLE = "color:#b00020"
+LOAD_DELAY_MS = 250
 
 
 class WizardPage(QWidget):
@@ -179,8 +180,9 @@ class StepLoader(QObject):
         self._thread = threading.Thread(target=self._load, name="segview-compress-steps", daemon=True)
 
     def start(self) -> None:
-        """Start loading (connect to ``loaded`` first: the steps may already be imported, and arrive at once)."""
-        self._thread.start()
+        """Start loading, once (connect to ``loaded`` first: the steps may already be imported, and arrive at once)."""
+        if not self._thread.is_alive() and self.steps is None and self._thread.ident is None:
+            self._thread.start()
 
     def _load(self) -> None:
         steps = all_steps()
@@ -191,6 +193,7 @@ class StepLoader(QObject):
 
     def wait(self) -> list[Step]:
         """The steps now (for scripts and tests that drive the page at once)."""
+        self.start()
         self._thread.join()
         assert self.steps is not None
         return self.steps
@@ -244,7 +247,8 @@ class ModelStepsPage(WizardPage):
         self.refresh_models()
         self._loader = StepLoader()
         self._loader.loaded.connect(self._fill_steps)
-        self._loader.start()
+        # After the wizard's first paint: the import shares the GIL with the GUI thread, and the paint goes first.
+        QTimer.singleShot(LOAD_DELAY_MS, self._loader.start)
 
     # -- the step list ---------------------------------------------------------
 
