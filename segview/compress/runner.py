@@ -106,7 +106,7 @@ def run_recipe(
     events = _Events(on_event)
     registry = registry or ModelRegistry()
     entry = registry.resolve(recipe.model)
-    source_model = load_onnx(entry.path)
+    source_model = load_onnx(entry.path, external_data=True)  # external data from the model's folder, not the current one
     try:
         source_bytes = entry.path.read_bytes()
     except OSError as exc:

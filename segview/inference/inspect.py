@@ -6,7 +6,7 @@ nothing here runs the model.
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,31 +14,76 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from segview.errors import ModelError
-from segview.inference.card import ModelCard, OutputKind, card_path_for, read_card
+from segview.inference.card import (
+    MAX_CLASSES,
+    ModelCard,
+    OutputKind,
+    card_path_for,
+    parse_card_text,
+    read_card,
+    read_regular_file,
+    validate_card,
+)
 
 # A card can also travel inside the ONNX file, so compressed models stay self-describing.
 METADATA_CARD_KEY = "segview.card"
+# Protobuf cannot parse a message over 2 GiB; bigger models keep their weights in external data.
+MAX_MODEL_BYTES = 2**31 - 1
+# Ops that pass values through unchanged (reshaped, selected, resampled or cast): the
+# output's kind is that of the op before them, e.g. Sigmoid -> Transpose in NHWC exports.
+VALUE_PRESERVING_OPS = frozenset(
+    {"Identity", "Dropout", "Cast", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice", "Gather", "Resize", "Upsample"}
+)
 
 
-def load_onnx(path: Path) -> onnx.ModelProto:
-    """Parse the file, turning every way it can fail into one readable ModelError."""
-    if not path.exists():
-        raise ModelError(f"model file not found: {path}")
-    if path.is_dir():
-        raise ModelError(f"{path} is a folder, not a model file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+def load_onnx(path: Path, *, external_data: bool = False) -> onnx.ModelProto:
+    """Parse the file, turning every way it can fail into one readable ModelError.
+
+    External data is always checked (it must lie in the model's folder); with
+    ``external_data`` it is also read, from that folder whatever the current one is.
+    """
+    data = read_regular_file(path, what="model file", max_bytes=MAX_MODEL_BYTES)
     if not data:
         raise ModelError(f"{path.name} is empty, not an ONNX model")
     try:
         model = onnx.load_from_string(data)
-    except (DecodeError, ValueError, RuntimeError) as exc:
+    except (DecodeError, ValueError, RuntimeError, RecursionError) as exc:
         raise ModelError(f"{path.name} is not a readable ONNX model (truncated or another format): {exc}") from None
     if not model.graph.node or not model.graph.output:
         raise ModelError(f"{path.name} is not a readable ONNX model (no graph inside; truncated or another format)")
+    check_external_data(model, path)
+    if external_data:
+        try:
+            onnx.load_external_data_for_model(model, os.fspath(path.parent))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read the external data of {path.name}: {exc}") from None
     return model
+
+
+def _all_tensors(graph: onnx.GraphProto):
+    """Initializers and attribute tensors, subgraphs included: every tensor that may hold external data."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from _all_tensors(sub)
+
+
+def check_external_data(model: onnx.ModelProto, path: Path) -> None:
+    """External data must be a regular file inside the model's folder: never an absolute path or '..'."""
+    folder = path.parent.resolve()
+    for tensor in _all_tensors(model.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (folder / location).resolve()
+        if not location or os.path.isabs(location) or ".." in Path(location).parts or not target.is_relative_to(folder):
+            raise ModelError(f"{path.name}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; segview reads external data only beside the model")
+        if not target.is_file():
+            raise ModelError(f"{path.name}: tensor {tensor.name!r} keeps its data in {location!r}, which is missing or not a regular file")
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | None]:
@@ -54,11 +99,7 @@ def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
 def card_from_metadata(model: onnx.ModelProto, *, where: str) -> ModelCard | None:
     for prop in model.metadata_props:
         if prop.key == METADATA_CARD_KEY:
-            try:
-                data = json.loads(prop.value)
-            except json.JSONDecodeError as exc:
-                raise ModelError(f"{where}: the card in its ONNX metadata is not valid JSON: {exc}") from None
-            card = ModelCard.from_json_dict(data, where=f"{where} (metadata card)")
+            card = parse_card_text(prop.value, where=f"{where} (metadata card)")
             return replace(card, origin="metadata")
     return None
 
@@ -88,7 +129,7 @@ def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
     channels = _output_channels(out_dims, layout, where)
     kind = _output_kind(model, output.name, channels)
     classes = ("background", "person") if channels == 1 else tuple(f"class {i}" for i in range(channels))
-    return ModelCard(
+    card = ModelCard(
         name=name,
         input_name=image_input.name,
         width=int(width),
@@ -99,6 +140,8 @@ def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
         classes=classes,
         origin="inferred",
     )
+    validate_card(card, where)
+    return card
 
 
 def _output_channels(out_dims: list[int | None], layout: str, where: str) -> int:
@@ -110,15 +153,31 @@ def _output_channels(out_dims: list[int | None], layout: str, where: str) -> int
     spatial = out_dims[2:] if layout == "NCHW" else out_dims[1:3]
     if channels is None or any(s is not None and s < 2 for s in spatial):
         raise ModelError(f"{where}: its output has shape {_fmt(out_dims)}, which is not a mask (expected N,C,H,W or N,H,W,C)")
+    if not 1 <= channels <= MAX_CLASSES:
+        raise ModelError(f"{where}: its output has shape {_fmt(out_dims)}: {channels} classes; segview takes 1 to {MAX_CLASSES}")
     return int(channels)
 
 
 def _output_kind(model: onnx.ModelProto, output_name: str, channels: int) -> OutputKind:
-    producer = next((n for n in model.graph.node if output_name in n.output), None)
-    op = producer.op_type if producer is not None else ""
+    op = _activation_op(model, output_name)
     if channels == 1:
-        return "sigmoid" if op == "Sigmoid" else "logits"
+        # A Softmax sliced down to one channel is a probability too.
+        return "sigmoid" if op in ("Sigmoid", "Softmax") else "logits"
     return "softmax" if op == "Softmax" else "class_logits"
+
+
+def _activation_op(model: onnx.ModelProto, tensor: str) -> str:
+    """The op that gives the tensor its values, looking back through value-preserving ops."""
+    producers = {out: node for node in model.graph.node for out in node.output}
+    seen = set()
+    while tensor in producers and tensor not in seen:
+        seen.add(tensor)
+        node = producers[tensor]
+        cubic = node.op_type == "Resize" and any(a.name == "mode" and a.s == b"cubic" for a in node.attribute)
+        if node.op_type not in VALUE_PRESERVING_OPS or cubic or not node.input:
+            return node.op_type
+        tensor = node.input[0]
+    return ""
 
 
 def validate_against_graph(card: ModelCard, model: onnx.ModelProto, *, where: str) -> None:
@@ -135,6 +194,11 @@ def validate_against_graph(card: ModelCard, model: onnx.ModelProto, *, where: st
     out_dims = _dims(outputs[card.output_name])
     if len(out_dims) not in (3, 4):
         raise ModelError(f"{where}: output {card.output_name!r} has shape {_fmt(out_dims)}, which is not a mask")
+    channels = 1 if card.is_binary else len(card.classes)
+    if len(out_dims) == 4 and None not in out_dims and channels not in (out_dims[1], out_dims[3]):
+        raise ModelError(
+            f"{where}: its card expects {channels} output channel(s) ({card.output_kind}), the graph's output {card.output_name!r} is {_fmt(out_dims)}"
+        )
 
 
 def describe_model(path: Path) -> ModelCard:
@@ -142,7 +206,8 @@ def describe_model(path: Path) -> ModelCard:
     model = load_onnx(path)
     where = path.name
     card_file = card_path_for(path)
-    card = read_card(card_file) if card_file.exists() else card_from_metadata(model, where=where)
+    # lexists: a card that is a broken link or a loop is reported, not silently passed over.
+    card = read_card(card_file) if os.path.lexists(card_file) else card_from_metadata(model, where=where)
     if card is None:
         return infer_card(model, name=path.stem, where=where)
     validate_against_graph(card, model, where=where)

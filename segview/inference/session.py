@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from segview.errors import ModelError
@@ -61,19 +62,33 @@ class SegmentationSession:
         try:
             self._session = ort.InferenceSession(os.fspath(path), sess_options=so, providers=[provider])
         except Exception as exc:  # onnxruntime raises several unrelated types for bad graphs
-            raise ModelError(f"onnxruntime cannot load {path.name}: {_first_line(exc)}") from None
+            raise ModelError(f"onnxruntime cannot load {path.name}: {first_line(exc)}") from None
         self.provider = self._session.get_providers()[0]
         self.preprocess = Preprocessor(card)
         self.postprocess = Postprocessor(card)
         self._input = card.input_name
         self._outputs = [card.output_name]
+        # A graph's declared output shape can lie: the first real output is checked once.
+        self._output_checked = False
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         """Raw inference on a prepared tensor."""
         try:
-            return self._session.run(self._outputs, {self._input: tensor})[0]
+            output = self._session.run(self._outputs, {self._input: tensor})[0]
         except Exception as exc:
-            raise ModelError(f"{self.name} failed while running: {_first_line(exc)}") from None
+            raise ModelError(f"{self.name} failed while running: {first_line(exc)}") from None
+        if not self._output_checked:
+            self._check_output(np.shape(output))
+        return output
+
+    def _check_output(self, actual: tuple[int, ...]) -> None:
+        problem = output_shape_problem(actual, self.card)
+        if problem:
+            declared = declared_output_shape(self.path, self.card.output_name)
+            raise ModelError(
+                f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {_fmt_shape(actual)}: {problem}"
+            )
+        self._output_checked = True
 
     def segment(self, image: np.ndarray) -> SegmentOutput:
         """BGR uint8 image -> mask at the image's resolution, with stage timings."""
@@ -91,6 +106,37 @@ class SegmentationSession:
         return (1, 3, c.height, c.width) if c.layout == "NCHW" else (1, c.height, c.width, 3)
 
 
-def _first_line(exc: BaseException) -> str:
+def output_shape_problem(actual: tuple[int, ...], card: ModelCard) -> str | None:
+    """Why a real output cannot be this card's mask, or None when it can."""
+    if len(actual) not in (3, 4) or actual[0] < 1:
+        return "that is not a mask (N,C,H,W, N,H,W,C or N,H,W)"
+    channels = 1 if card.is_binary else len(card.classes)
+    if len(actual) == 4 and channels not in (actual[1], actual[3]):
+        return f"its card expects {channels} output channel(s) ({card.output_kind})"
+    spatial = actual[1:] if len(actual) == 3 else (actual[2:] if actual[1] == channels else actual[1:3])
+    if min(spatial) < 1:
+        return "the mask is empty"
+    return None
+
+
+def declared_output_shape(path: Path, output: str) -> str:
+    """The output shape the graph file declares, as text; "unknown" when it cannot be read."""
+    try:
+        model = onnx.load(os.fspath(path), load_external_data=False)
+    except Exception:  # only for a message: the model already ran, so this is not expected
+        return "unknown"
+    for value in model.graph.output:
+        if value.name == output:
+            dims = value.type.tensor_type.shape.dim
+            return _fmt_shape([d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims])
+    return "unknown"
+
+
+def _fmt_shape(dims) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for one-line messages (onnxruntime and OpenCV write several)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from segview.errors import SegviewError
-from segview.inference.session import SegmentationSession
+from segview.errors import ModelError, SegviewError
+from segview.inference.session import SegmentationSession, first_line
 from segview.pipeline.channel import Channel, Closed
 from segview.sources.base import FrameSource
 from segview.types import Frame, SegmentationResult, StageTimings
@@ -191,6 +191,9 @@ class Pipeline:
         except SegviewError as exc:
             self._report(str(exc))
             self.stop()
+        except Exception as exc:  # a worker that dies must never look like a clean end
+            self._report(f"a worker failed: {first_line(exc)}")
+            self.stop()
         finally:
             with self._lock:
                 self._workers_left -= 1
@@ -199,7 +202,12 @@ class Pipeline:
                 self._results.close()
 
     def _segment(self, session: SegmentationSession, frame: Frame, picked_at: float) -> SegmentationResult:
-        out = session.segment(frame.image)
+        try:
+            out = session.segment(frame.image)
+        except SegviewError:
+            raise
+        except Exception as exc:  # cv2.error, numpy errors...: name the model whose frame failed
+            raise ModelError(f"{session.name} failed on frame {frame.index}: {type(exc).__name__}: {first_line(exc)}") from None
         timings = StageTimings(
             capture_ms=frame.capture_ms,
             queue_ms=(picked_at - frame.captured_at) * 1e3,
