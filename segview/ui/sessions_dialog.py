@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -211,15 +212,17 @@ class SessionDialog(QDialog):
         self.panel.show_session(session)
         self.session = session
         self.compare_view = CompareView()
-        self.compare_view.hide()
+        self.compare_view.caption.setText("Press Compare with… and choose another session folder.")
+        self.tabs = QTabWidget()  # the same two views as the Sessions browser
+        self.tabs.addTab(self.panel, "Summary")
+        self.tabs.addTab(self.compare_view, "Compare")
         compare = QPushButton("Compare with…")
         compare.clicked.connect(self._on_compare)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.addButton(compare, QDialogButtonBox.ButtonRole.ActionRole)
         box = QVBoxLayout(self)
-        box.addWidget(self.panel, 3)
-        box.addWidget(self.compare_view, 2)
+        box.addWidget(self.tabs, 1)
         box.addWidget(buttons)
 
     @property
@@ -251,10 +254,11 @@ class SessionDialog(QDialog):
 
     def _compare(self, other: RecordedSession) -> bool:
         self.compare_view.show_pair(self.session, other)
-        self.compare_view.show()
+        self.tabs.setCurrentWidget(self.compare_view)
         return True
 
     def _compare_failed(self, message: str) -> bool:
+        self.tabs.setCurrentWidget(self.panel)
         self.panel.status.setText(f"<span style='{PROBLEM_STYLE}'>{message}</span>")
         return False
 
