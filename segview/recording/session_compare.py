@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from segview.recording.session_file import ModelSummary, RecordedSession, load_session
+from segview.recording.session_file import ModelSummary, RecordedSession
+from segview.recording.session_reader import load_session
 
 
 @dataclass(frozen=True, slots=True)

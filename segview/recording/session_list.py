@@ -13,13 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 from segview.errors import SegviewError
-from segview.recording.session_file import (
-    FRAMES_FILE,
-    SETTINGS_FILE,
-    SUMMARY_FILE,
-    RecordedSession,
-    load_session,
-)
+from segview.recording.session_file import FRAMES_FILE, SETTINGS_FILE, SUMMARY_FILE, RecordedSession
+from segview.recording.session_reader import load_session
 
 _SESSION_MARKERS = (FRAMES_FILE, SETTINGS_FILE, SUMMARY_FILE)
 

@@ -26,7 +26,8 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 from segview.errors import SegviewError
 from segview.metrics.samplers import describe_key, is_power_key
 from segview.recording.recorder import MIN_RATE_SPAN_S
-from segview.recording.session_file import RecordedSession, load_session
+from segview.recording.session_file import RecordedSession
+from segview.recording.session_reader import load_session
 from segview.types import StageTimings
 
 WIDTH, HEIGHT = 900, 400

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segview.recording.session_file import RecordedSession, load_session
+from segview.recording.session_file import RecordedSession
 from segview.recording.session_list import SessionEntry, list_sessions, looks_like_session, recorded_at
+from segview.recording.session_reader import load_session
 from segview.ui.background import run_in_background
 from segview.ui.session_compare_view import CompareView
 from segview.ui.sessions_dialog import SessionPanel, fmt

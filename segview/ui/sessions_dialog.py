@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segview.recording.session_file import RecordedSession, load_session
+from segview.recording.session_file import RecordedSession
 from segview.recording.session_list import recorded_at
+from segview.recording.session_reader import load_session
 from segview.ui.background import BackgroundTask, run_in_background, wait_for
 from segview.ui.report_child import export_report_in_child
 from segview.ui.session_compare_view import CompareView, FittedTable, fit_height
