@@ -192,3 +192,17 @@ def test_the_studio_sessions_action_browses_the_folder_it_records_into(qtbot, st
     assert browser.panel.summary_table.item(0, 0).text() == "bright"
     studio.window.sessions_action.trigger()  # reopening reuses the one browser
     assert studio.window._session_browser is browser
+
+
+def test_open_folder_lists_another_folder_or_picks_out_one_session(qtbot, sessions, tmp_path):
+    root, _ = sessions
+    browser = SessionBrowser(tmp_path / "no-sessions-yet")
+    qtbot.addWidget(browser)
+    qtbot.waitUntil(lambda: "No recorded sessions here yet" in browser.hint.text(), timeout=30000)
+    assert browser.list.rowCount() == 0 and not browser.panel.export_button.isEnabled()
+
+    with qtbot.waitSignal(browser.session_shown, timeout=30000) as shown:
+        browser.open_folder(root / "bad-second")  # a session folder: shown among its neighbours
+    assert browser.root == root and browser.list.rowCount() == 6
+    assert shown.args[0].folder == root / "bad-second"
+    assert browser.list.selected_folders() == [root / "bad-second"]
