@@ -43,3 +43,45 @@ def test_a_failed_compress_removes_the_output_folders_it_created(tmp_path, brigh
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "existing" / "new").exists()
     assert (tmp_path / "existing").is_dir()  # there before: left alone
+
+
+def _reshape_failing_model(folder):
+    """A graph onnxruntime loads but cannot run: Reshape to a shape of another size."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    import factories
+
+    shape = numpy_helper.from_array(np.array([7, 5], np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["input", "shape"], ["prob"])],
+        "fails_when_run",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, 32, 32])],
+        [shape],
+    )
+    path = factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), folder / "fails.onnx")
+    factories.write_card(path, name="fails")
+    return path
+
+
+def test_a_model_failing_at_run_time_is_segviews_line_alone(tmp_path, model_dir):
+    # onnxruntime used to print the same failure first, in colour, once per worker.
+    proc = run_segview("bench", "--model", _reshape_failing_model(model_dir), "--frames", 3, "--warmup", 0)
+    assert_one_line_error(proc, "Reshape")
+    assert "[E:onnxruntime" not in proc.stderr and "\x1b[" not in proc.stderr
+
+
+def test_a_truncated_jpeg_in_a_folder_prints_nothing_of_libjpeg(tmp_path, brightness_model):
+    import cv2
+
+    import factories
+
+    folder = tmp_path / "frames"
+    factories.write_images(folder, factories.moving_square_frames(3), suffix=".jpg")
+    whole = (folder / "0.jpg").read_bytes()
+    (folder / "0.jpg").write_bytes(whole[: len(whole) // 2])
+    assert cv2.imread(str(folder / "0.jpg")) is not None  # decodable in part: libjpeg warns, OpenCV returns it
+    proc = run_segview("bench", "--source", f"folder:{folder}", "--model", brightness_model, "--frames", 6, "--warmup", 0)
+    assert proc.returncode == 0, proc.stderr
+    assert "JPEG" not in proc.stderr, proc.stderr

@@ -51,7 +51,9 @@ class SegmentationSession:
         provider = resolve_provider(options.provider)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
+        # Fatal only: a node failing at run time is an exception segview reports in its own line;
+        # at 3 (errors) onnxruntime also printed it first, in colour, once per worker.
+        so.log_severity_level = 4
         if options.threads:
             so.intra_op_num_threads = options.threads
             so.inter_op_num_threads = 1

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -11,11 +15,32 @@ from segview.errors import SourceError
 from segview.sources.base import FrameSource, Pacer
 from segview.sources.spec import SourceSpec, register_scheme
 
+_STDERR_LOCK = threading.Lock()  # two readers must not save and restore the descriptor across each other
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def list_images(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key)
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """cv2.imread, without libjpeg's own lines on stderr ("Premature end of JPEG file") ahead of segview's:
+    callers count and report what could not be read themselves."""
+    with _STDERR_LOCK, _stderr_silenced():
+        return cv2.imread(str(path), cv2.IMREAD_COLOR)
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    # libjpeg writes with fprintf(stderr), below Python and OpenCV's log level: only the descriptor can be redirected.
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _natural_key(path: Path) -> tuple:
@@ -58,7 +83,7 @@ class ImageFolderSource(FrameSource):
             path = self._paths[self._position]
             self._position += 1
             attempts += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is not None:
                 return image
             if path not in self.skipped:
