@@ -236,3 +236,23 @@ def test_an_exception_in_a_worker_stops_the_pipeline_and_names_the_model(workers
     assert stats.problems[0].startswith(f"{session.name} failed on frame ")
     assert "error" in stats.problems[0]
     assert stats.frames_processed < stats.frames_captured or stats.frames_processed == 0
+
+
+# -- the studio ------------------------------------------------------------------
+
+
+def test_the_studio_runs_a_good_model_with_the_zoo_on_its_path(zoo, tmp_path):
+    folder, _ = zoo
+    env = dict(_env(folder), QT_QPA_PLATFORM="offscreen")
+    proc = run_segview("studio", "--source", "demo", "--model", "good", "--duration", "2", env=env, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_studio_names_a_model_whose_worker_failed(zoo, tmp_path):
+    folder, _ = zoo
+    case = next(c for c in RUNNING if c.name == "output-dynamic-card-lies")
+    env = dict(_env(folder), QT_QPA_PLATFORM="offscreen")
+    proc = run_segview("studio", "--source", "demo", "--model", case.name, "--duration", "4", env=env, timeout=TIMEOUT)
+    assert_one_line_error(proc, case.reason)
+    assert "demo ended" not in proc.stderr
