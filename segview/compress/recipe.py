@@ -77,7 +77,7 @@ class Recipe:
         problem = chain_problem([s.name for s in self.steps])
         if problem:
             raise CompressionError(problem)
-        for what, text in (("model", self.model), ("out", self.out), ("eval_images", self.eval_images), ("eval_masks", self.eval_masks)):
+        for what, text in (("model", self.model), ("out", self.out), ("eval_images", self.eval_images), ("eval_masks", self.eval_masks), ("name", self.name)):
             if text is not None:  # a NUL byte or an over-long name: one line now, not a ValueError mid-job
                 user_path(text, f"recipe {what}", CompressionError)
 
@@ -122,13 +122,16 @@ class Recipe:
             raise CompressionError(f"{where} is not a segview compression recipe (needs 'model' and 'steps')")
         version = data.get("segview_recipe", RECIPE_VERSION)
         if version != RECIPE_VERSION:
-            raise CompressionError(f"{where} has recipe version {version}; this segview reads version {RECIPE_VERSION}")
+            raise CompressionError(f"{where} has recipe version {version!r}; this segview reads version {RECIPE_VERSION}")
         if not isinstance(data["steps"], list):
             raise CompressionError(f"{where}: 'steps' must be a list")
+        for section in ("calibration", "measure"):
+            if data.get(section) and not isinstance(data[section], dict):
+                raise CompressionError(f"{where}: {section!r} must be an object")
         try:
             calibration = CalibrationSpec.from_json_dict(data["calibration"]) if data.get("calibration") else None
             measure = MeasureOptions.from_json_dict(data.get("measure") or {})
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(1e999)
             raise CompressionError(f"{where}: {exc}") from None
         recipe = cls(
             model=str(data["model"]),
@@ -153,6 +156,8 @@ class Recipe:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SegviewError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise CompressionError(f"recipe {path.name} is not UTF-8 text (byte {exc.start})") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

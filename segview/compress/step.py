@@ -224,7 +224,8 @@ def config_from_dict(step: Step, values: dict[str, Any]) -> StepConfig:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise CompressionError(f"step {step.name!r} has no option {', '.join(unknown)} (options: {', '.join(fields) or 'none'})")
+        named = ", ".join(k if k.isprintable() else repr(k) for k in unknown)  # a newline in a key would break the one-line message
+        raise CompressionError(f"step {step.name!r} has no option {named} (options: {', '.join(fields) or 'none'})")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, raw in values.items():

@@ -119,7 +119,12 @@ def _did_you_mean(body: str, query: str) -> str:
     match = difflib.get_close_matches(scheme.lower(), sorted(_FACTORIES), n=1, cutoff=0.6)
     if not match:
         return ""
-    return f"; did you mean {match[0]}{sep}{target}{'?' + query if query else ''}?"
+    return f"; did you mean {_printable(match[0] + sep + target + ('?' + query if query else ''))}?"
+
+
+def _printable(text: str) -> str:
+    """The text as typed, or escaped (a newline as \\n) where it holds what would break a one-line message."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def check_options(spec: SourceSpec) -> None:
@@ -135,7 +140,7 @@ def check_options(spec: SourceSpec) -> None:
             raise SourceError(f"unknown option {key!r} for {spec.scheme}; {guess}known: {', '.join(known)}")
         problem = _value_problem(kind, value)
         if problem:
-            raise SourceError(f"{spec.scheme} option {key}={value}: {problem}")
+            raise SourceError(f"{spec.scheme} option {key}={_printable(value)}: {problem}")
 
 
 def _value_problem(kind: str, value: str) -> str | None:
