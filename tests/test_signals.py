@@ -234,3 +234,12 @@ def test_kill_9_during_a_recording_keeps_every_row_up_to_the_last_second(tmp_pat
     counted = sum(s["models"]["bright"]["frames"] for s in seconds)
     assert len(rows) >= counted > 0
     assert max(float(r["t_s"]) for r in rows) >= len(seconds) - 1
+
+
+def test_sigterm_closes_the_interactive_studio_as_its_close_button_does(tmp_path, brightness_model):
+    folder = tmp_path / "session"
+    run = Run(tmp_path, "studio", "--source", "demo", "--model", brightness_model, "--record", folder)
+    run.wait_for("a recorded second", lambda: len(_seconds_lines(folder)) >= 1)
+    assert run.stop_with(signal.SIGTERM) == 143, run.stderr
+    _one_line(run.stderr, "interrupted by SIGTERM")
+    assert json.loads((folder / "summary.json").read_text())["models"]["bright"]["frames"] >= 1  # the recording was closed properly

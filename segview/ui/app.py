@@ -178,7 +178,10 @@ def run_studio(args: argparse.Namespace) -> int:
         with stop_on_signals(lambda signum: app.quit()) as stop, _signal_wakeups(app):
             code = app.exec()
         studio.close()
-        return exit_status(stop.signum) if stop.signum is not None else code
+        if stop.signum is None:
+            return code
+        print(f"segview: interrupted by {signal_name(stop.signum)}", file=sys.stderr)
+        return exit_status(stop.signum)
     return _run_scripted(app, studio, args)
 
 
