@@ -85,6 +85,54 @@ def _leftovers(*folders: Path) -> list[str]:
     return found
 
 
+# -- the handlers themselves ----------------------------------------------------------------------------
+
+
+def test_the_first_signal_asks_to_stop_and_a_second_one_raises():
+    from segview.interrupts import stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    seen = []
+    with stop_on_signals(seen.append) as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.signum == signal.SIGTERM and seen == [signal.SIGTERM]  # asked, not raised
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
+
+
+def test_sigterm_raises_like_ctrl_c_while_cleanup_matters():
+    from segview.interrupts import Terminated, raise_on_signals
+
+    cleaned = []
+    with pytest.raises(Terminated):
+        with raise_on_signals():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            finally:
+                cleaned.append(True)
+    assert cleaned == [True]
+    assert issubclass(Terminated, KeyboardInterrupt)  # every "except KeyboardInterrupt" handles it too
+
+
+def test_off_the_main_thread_the_handlers_are_left_alone():
+    import threading
+
+    from segview.interrupts import raise_on_signals, stop_on_signals
+
+    before = signal.getsignal(signal.SIGINT)
+    seen = []
+
+    def work():
+        with stop_on_signals() as stop, raise_on_signals():
+            seen.append((stop.is_set(), signal.getsignal(signal.SIGINT)))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [(False, before)]
+
+
 # -- compress --------------------------------------------------------------------------------------------
 
 
