@@ -16,7 +16,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SegviewError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        # The temporary name is kept short: a final name near NAME_MAX must not fail on its longer temporary twin.
+        fd, tmp = tempfile.mkstemp(prefix=f".{_short(path.name)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:  # a read-only or full folder
+        raise SegviewError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -31,6 +35,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise SegviewError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+def _short(name: str, limit: int = 64) -> str:
+    """``name`` cut to at most ``limit`` bytes, on a character boundary."""
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
+    return name
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

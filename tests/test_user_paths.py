@@ -69,3 +69,21 @@ def test_cli_says_one_line_for_a_nul_in_a_recipe(tmp_path):
     recipe = tmp_path / "r.json"
     recipe.write_text('{"model": "selfie-general", "steps": [{"step": "fp16"}], "out": "/tmp/a\\u0000b"}')
     assert_one_line_error(run_segview("compress", "--recipe", recipe), "NUL byte")
+
+
+def test_the_studio_checks_model_names_before_qt():
+    import argparse
+
+    from segview.startup_checks import check_arguments
+
+    with pytest.raises(ModelError, match="300 bytes long"):  # was OSError 36 from Path.exists
+        check_arguments(argparse.Namespace(source=None, models=[LONG_NAME]))
+
+
+def test_a_name_near_the_limit_can_be_written(tmp_path):
+    from segview.fileio import atomic_write_bytes
+
+    target = tmp_path / ("é" * 127)  # 254 bytes: allowed, but its temporary twin ".name.XXXX.tmp" was not
+    atomic_write_bytes(target, b"data")
+    assert target.read_bytes() == b"data"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
