@@ -112,13 +112,10 @@ class CompareView(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table: QTableWidget | None = None
-        self.plots = SessionPlots()
-        self.plots.hide()
+        self.plots: SessionPlots | None = None  # made for the first pair: the dialog opens sooner without them
         self.box = QVBoxLayout(self)
         self.box.addWidget(self.caption)
-        self.box.addWidget(self.plots, 1)
-        self.stretch = QWidget()  # holds the space until there is a pair to plot
-        self.box.addWidget(self.stretch, 1)
+        self.box.addStretch(1)
 
     def show_pair(self, a: RecordedSession, b: RecordedSession) -> None:
         self.caption.setText(
@@ -131,9 +128,10 @@ class CompareView(QWidget):
             self.table.deleteLater()
         self.table = comparison_table(a, b)
         self.box.insertWidget(1, self.table, 0, Qt.AlignmentFlag.AlignLeft)
+        if self.plots is None:
+            self.plots = SessionPlots()
+            self.box.insertWidget(2, self.plots, 1000)  # takes the room the stretch below held
         self.plots.show_pair(a, b)
-        self.plots.show()
-        self.stretch.hide()
 
 
 def _describe(session: RecordedSession) -> str:
