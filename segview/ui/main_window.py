@@ -251,8 +251,10 @@ class StudioWindow(QMainWindow):
 
     @reports_problems("Choosing the source")
     def choose_source(self, text: str) -> bool:
-        self.engine.set_source(text)
-        self.refresh_sources()
+        try:
+            self.engine.set_source(text)
+        finally:
+            self.refresh_sources()  # the picker shows what plays, after a refused choice too
         return True
 
     @reports_problems("Choosing the models")

@@ -55,6 +55,7 @@ def test_a_5000_character_source_typed_in_the_picker_is_named(qtbot, studio, slo
     picker.set_sources([("Demo clip", "demo")], long_name)
     picker.combo.activated.emit(picker.combo.findData(long_name))
     assert "5000 bytes long" in studio.window.problem_label.text()
+    assert picker.combo.currentData() == str(slow_video)  # the picker shows what still plays
     still_running(qtbot, studio, slow_video)
 
 
