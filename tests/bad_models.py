@@ -296,6 +296,7 @@ _CASES = [
     ("card-name-missing", _with_card(_drop("name")), "field 'name' is missing"),
     ("card-name-number", _with_card(_set("name", 7)), "field 'name' must be a string"),
     ("card-name-empty", _with_card(_set("name", "")), "field 'name' must be 1 to"),
+    ("card-name-two-lines", _with_card(_set("name", "good\nsegview: error: fake")), "field 'name' must be a name without line breaks"),
     ("card-title-huge", _with_card(_set("title", "t" * 5000)), "field 'title' must be 0 to 1000 characters"),
     ("card-not-object", _with_card_text("[1, 2]"), "a card must be a JSON object"),
     ("card-not-json", _with_card_text("{name: x"), "is not valid JSON"),
@@ -372,11 +373,9 @@ def activation_then_tail(path: Path, tail: str, *, activation: str = "Sigmoid", 
     act = helper.make_node("Sigmoid", ["logit"], ["act"]) if channels == 1 else helper.make_node("Softmax", ["logit"], ["act"], axis=1)
     nodes = [helper.make_node("Transpose", ["input"], ["x"], perm=[0, 3, 1, 2]), helper.make_node("Conv", ["x", "w", "b"], ["logit"]), act]
     out_shape = [1, size, size, channels]
-    nodes.append(helper.make_node("Transpose", ["act"], ["nhwc"], perm=[0, 2, 3, 1]))
-    if tail == "Transpose":
-        # The NHWC transpose itself is the last node.
-        nodes[-1] = helper.make_node("Transpose", ["act"], ["prob"], perm=[0, 2, 3, 1])
-    elif tail == "Reshape":
+    # Back to NHWC; for the "Transpose" tail that transpose is the last node.
+    nodes.append(helper.make_node("Transpose", ["act"], ["prob" if tail == "Transpose" else "nhwc"], perm=[0, 2, 3, 1]))
+    if tail == "Reshape":
         inits.append(numpy_helper.from_array(np.array(out_shape, np.int64), "shape"))
         nodes.append(helper.make_node("Reshape", ["nhwc", "shape"], ["prob"]))
     elif tail == "Squeeze-Unsqueeze":
@@ -384,7 +383,7 @@ def activation_then_tail(path: Path, tail: str, *, activation: str = "Sigmoid", 
         nodes += [helper.make_node("Squeeze", ["nhwc", "axes"], ["squeezed"]), helper.make_node("Unsqueeze", ["squeezed", "axes"], ["prob"])]
     elif tail == "Cast":
         nodes.append(helper.make_node("Cast", ["nhwc"], ["prob"], to=TensorProto.FLOAT))
-    else:  # Identity, Dropout
+    elif tail != "Transpose":  # Identity, Dropout
         nodes.append(helper.make_node(tail, ["nhwc"], ["prob"]))
     graph = helper.make_graph(
         nodes,
@@ -393,8 +392,4 @@ def activation_then_tail(path: Path, tail: str, *, activation: str = "Sigmoid", 
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, out_shape)],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)]), path)

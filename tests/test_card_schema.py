@@ -68,6 +68,8 @@ def test_a_good_card_with_any_one_field_replaced_gives_a_sane_card_or_one_model_
     assert all(isinstance(v, float) and math.isfinite(v) for v in (norm.scale, *norm.mean, *norm.std))
     assert len(norm.mean) == len(norm.std) == 3 and 0 not in norm.std
     assert all(isinstance(c, str) for c in card.classes) and 1 <= len(card.classes) <= 256
+    # Names go into one-line messages.
+    assert all(n.isprintable() for n in (card.name, card.input_name, card.output_name, *card.classes))
 
 
 @given(st.text(max_size=200))
@@ -113,16 +115,22 @@ def test_optional_fields_take_their_defaults_and_unknown_keys_are_kept():
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("input.width", 1e999, "field 'input.width' must be a whole number from 1 to 1e+06, not inf"),
+        ("input.width", 1e999, "field 'input.width' must be a whole number from 1 to 1000000, not inf"),
         ("input", "x", "field 'input' must be a JSON object, not a string"),
         ("input.normalization", "x", "field 'input.normalization' must be a JSON object"),
         ("output.classes", "person", "field 'output.classes' must be a list"),
+        ("name", "two\nlines", "field 'name' must be a name without line breaks or control characters"),
         ("input.normalization.std", [1, 0, 1], "field 'input.normalization.std' must be a number from -1e+06 to 1e+06 other than zero, not 0"),
     ],
 )
 def test_each_violation_names_its_field(field, value, message):
     with pytest.raises(ModelError, match="^" + re.escape("my.json: " + message)):
         ModelCard.from_json_dict(_replaced(field, value), where="my.json")
+
+
+def test_an_integer_too_long_to_print_is_named_not_shown():
+    with pytest.raises(ModelError, match="field 'input.width' .* not a number too long to show"):
+        ModelCard.from_json_dict(_replaced("input.width", 10**5000))
 
 
 def test_a_frame_buffer_that_would_not_fit_is_refused_with_its_size():

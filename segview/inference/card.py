@@ -144,7 +144,10 @@ class _Invalid(Exception):
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's 4300-digit limit for conversion to text
+        return "a number too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -157,12 +160,16 @@ def _json_type(value: Any) -> str:
 class _Text:
     default: Any = _REQUIRED
     min_length: int = 0
+    # Names end up in one-line messages and table cells: no line breaks or other control characters.
+    name: bool = False
 
     def read(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise _Invalid(f"field {path!r} must be a string, not {_json_type(value)}")
         if not self.min_length <= len(value) <= MAX_TEXT or "\x00" in value:
             raise _Invalid(f"field {path!r} must be {self.min_length} to {MAX_TEXT} characters without NUL bytes")
+        if self.name and not value.isprintable():
+            raise _Invalid(f"field {path!r} must be a name without line breaks or control characters, not {_shown(value)}")
         return value
 
 
@@ -192,9 +199,9 @@ class _Number:
         if ok and self.nonzero:
             ok = value != 0
         if not ok:  # NaN fails the range test too
-            what = "a whole number" if self.integer else "a number"
+            what, low, high = ("a whole number", f"{self.low:.0f}", f"{self.high:.0f}") if self.integer else ("a number", f"{self.low:g}", f"{self.high:g}")
             extra = " other than zero" if self.nonzero else ""
-            raise _Invalid(f"field {path!r} must be {what} from {self.low:g} to {self.high:g}{extra}, not {_shown(value)}")
+            raise _Invalid(f"field {path!r} must be {what} from {low} to {high}{extra}, not {_shown(value)}")
         return int(value) if self.integer else float(value)
 
 
@@ -220,7 +227,7 @@ class _TextList:
     def read(self, value: Any, path: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not 1 <= len(value) <= MAX_CLASSES:
             raise _Invalid(f"field {path!r} must be a list of 1 to {MAX_CLASSES} names, not {_shown(value)}")
-        return tuple(_Text(min_length=1).read(v, path) for v in value)
+        return tuple(_Text(min_length=1, name=True).read(v, path) for v in value)
 
 
 @dataclass(frozen=True)
@@ -253,14 +260,14 @@ _NORMALIZATION = _Section(
 )
 _CARD = _Section(
     {
-        "name": _Text(min_length=1),
+        "name": _Text(min_length=1, name=True),
         "title": _Text(default=""),
         "task": _Text(default="segmentation"),
         "source": _Text(default=""),
         "license": _Text(default=""),
         "input": _Section(
             {
-                "name": _Text(min_length=1),
+                "name": _Text(min_length=1, name=True),
                 # Sanity bounds only: check_input_size says why a big input is refused.
                 "width": _Number(1, 10**6, integer=True),
                 "height": _Number(1, 10**6, integer=True),
@@ -272,7 +279,7 @@ _CARD = _Section(
         ),
         "output": _Section(
             {
-                "name": _Text(min_length=1),
+                "name": _Text(min_length=1, name=True),
                 "kind": _Choice(OUTPUT_KINDS),
                 "classes": _TextList(default=("background", "person")),
             },
