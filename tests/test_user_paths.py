@@ -87,3 +87,12 @@ def test_a_name_near_the_limit_can_be_written(tmp_path):
     atomic_write_bytes(target, b"data")
     assert target.read_bytes() == b"data"
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left
+
+
+def test_eval_folders_are_checked(tmp_path):
+    from segview.evaluation import find_pairs
+
+    with pytest.raises(SegviewError, match="image folder: the name .* 300 bytes long"):  # was OSError 36 from is_dir
+        find_pairs(tmp_path / LONG_NAME, tmp_path)
+    with pytest.raises(SegviewError, match="mask folder .* NUL byte"):
+        find_pairs(tmp_path, tmp_path / "a\0b")
