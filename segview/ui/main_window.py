@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QToolBar,
     QVBoxLayout,
@@ -36,6 +35,7 @@ from segview.render.overlay import OverlayMode
 from segview.sources.discovery import available_sources
 from segview.ui.controls import CompareControls, ModelPicker, OverlayControls, SourcePicker
 from segview.ui.demo_actions import DemoActions
+from segview.ui.eliding_label import ElidingLabel
 from segview.ui.engine import MAX_VIEWS, RenderedFrame, StudioEngine
 from segview.ui.palette import ModelPalette, css
 from segview.ui.plots import PlotsPanel
@@ -152,11 +152,10 @@ class StudioWindow(QMainWindow):
         central_layout.addWidget(main, 1)
         self.setCentralWidget(central)
 
-        self.problem_label = QLabel("")
+        # A long message ends in "…" in the status bar (its tooltip holds all of it) rather than widening the window.
+        self.problem_label = ElidingLabel("")
         self.problem_label.setObjectName("problemLabel")
         self.problem_label.setStyleSheet("color: #b00020; font-weight: bold;")
-        # A long message is cut in the status bar (its tooltip holds all of it) rather than widening the window.
-        self.problem_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stats_label = QLabel("")
         self.statusBar().addWidget(self.problem_label, 1)
         self.statusBar().addPermanentWidget(self.stats_label)

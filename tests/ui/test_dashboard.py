@@ -247,3 +247,15 @@ def test_a_caption_too_long_for_its_tile_wraps_inside_it(qtbot):
     qtbot.waitUntil(lambda: view.width() == 200)
     assert view._caption.geometry().right() < view.width()
     assert view._caption.height() > one_line  # wrapped, all of it still there
+
+
+def test_a_long_problem_ends_in_an_ellipsis_and_keeps_the_window_on_screen(qtbot, studio):
+    window = studio.window
+    window.resize(1280, 720)
+    message = "cannot open camera:0: " + "the device answered with an error about its format " * 6
+    window.show_problem(message)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    label = window.problem_label
+    assert label.text() == message and label.toolTip() == message
+    shown = super(type(label), label).text()  # what Qt paints
+    assert shown.endswith("…") and label.fontMetrics().horizontalAdvance(shown) <= label.width()
