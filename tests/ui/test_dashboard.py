@@ -259,3 +259,17 @@ def test_a_long_problem_ends_in_an_ellipsis_and_keeps_the_window_on_screen(qtbot
     assert label.text() == message and label.toolTip() == message
     shown = super(type(label), label).text()  # what Qt paints
     assert shown.endswith("…") and label.fontMetrics().horizontalAdvance(shown) <= label.width()
+
+
+def test_window_size_option_and_the_first_size_fit_the_screen():
+    import argparse
+
+    from segview.cli.studio_args import window_size
+    from segview.ui.main_window import fitted_size
+
+    assert window_size("1280x720") == (1280, 720)
+    for bad in ("1280", "12x", "axb", "100x100"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            window_size(bad)
+    assert fitted_size((1280, 720)) == (1280, 720)
+    assert fitted_size((2560, 1440)) == (1400, 860)
