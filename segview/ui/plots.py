@@ -153,7 +153,18 @@ class PlotsPanel(QWidget):
             (self.power_plot, "Power (W)", "this machine"),
         ):
             self.titles.set(plot, what, detail)
+        self._build_curves()
+        # Ranges that move only when the data needs it (plot_ranges.py); the rest stay fixed.
+        # IoU follows its data at both ends: 0.93-0.99 pinned to 0-1 was a flat line at the top.
+        both_ends = (self.rss_plot, self.clock_plot, self.iou_plot)
+        self._y_ranges = {id(p): StickyRange(from_zero=p not in both_ends) for p in self._followed_plots()}
+        self._hist_x = StickyRange()
+        self._models: list[str] = []
+        self._focus: str | None = None
+        self._show_models([], force=True)
 
+    def _build_curves(self) -> None:
+        """The persistent plot items, fed with setData at each refresh."""
         self._fps_curves: dict[str, pg.PlotDataItem] = {}
         self._stage_curves: dict[str, pg.PlotDataItem] = {}
         self._stage_fills: list[pg.FillBetweenItem] = []
@@ -173,14 +184,6 @@ class PlotsPanel(QWidget):
         self._unavailable: dict[int, pg.TextItem] = {}
         self._lag_curve = self.lag_plot.plot([], [], pen=pg.mkPen(NEUTRAL, width=2))
         self._energy = self.energy_plot.plot([], [], pen=pg.mkPen(NEUTRAL, width=2))
-        # Ranges that move only when the data needs it (plot_ranges.py); the rest stay fixed.
-        # IoU follows its data at both ends: 0.93-0.99 pinned to 0-1 was a flat line at the top.
-        both_ends = (self.rss_plot, self.clock_plot, self.iou_plot)
-        self._y_ranges = {id(p): StickyRange(from_zero=p not in both_ends) for p in self._followed_plots()}
-        self._hist_x = StickyRange()
-        self._models: list[str] = []
-        self._focus: str | None = None
-        self._show_models([], force=True)
 
     def _followed_plots(self) -> list[pg.PlotItem]:
         return [self.fps_plot, self.stage_plot, self.hist_plot, self.iou_plot, self.lag_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot]
