@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -53,6 +54,7 @@ DISPLAY_INTERVAL_MS = 33
 CAPTION_INTERVAL_S = 0.25
 LAG_PROBE_MS = 20
 SIDE_WIDTH_PX = 290
+MODEL_LIST_MAX_HEIGHT_PX = 220
 PLOTS_MIN_HEIGHT_PX = 330
 # The window opens at this size, or smaller to fit the screen (1280x720 included).
 PREFERRED_SIZE = (1400, 860)
@@ -116,6 +118,10 @@ class StudioWindow(QMainWindow):
             side_layout.addWidget(box)
         side_layout.addStretch(1)
         side.setFixedWidth(SIDE_WIDTH_PX)
+        # The model list as tall as its models (up to a limit), not Qt's default 192 px: at 720 px
+        # the controls below it then fit without scrolling.
+        self.model_picker.list.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.model_picker.list.setMaximumHeight(MODEL_LIST_MAX_HEIGHT_PX)
         # The controls scroll when the window is shorter than they are (1280x720), instead of
         # making the window taller than the screen.
         side_scroll = QScrollArea()
