@@ -168,13 +168,16 @@ class CompareControls(QGroupBox):
         form.addRow("View B", self.b)
         form.addRow(self.iou)
 
-    def set_models(self, names: list[str]) -> None:
+    def set_models(self, names: list[str], tooltips: list[str] | None = None) -> None:
+        """The running models by their short names; ``tooltips`` (each model's name and path) show on hover."""
         for combo, default in ((self.a, 0), (self.b, 1)):
             combo.blockSignals(True)
             combo.clear()
             combo.addItem("—", None)
             for i, name in enumerate(names):
                 combo.addItem(name, i)
+                if tooltips is not None:
+                    combo.setItemData(combo.count() - 1, tooltips[i], Qt.ItemDataRole.ToolTipRole)
             combo.setCurrentIndex(default + 1 if len(names) >= 2 else 0)
             combo.blockSignals(False)
         self.setEnabled(len(names) >= 2)

@@ -274,7 +274,7 @@ class StudioWindow(QMainWindow):
         self.palette_of_models.show(names)  # colours settled before tiles and plots ask for them
         self.refresh_models()
         self._layout_views(len(names))
-        self.compare_controls.set_models(names)
+        self.compare_controls.set_models(names, [e.tooltip for e in self.engine.models])
         return True
 
     @reports_problems("Opening the model")

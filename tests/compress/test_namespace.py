@@ -99,3 +99,25 @@ def test_compress_results_are_listed_and_benched_by_name(home, tiny_model):
     proc = run_segview("compress", "--model", tiny_model, "--step", "fp16", "--name", "selfie-general", *FAST, env=env)
     assert_one_line_error(proc, "the name 'selfie-general' is taken by")
     assert sorted(p.name for p in (home / "segview-models").glob("*.onnx")) == ["tiny-fp16.onnx"]
+
+
+def test_the_compare_box_shows_short_names_with_the_path_on_hover(qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from PySide6.QtCore import Qt
+
+    from qt_tools import close_studio, make_studio
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        folder.mkdir()
+        factories.write_card(factories.brightness_model(folder / "bright.onnx"), name="bright")
+    studio = make_studio(qtbot, first, workers=1)
+    try:
+        studio.registry.add_folder(second)
+        video = factories.write_video(tmp_path / "v.mp4", factories.moving_square_frames(30))
+        assert studio.open(str(video), ["bright", "bright (2)"])
+        box = studio.window.compare_controls.b
+        assert [box.itemText(i) for i in range(box.count())] == ["—", "bright", "bright (2)"]
+        assert str((second / "bright.onnx").resolve()) in box.itemData(2, Qt.ItemDataRole.ToolTipRole)
+    finally:
+        close_studio(studio)
