@@ -231,7 +231,7 @@ class TargetsPage(WizardPage):
         self.iou_drop.setValue(1.0)
         self.out_edit = QLineEdit(str(default_output_dir()))
         self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("default: the model's name and the steps, e.g. selfie-general-int8")
+        self.name_edit.setPlaceholderText("default: the model's name and the steps, e.g. selfie-general-int8 (-2 if that name is taken)")
         self.rounds = QSpinBox()
         self.rounds.setRange(1, 200)
         self.rounds.setValue(DEFAULT_ROUNDS)
