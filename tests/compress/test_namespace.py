@@ -121,3 +121,13 @@ def test_the_compare_box_shows_short_names_with_the_path_on_hover(qtbot, tmp_pat
         assert str((second / "bright.onnx").resolve()) in box.itemData(2, Qt.ItemDataRole.ToolTipRole)
     finally:
         close_studio(studio)
+
+
+def test_segview_models_lists_a_second_model_of_a_name_and_says_so(home):
+    folder = home / "segview-models"
+    folder.mkdir()
+    factories.write_card(factories.brightness_model(folder / "copy.onnx"), name="selfie-general")
+    proc = run_segview("models", env=cli_env(home))
+    assert proc.returncode == 0, proc.stderr
+    assert "selfie-general (2)" in proc.stdout
+    assert "selfie-general (2): a second model named 'selfie-general'" in proc.stdout
