@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from compress.conftest import files_in
@@ -51,3 +52,27 @@ def test_a_failing_job_says_why(tiny_model, tmp_path, out_dir):
     job.wait(60)
     assert job.state == "failed" and "no images in calibration folder" in job.error
     assert files_in(out_dir) == []
+
+
+def test_a_job_tells_its_parent_when_it_measures_and_reports_the_answer(tiny_model, out_dir):
+    from segview.compress.job import UNCHECKED
+
+    calls = []
+
+    def on_measuring(measuring: bool) -> str:
+        calls.append(measuring)
+        return "nothing (test paused)" if measuring else ""
+
+    two_counts = dataclasses.replace(QUICK, threads=(1, 0))
+    job = CompressionJob(Recipe(model=str(tiny_model), steps=(StepSpec.make("fp16"),), out=str(out_dir), measure=two_counts), on_measuring=on_measuring)
+    job.start()
+    updates = job.wait(120)
+    assert job.state == "finished", job.error
+    assert calls == [True, False, True, False]  # one pause per thread count, each ended
+    assert [u.kind for u in updates if u.kind in ("measuring", "measured")] == ["measuring", "measured"] * 2
+    assert [lat.beside for lat in job.result.report.latency] == ["nothing (test paused)"] * 2
+    # Without a parent that answers, the report says nothing was checked.
+    plain = CompressionJob(Recipe(model=str(tiny_model), steps=(StepSpec.make("fp16"),), out=str(out_dir / "plain"), measure=QUICK))
+    plain.start()
+    plain.wait(120)
+    assert plain.state == "finished" and {lat.beside for lat in plain.result.report.latency} == {UNCHECKED}
