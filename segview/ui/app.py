@@ -213,6 +213,10 @@ def _run_scripted(app: QApplication, studio: Studio, args: argparse.Namespace) -
             QTimer.singleShot(0, finish)
 
     studio.engine.state_changed.connect(finish_if_ended)
+    # A recording that stopped (a full disk) ends an unattended run now, not at the end of --duration.
+    recording_watch = QTimer(studio.window)
+    recording_watch.timeout.connect(lambda: studio.recording.problem and QTimer.singleShot(0, finish))
+    recording_watch.start(500)
 
     # Responsiveness is judged while the models run, not while they load.
     QTimer.singleShot(int(min(3.0, args.duration / 3) * 1000), studio.window.lag_probe.reset)
@@ -241,7 +245,7 @@ def _wrap_up(studio: Studio, args: argparse.Namespace, outcome: dict[str, object
         return
     if recorder is not None and recorder.problem:
         outcome.setdefault("error", f"recording stopped: {recorder.problem}; what was recorded so far is kept in {folder}")
-    cut_short = ended or interrupted
+    cut_short = ended or interrupted or bool(recorder is not None and recorder.problem)
     # The window's own responsiveness, beside the recorder's files.
     atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": seconds if cut_short else args.duration, "duration_asked_s": args.duration})
 
