@@ -199,6 +199,32 @@ def test_onnxruntime_quantization_folders_live_inside_the_work_folder(tmp_path, 
     assert _leftovers(out) == []
 
 
+def test_the_studio_jobs_child_cleans_up_when_terminated(tmp_path, compress_inputs, monkeypatch):
+    # The studio's CompressionJob ends a child that does not stop with SIGTERM; the child's own cleanup must run.
+    from segview.compress.calibration import CalibrationSpec
+    from segview.compress.job import CompressionJob
+    from segview.compress.recipe import Recipe, StepSpec
+
+    model, calib = compress_inputs
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))  # the spawned child's temporary folder
+    out = tmp_path / "out"
+    job = CompressionJob(Recipe(model=str(model), steps=(StepSpec.make("int8-static"),), calibration=CalibrationSpec(str(calib), max_frames=200), out=str(out)))
+    job.start()
+    deadline = time.monotonic() + WAIT_S
+    while job.running and not any(out.glob(".segview-compress-*")) and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.02)
+    assert job.running, job.error
+    os.kill(job._process.pid, signal.SIGTERM)  # what the job's terminate sends
+    job._process.join(WAIT_S)
+    assert job._process.exitcode is not None and job._process.exitcode >= 0, job._process.exitcode  # it ended itself, not killed
+    job.wait(WAIT_S)
+    assert not out.exists() or list(out.iterdir()) == []
+    assert _leftovers(private) == []
+
+
 # -- distill ---------------------------------------------------------------------------------------------
 
 
