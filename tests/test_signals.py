@@ -268,6 +268,27 @@ def test_ctrl_c_before_training_says_truthfully_whether_a_checkpoint_exists(tmp_
         assert "nothing was saved" in line and str(checkpoint) not in line
 
 
+def test_sigterm_to_the_studios_distill_child_is_a_cancel_with_its_checkpoint(tmp_path, distill_args):
+    # The Distill page runs `segview distill --events`; a SIGTERM from it (or the system) is a cancel too.
+    out = Path(distill_args[-1])
+    env = _env(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "segview", *map(str, distill_args), "--events"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    events = []
+    for line in proc.stdout:  # the child's own events, read as they come
+        events.append(json.loads(line))
+        if events[-1]["event"] == "stage" and events[-1]["text"].startswith("training on"):
+            break
+    else:
+        pytest.fail(f"no training stage: {events} {proc.stderr.read()}")
+    proc.send_signal(signal.SIGTERM)
+    rest, err = proc.communicate(timeout=WAIT_S)
+    finished = [json.loads(line) for line in rest.splitlines() if json.loads(line)["event"] == "finished"]
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert len(finished) == 1 and finished[0]["cancelled"] is True
+    assert Path(finished[0]["checkpoint"]).is_file() and not out.exists()
+
+
 # -- the scripted studio ---------------------------------------------------------------------------------
 
 
