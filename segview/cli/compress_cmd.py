@@ -134,9 +134,9 @@ class _Status:
         self._drawn = False
 
     def __call__(self, event: JobEvent) -> None:
-        if event.kind == "log" and self.verbose:
+        if event.kind == "log" and (self.verbose or event.message.startswith("warning: ")):
             self._clear()
-            print(event.message, file=sys.stderr)
+            print(event.message if self.verbose else f"segview: {event.message}", file=sys.stderr)
         if event.kind == "progress" and self.tty:
             width = 30
             filled = int(round(width * event.fraction))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, WEEK_S, real, whole
 from segview.distill.availability import DistillError, require_torch
 from segview.distill.config import ARCHS, HINT_KINDS, DataConfig, DistillConfig, LossConfig, TrainConfig
+from segview.interrupts import exit_status, stop_on_signals
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,16 +120,16 @@ def run(args: argparse.Namespace) -> int:
             iou = f"  val IoU {p.val_iou:.4f}" if p.val_iou is not None else ""
             print(f"step {p.step:6d}  epoch {p.epoch:7.2f}  {p.elapsed_s:7.1f}s  {100 * p.fraction:5.1f}%  loss {p.loss:.4f}{iou}", flush=True)
 
-    cancelled = [False]
-    try:
-        outcome = distill(config, on_progress=on_progress, on_stage=lambda s: print(f"distill: {s}", flush=True), cancelled=lambda: cancelled[0])
-    except KeyboardInterrupt:
-        # The trainer saves a checkpoint each minute; say where it is.
-        print(f"segview: interrupted; resume with --resume (checkpoint {config.checkpoint_path})", file=sys.stderr)
-        return 130
+    # Ctrl+C or SIGTERM stops the run at the next step, which saves a checkpoint; a second one stops at once.
+    with stop_on_signals() as stop:
+        try:
+            outcome = distill(config, on_progress=on_progress, on_stage=lambda s: print(f"distill: {s}", flush=True), cancelled=stop.is_set)
+        except KeyboardInterrupt:
+            print(f"segview: interrupted; {_saved(config.checkpoint_path)}", file=sys.stderr)
+            return 130
     if outcome.cancelled:
-        print(f"cancelled; checkpoint {outcome.checkpoint}", file=sys.stderr)
-        return 130
+        print(f"segview: cancelled; {_saved(outcome.checkpoint)}", file=sys.stderr)
+        return exit_status(stop.signum or signal.SIGINT)
     m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
     print(f"wrote {outcome.model_path} (registered as {outcome.name}) after {outcome.steps} steps, {outcome.seconds:.0f} s")
     if m:
@@ -135,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
         if m.get("val_iou") is not None:
             print(f"validation IoU ({m['val_frames']} frames, against {m['val_against']}): student {m['val_iou']:.4f}, teacher {m['teacher_val_iou']:.4f}")
     return 0
+
+
+def _saved(checkpoint: Path | None) -> str:
+    """What a stopped run leaves, truthfully: a checkpoint to go on from, or nothing."""
+    if checkpoint is not None and checkpoint.is_file():
+        return f"checkpoint {checkpoint}; go on with --resume"
+    return "nothing was saved (training had not started)"
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -162,11 +171,12 @@ def _run_with_events(config: DistillConfig) -> int:
         cancel.set()
 
     threading.Thread(target=watch_stdin, name="cancel-watch", daemon=True).start()
-    outcome = distill(
-        config,
-        on_progress=lambda p: _emit("progress", p.to_json_dict()),
-        on_stage=lambda text: _emit("stage", {"text": text}),
-        cancelled=cancel.is_set,
-    )
+    with stop_on_signals() as stop:  # SIGTERM from the parent: a cancel too, the checkpoint saved
+        outcome = distill(
+            config,
+            on_progress=lambda p: _emit("progress", p.to_json_dict()),
+            on_stage=lambda text: _emit("stage", {"text": text}),
+            cancelled=lambda: cancel.is_set() or stop.is_set(),
+        )
     _emit("finished", outcome.to_json_dict())
     return 0

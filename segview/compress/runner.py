@@ -16,7 +16,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from segview.compress import chart, graph, measure
 from segview.compress.calibration import CalibrationSet, load_calibration, read_frames
 from segview.compress.paths import default_output_dir
 from segview.compress.recipe import Recipe
-from segview.compress.report import CompressionReport, chart_path_for, report_path_for, sibling_reports
+from segview.compress.report import CompressionReport, chart_path_for, report_path_for
 from segview.compress.step import CancelToken, CompressionError, StepContext
 from segview.errors import DataError, ModelError, SegviewError
 from segview.inference.card import ModelCard, card_path_for
@@ -37,6 +38,7 @@ from segview.inference.inspect import METADATA_CARD_KEY, describe_model, load_on
 from segview.inference.preprocess import Preprocessor
 from segview.inference.registry import ModelEntry, ModelRegistry
 from segview.inference.session import SegmentationSession, SessionOptions
+from segview.interrupts import raise_on_signals
 from segview.metrics.process import machine_info
 
 WORKDIR_PREFIX = ".segview-compress-"
@@ -116,19 +118,56 @@ def run_recipe(
     if target.resolve() == entry.path.resolve():
         raise CompressionError(f"the output {target} is the source model itself; choose another name or folder")
     folder = target.parent
+    created = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=folder))
     except OSError as exc:
+        _remove_empty(created)
         raise SegviewError(f"cannot write into {folder}: {exc.strerror or exc}") from None
     events.workdir(workdir)
+    finished = False
+    # SIGTERM unwinds like Ctrl+C, and onnxruntime's own temporary folders (ort.quant.*) go into
+    # the work folder: whatever ends the run, the finally below leaves nothing behind.
+    with raise_on_signals(), _temporary_files_in(workdir):
+        try:
+            events.progress(0.0, f"compressing {entry.name}")
+            calibration = _calibration(recipe, cancel, events)
+            model, records = _run_steps(recipe, source_model, card, workdir, calibration, cancel, events)
+            result = _finish(recipe, entry, source_bytes, model, records, target, workdir, calibration, registry, cancel, events, started)
+            finished = True
+            return result
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            if not finished:
+                _remove_empty(created)  # a failed run leaves no output folder it made
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (someone else wrote there) or already gone: leave it and its parents
+
+
+@contextmanager
+def _temporary_files_in(folder: Path) -> Iterator[None]:
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(folder)
     try:
-        events.progress(0.0, f"compressing {entry.name}")
-        calibration = _calibration(recipe, cancel, events)
-        model, records = _run_steps(recipe, source_model, card, workdir, calibration, cancel, events)
-        return _finish(recipe, entry, source_bytes, model, records, target, workdir, calibration, registry, cancel, events, started)
+        yield
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        tempfile.tempdir = previous
 
 
 def output_path(recipe: Recipe, entry: ModelEntry) -> Path:
@@ -255,7 +294,8 @@ def _finish(recipe, entry, source_bytes, model, records, target, workdir, calibr
     chart_target = chart_path_for(target.parent, _plain(card.name))
     _write(card_path_for(staged), _json_bytes(card_data), target)
     _write(report_file, _json_bytes(report.to_json_dict()), target)
-    variants = [r for r in sibling_reports(target.parent, source_sha) if r.name != name] + [report]
+    siblings = chart.variant_reports(target.parent, source_sha, warn=lambda m: events.log(f"warning: {m}"))
+    variants = [r for r in siblings if r.name != name] + [report]
     points, accuracy = chart.points_from_reports(variants)
     image = chart.render(points, accuracy_label=accuracy, title=f"{card.name} and its compressed variants (green: Pareto front, circled: newest)", highlight=name)
     _write(chart_file, chart.encode_png(image), target)
@@ -373,7 +413,7 @@ def _commit(moves: list[tuple[Path, Path]], workdir: Path) -> None:
                 backups.append((backup, final))
             os.replace(staged, final)
             done.append(final)
-    except OSError as exc:
+    except BaseException as exc:  # a full disk, or a signal between two moves: all or nothing either way
         for final in done:
             final.unlink(missing_ok=True)
         for backup, final in backups:
@@ -381,4 +421,6 @@ def _commit(moves: list[tuple[Path, Path]], workdir: Path) -> None:
                 os.replace(backup, final)
             except OSError:
                 pass
-        raise SegviewError(f"cannot write into {moves[0][1].parent}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise SegviewError(f"cannot write into {moves[0][1].parent}: {exc.strerror or exc}") from None
+        raise
