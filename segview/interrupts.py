@@ -71,13 +71,16 @@ class StopRequest:
 
 
 @contextmanager
-def stop_on_signals(on_stop: Callable[[int], None] | None = None) -> Iterator[StopRequest]:
-    """The first signal sets the request (and calls ``on_stop`` on the main thread); a second one raises."""
+def stop_on_signals(on_stop: Callable[[int], None] | None = None, *, second_raises: bool = True) -> Iterator[StopRequest]:
+    """The first signal sets the request (and calls ``on_stop`` on the main thread); a second one raises,
+    unless ``second_raises`` is false (an event loop, where the raise would land in a slot, not end the run)."""
     request = StopRequest()
 
     def handle(signum: int, frame: object) -> None:
         if request.signum is not None:
-            _raise_for(signum)
+            if second_raises:
+                _raise_for(signum)
+            return
         request.signum = signum
         if on_stop is not None:
             on_stop(signum)

@@ -101,6 +101,16 @@ def test_the_first_signal_asks_to_stop_and_a_second_one_raises():
     assert signal.getsignal(signal.SIGTERM) is before  # put back
 
 
+def test_in_an_event_loop_a_second_signal_changes_nothing():
+    from segview.interrupts import stop_on_signals
+
+    seen = []
+    with stop_on_signals(seen.append, second_raises=False) as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)  # raised, it would land in a Qt slot as a traceback
+    assert stop.signum == signal.SIGINT and seen == [signal.SIGINT]
+
+
 def test_sigterm_raises_like_ctrl_c_while_cleanup_matters():
     from segview.interrupts import Terminated, raise_on_signals
 

@@ -175,7 +175,7 @@ def run_studio(args: argparse.Namespace) -> int:
     studio.window.show()
     if not scripted:
         # Ctrl+C or SIGTERM closes the window as its close button does.
-        with stop_on_signals(lambda signum: app.quit()) as stop, _signal_wakeups(app):
+        with stop_on_signals(lambda signum: app.quit(), second_raises=False) as stop, _signal_wakeups(app):
             code = app.exec()
         studio.close()
         if stop.signum is None:
@@ -225,7 +225,7 @@ def _run_scripted(app: QApplication, studio: Studio, args: argparse.Namespace) -
         signalled.append(signum)
         QTimer.singleShot(0, finish)
 
-    with stop_on_signals(on_signal) as stop, _signal_wakeups(app):
+    with stop_on_signals(on_signal, second_raises=False) as stop, _signal_wakeups(app):
         app.exec()
     return _report_scripted(outcome, stop.signum, args)
 
