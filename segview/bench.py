@@ -58,6 +58,7 @@ class BenchReport:
     settings: dict[str, object]
     machine: dict[str, object] = field(default_factory=machine_info)
     problem: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -69,6 +70,7 @@ class BenchReport:
             "settings": self.settings,
             "machine": self.machine,
             "problem": self.problem,
+            "warnings": self.warnings,
         }
 
     def measured_anything(self) -> bool:
@@ -142,6 +144,7 @@ class Measurement:
     models: list[ModelSummary]
     frames_dropped: int
     problem: str | None
+    warnings: list[str] = field(default_factory=list)
 
 
 def prepare(options: BenchOptions, registry: ModelRegistry) -> Prepared:
@@ -168,7 +171,7 @@ def measure(prepared: Prepared, sessions: Sequence[SegmentationSession], options
     finally:
         source.close()
     models = [summarise_model(name, collector.frame_rows(name)) for name in collector.rows]
-    return Measurement(source.name, source.nominal_fps, models, stats.frames_dropped, pipeline.problem)
+    return Measurement(source.name, source.nominal_fps, models, stats.frames_dropped, pipeline.problem, source.warnings())
 
 
 def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress | None = None) -> BenchReport:
@@ -188,4 +191,5 @@ def run_bench(options: BenchOptions, registry: ModelRegistry, progress: Progress
         usage=usage,
         settings=prepared.settings(options),
         problem=run.problem,
+        warnings=run.warnings,
     )

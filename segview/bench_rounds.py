@@ -88,6 +88,7 @@ class SequentialReport:
     settings: dict[str, object]
     machine: dict[str, object] = field(default_factory=machine_info)
     problem: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def per_round(self, model: str, figure: str) -> list[float]:
         """``fps``, ``latency`` (median end to end, ms) or ``inference`` (median, ms) of each complete round."""
@@ -131,6 +132,7 @@ class SequentialReport:
             "settings": self.settings,
             "machine": self.machine,
             "problem": self.problem,
+            "warnings": self.warnings,
         }
 
 
@@ -164,4 +166,4 @@ def run_sequential(options: BenchOptions, registry: ModelRegistry, progress: Pro
         if problem:
             break
     settings = {**prepared.settings(options), "rounds": options.rounds, "sequential": True}
-    return SequentialReport(first.source, first.source_fps, names, rounds, settings, problem=problem)
+    return SequentialReport(first.source, first.source_fps, names, rounds, settings, problem=problem, warnings=first.warnings)

@@ -137,6 +137,16 @@ def test_eval_refuses_the_bad_model_in_one_line(case, zoo, labelled):
     assert_one_line_error(proc, case.reason)
 
 
+@pytest.mark.parametrize("case", RUNNING, ids=_ids(RUNNING))
+def test_one_model_error_gives_one_exit_status_in_bench_and_eval(case, zoo, labelled):
+    # Issue 13.19: the same run-time model error exited 1 in bench and 2 in eval.
+    folder, paths = zoo
+    images, masks = labelled
+    bench = run_segview("bench", "--model", _reference(case, paths), "--frames", 3, "--warmup", 0, env=_env(folder), timeout=TIMEOUT)
+    evaluation = run_segview("eval", "--model", _reference(case, paths), "--images", images, "--masks", masks, env=_env(folder), timeout=TIMEOUT)
+    assert bench.returncode == evaluation.returncode == 2, (bench.stderr, evaluation.stderr)
+
+
 @pytest.mark.parametrize("case", SAMPLED, ids=_ids(SAMPLED))
 def test_compress_refuses_the_bad_model_in_one_line_and_writes_nothing(case, zoo, tmp_path):
     folder, paths = zoo

@@ -85,3 +85,39 @@ def test_a_truncated_jpeg_in_a_folder_prints_nothing_of_libjpeg(tmp_path, bright
     proc = run_segview("bench", "--source", f"folder:{folder}", "--model", brightness_model, "--frames", 6, "--warmup", 0)
     assert proc.returncode == 0, proc.stderr
     assert "JPEG" not in proc.stderr, proc.stderr
+
+
+def _folder_with_unreadable_images(folder):
+    import cv2
+    import numpy as np
+
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    (folder / "7.png").write_bytes(b"not a picture")
+    (folder / "8.jpg").write_bytes(b"\xff\xd8\xff truncated")
+    return folder
+
+
+def test_bench_says_which_images_of_a_folder_it_skipped(tmp_path, brightness_model):
+    import json
+
+    folder = _folder_with_unreadable_images(tmp_path / "frames")
+    out = tmp_path / "bench.json"
+    proc = run_segview("bench", "--source", f"folder:{folder}", "--model", brightness_model, "--frames", "12", "--warmup", "0", "--json", out)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("segview: warning:")]
+    assert len(warnings) == 1 and "2 of the 5 images" in warnings[0] and "7.png" in warnings[0] and "8.jpg" in warnings[0], proc.stderr
+    assert json.loads(out.read_text())["warnings"] == [warnings[0].removeprefix("segview: warning: ")]
+
+
+def test_a_folder_of_readable_images_gives_no_warning(tmp_path, brightness_model):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    import cv2
+    import numpy as np
+
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 64, 3), 50, np.uint8))
+    proc = run_segview("bench", "--source", f"folder:{folder}", "--model", brightness_model, "--frames", "6", "--warmup", "0")
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr

@@ -69,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
         # No table of nan rows: the reason alone.
         raise SegviewError(report.problem or "nothing was measured: the source gave fewer than two frames after warm-up")
     (print_rounds if args.sequential else print_report)(report)
+    for warning in report.warnings:
+        print(f"segview: warning: {warning}", file=sys.stderr)
     if report.problem:
-        # What was measured before the problem is printed and saved; the run still failed.
+        # What was measured before the problem is printed and saved; the run still failed, with the
+        # exit status of every other segview error (eval's for the same model error, say).
         print(f"segview: error: {report.problem}", file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from segview import __version__
 from segview.errors import SegviewError
+from segview.interrupts import Terminated
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -92,6 +93,9 @@ def guarded(handler: Callable[[argparse.Namespace], int | None], args: argparse.
     except SegviewError as exc:
         print(f"segview: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("segview: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("segview: interrupted", file=sys.stderr)
         return 130

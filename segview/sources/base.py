@@ -37,6 +37,10 @@ class FrameSource(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device or file. Safe to call twice."""
 
+    def warnings(self) -> list[str]:
+        """What the source passed over without failing (unreadable images), each one line; read after a run."""
+        return []
+
     # Sources that play recordings at their own rate set this; waiting is not capture time.
     pacer: Pacer | None = None
 

@@ -73,6 +73,12 @@ class ImageFolderSource(FrameSource):
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
             raise SourceError(f"no images in {self.folder} (looked for {suffixes})")
 
+    def warnings(self) -> list[str]:
+        if not self.skipped:
+            return []
+        names = ", ".join(p.name for p in self.skipped[:5]) + (", ..." if len(self.skipped) > 5 else "")
+        return [f"{len(self.skipped)} of the {len(self._paths)} images in {self.folder} could not be read and were skipped ({names})"]
+
     def _read_image(self) -> np.ndarray | None:
         attempts = 0
         while attempts < len(self._paths):

@@ -74,6 +74,8 @@ class Studio:
         self._recording_watch = QTimer(self.window)
         self._recording_watch.timeout.connect(self._check_recording)
         self._recording_watch.timeout.connect(self._check_phone)
+        self._recording_watch.timeout.connect(self._check_source_warnings)
+        self._shown_source_warning = ""
         self._recording_watch.start(1000)
         self._reported_recording_problem: str | None = None
 
@@ -125,6 +127,13 @@ class Studio:
             old.unsubscribe(self.recording.recorder.on_metrics)
             self.hub.subscribe(self.recording.recorder.on_metrics)
         old.stop()
+
+    def _check_source_warnings(self) -> None:
+        """Say once what the source skipped (unreadable images in a folder)."""
+        text = "; ".join(self.engine.source_warnings())
+        if text and text != self._shown_source_warning:
+            self._shown_source_warning = text
+            self.window.statusBar().showMessage(text, 15000)
 
     def _check_phone(self) -> None:
         """Say that USB charging distorts the phone's power readings, once each time it starts."""

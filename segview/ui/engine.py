@@ -83,6 +83,8 @@ class StudioEngine(QObject):
         # The source came to its end (a file played through): not a fault, but nothing more to show.
         self.source_ended = False
         self._source: FrameSource | None = None
+        # What the last source passed over (unreadable images), kept after it is closed.
+        self._source_warnings: list[str] = []
         self._sessions: dict[Path, SegmentationSession] = {}
         self._pipeline: Pipeline | None = None
         self._smoothers: dict[str, MaskSmoother] = {}
@@ -107,6 +109,7 @@ class StudioEngine(QObject):
         self._stop_pipeline()
         self._close_source()
         self._source = source
+        self._source_warnings = []
         self.source_spec = spec
         self.source_name = text
         self.live.reset()
@@ -233,8 +236,15 @@ class StudioEngine(QObject):
         if pipeline is not None:
             pipeline.join()
 
+    def source_warnings(self) -> list[str]:
+        """What the source passed over without failing (GUI thread; polled by the studio)."""
+        if self._source is not None:
+            self._source_warnings = self._source.warnings()
+        return self._source_warnings
+
     def _close_source(self) -> None:
         if self._source is not None:
+            self._source_warnings = self._source.warnings()
             self._source.close()
             self._source = None
 

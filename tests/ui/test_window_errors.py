@@ -96,3 +96,19 @@ def test_a_failure_inside_a_control_reaches_the_window(qtbot, studio, slow_video
 @pytest.mark.parametrize("exc, expected", [(ValueError("a\nb"), "a"), (KeyError(), "KeyError"), (OSError(36, "File name too long"), "[Errno 36] File name too long")])
 def test_first_line_of_a_failure(exc, expected):
     assert first_line(exc) == expected
+
+
+def test_the_studio_says_which_images_of_a_folder_it_skipped(qtbot, studio, tmp_path, brightness_model):
+    import cv2
+    import numpy as np
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.full((48, 64, 3), 60, np.uint8))
+    (folder / "5.png").write_bytes(b"not a picture")
+    assert studio.window.choose_models([str(brightness_model)])
+    assert studio.window.choose_source(f"folder:{folder}?fps=50")
+    studio.engine.play()
+    qtbot.waitUntil(lambda: "could not be read" in studio.window.statusBar().currentMessage(), timeout=20000)
+    assert "5.png" in studio.window.statusBar().currentMessage()
