@@ -112,3 +112,21 @@ def test_the_studio_says_which_images_of_a_folder_it_skipped(qtbot, studio, tmp_
     studio.engine.play()
     qtbot.waitUntil(lambda: "could not be read" in studio.window.statusBar().currentMessage(), timeout=20000)
     assert "5.png" in studio.window.statusBar().currentMessage()
+
+
+def test_every_bad_file_of_the_zoo_opened_in_the_window_is_named_there(qtbot, studio, slow_video, tmp_path, monkeypatch):
+    # Issue 13, "keep them found": the bad model zoo through the studio's open-model path.
+    from bad_models import build_zoo, usable_cases
+
+    paths = build_zoo(tmp_path / "zoo")
+    assert studio.open(str(slow_video), ["bright"])
+    listing = [case for case in usable_cases() if case.stage == "listing"]
+    assert len(listing) > 40
+    for case in listing:
+        studio.window.show_problem("")
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, path=paths[case.name], **k: (str(path), "")))
+        studio.window.open_model_action.trigger()
+        shown = studio.window.problem_label.text()
+        assert case.reason in shown, (case.name, shown)
+        assert [m.name for m in studio.engine.models] == ["bright"], case.name
+    still_running(qtbot, studio, slow_video)
