@@ -29,9 +29,11 @@ from segview.recording.recorder import MIN_RATE_SPAN_S
 from segview.recording.session_file import RecordedSession
 from segview.recording.session_reader import load_session
 from segview.types import StageTimings
+from segview.ui.palette import MODEL_COLOURS, css
 
 WIDTH, HEIGHT = 900, 400
-PALETTE = ("#1f6fc5", "#e0701b", "#2a9d4b", "#c0392b", "#7b52ab", "#8c6d31", "#d6609f", "#5f6b7a")
+# The studio's colour-blind-safe model colours, in the same order, so a report reads like the dashboard.
+PALETTE = tuple(css(c) for c in MODEL_COLOURS)
 STAGE_COLOURS = {
     "capture_ms": "#9aa5b1",
     "queue_ms": "#f2c14e",
