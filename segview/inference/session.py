@@ -48,23 +48,7 @@ class SegmentationSession:
         self.card = card
         self.options = options
         self.name = card.name
-        provider = resolve_provider(options.provider)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Fatal only: a node failing at run time is an exception segview reports in its own line;
-        # at 3 (errors) onnxruntime also printed it first, in colour, once per worker.
-        so.log_severity_level = 4
-        if options.threads:
-            so.intra_op_num_threads = options.threads
-            so.inter_op_num_threads = 1
-            if options.threads == 1:
-                # Without a thread pool there is nothing to spin; with one, spinning
-                # burns the core the other pipeline threads need.
-                so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(os.fspath(path), sess_options=so, providers=[provider])
-        except Exception as exc:  # onnxruntime raises several unrelated types for bad graphs
-            raise ModelError(f"onnxruntime cannot load {path.name}: {first_line(exc)}") from None
+        self._session = load_ort_session(path, options)
         self.provider = self._session.get_providers()[0]
         self.preprocess = Preprocessor(card)
         self.postprocess = Postprocessor(card)
@@ -106,6 +90,32 @@ class SegmentationSession:
     def input_tensor_shape(self) -> tuple[int, ...]:
         c = self.card
         return (1, 3, c.height, c.width) if c.layout == "NCHW" else (1, c.height, c.width, 3)
+
+
+def ort_session_options(options: SessionOptions) -> ort.SessionOptions:
+    """onnxruntime's options for a segview session (also the profiler's, so both run the same way)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Fatal only: a node failing at run time is an exception segview reports in its own line;
+    # at 3 (errors) onnxruntime also printed it first, in colour, once per worker.
+    so.log_severity_level = 4
+    if options.threads:
+        so.intra_op_num_threads = options.threads
+        so.inter_op_num_threads = 1
+        if options.threads == 1:
+            # Without a thread pool there is nothing to spin; with one, spinning
+            # burns the core the other pipeline threads need.
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so
+
+
+def load_ort_session(path: Path, options: SessionOptions, so: ort.SessionOptions | None = None) -> ort.InferenceSession:
+    """The onnxruntime session for a model file; ModelError (one line) when onnxruntime refuses it."""
+    provider = resolve_provider(options.provider)
+    try:
+        return ort.InferenceSession(os.fspath(path), sess_options=so or ort_session_options(options), providers=[provider])
+    except Exception as exc:  # onnxruntime raises several unrelated types for bad graphs
+        raise ModelError(f"onnxruntime cannot load {path.name}: {first_line(exc)}") from None
 
 
 def output_shape_problem(actual: tuple[int, ...], card: ModelCard) -> str | None:
