@@ -32,6 +32,7 @@ class FrameResults:
     frame: Frame
     results: tuple[SegmentationResult, ...]
     completed_at: float
+    worker: int = -1  # the index of the worker thread that ran the models (-1: not from a worker)
 
 
 @dataclass(slots=True)
@@ -173,8 +174,9 @@ class Pipeline:
             self._frames.close()
 
     def _worker_loop(self) -> None:
+        worker = int(threading.current_thread().name.rsplit("-", 1)[1])
         if self.workers <= (os.cpu_count() or 1) and os.environ.get("SEGVIEW_PIN_WORKERS", "1") != "0":
-            _pin_to_core(int(threading.current_thread().name.rsplit("-", 1)[1]))
+            _pin_to_core(worker)
         try:
             while True:
                 try:
@@ -183,7 +185,7 @@ class Pipeline:
                     break
                 picked_at = time.perf_counter()
                 results = tuple(self._segment(session, frame, picked_at) for session in self.sessions)
-                bundle = FrameResults(frame, results, time.perf_counter())
+                bundle = FrameResults(frame, results, time.perf_counter(), worker)
                 if not self._results.put(bundle):
                     break
                 if self._count_processed():

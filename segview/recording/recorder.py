@@ -46,8 +46,8 @@ from segview.recording.session_file import (
 )
 from segview.types import StageTimings
 
-# (frame index, model, seconds since start, then TIMING_COLUMNS in order)
-_Row = tuple[int, str, float, float, float, float, float, float, float]
+# (frame index, model, seconds since start, then TIMING_COLUMNS in order, worker index, captured seconds since start)
+_Row = tuple[int, str, float, float, float, float, float, float, float, int, float]
 
 MIN_RATE_SPAN_S = 0.5
 
@@ -130,8 +130,9 @@ class SessionRecorder:
         if self._failed or self._stopping:
             return
         t = bundle.completed_at - self._t0
+        captured = bundle.frame.captured_at - self._t0  # with the worker, places the stages on a timeline (trace_export)
         rows = [
-            (bundle.frame.index, r.model, t, *(getattr(r.timings, c) for c in TIMING_COLUMNS))
+            (bundle.frame.index, r.model, t, *(getattr(r.timings, c) for c in TIMING_COLUMNS), bundle.worker, captured)
             for r in bundle.results
         ]
         with self._lock:
@@ -291,18 +292,24 @@ class _Columns:
         self.frame = array.array("q")
         self.t = array.array("d")
         self.timings = {c: array.array("d") for c in TIMING_COLUMNS}
+        self.worker = array.array("q")
+        self.captured = array.array("d")
 
     def append(self, row: _Row) -> None:
         self.frame.append(row[0])
         self.t.append(row[2])
-        for c, v in zip(TIMING_COLUMNS, row[3:]):
+        for c, v in zip(TIMING_COLUMNS, row[3 : 3 + len(TIMING_COLUMNS)]):
             self.timings[c].append(v)
+        self.worker.append(row[-2])
+        self.captured.append(row[-1])
 
     def rows(self) -> FrameRows:
         return FrameRows(
             np.frombuffer(self.frame, dtype=np.int64).copy(),
             np.frombuffer(self.t, dtype=np.float64).copy(),
             {c: np.frombuffer(v, dtype=np.float64).copy() for c, v in self.timings.items()},
+            np.frombuffer(self.worker, dtype=np.int64).copy(),
+            np.frombuffer(self.captured, dtype=np.float64).copy(),
         )
 
 
@@ -330,8 +337,9 @@ def _csv_text(rows: list[_Row]) -> str:
         return ""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for frame, model, t, *timings in rows:
-        writer.writerow([frame, model, f"{t:.4f}", *(f"{v:.3f}" for v in timings)])
+    for frame, model, t, *timings, worker, captured in rows:
+        # Microseconds for the capture time: the trace lays stages out from it.
+        writer.writerow([frame, model, f"{t:.4f}", *(f"{v:.3f}" for v in timings), worker, f"{captured:.6f}"])
     return out.getvalue()
 
 

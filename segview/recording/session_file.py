@@ -35,26 +35,44 @@ SECONDS_FILE = "seconds.jsonl"
 SUMMARY_FILE = "summary.json"
 
 TIMING_COLUMNS = (*StageTimings.STAGES, "end_to_end_ms")
-FRAME_COLUMNS = ("frame", "model", "t_s", *TIMING_COLUMNS)
+# Sessions recorded before the timeline traces lack the last two columns (which worker ran the frame,
+# and when capture handed it over, seconds since the start); they still read, with those unknown.
+LEGACY_FRAME_COLUMNS = ("frame", "model", "t_s", *TIMING_COLUMNS)
+FRAME_COLUMNS = (*LEGACY_FRAME_COLUMNS, "worker", "captured_s")
 
 
 @dataclass(frozen=True, slots=True)
 class FrameRows:
-    """One model's per-frame rows as columns; ``t_s`` is when the frame finished, seconds since the start."""
+    """One model's per-frame rows as columns; ``t_s`` is when the frame finished, seconds since the start.
+
+    ``worker`` (the pipeline worker's index, -1 unknown) and ``captured_s`` (when capture handed the
+    frame over, seconds since the start, NaN unknown) are None for sessions recorded before they existed.
+    """
 
     frame: np.ndarray
     t_s: np.ndarray
     timings_ms: dict[str, np.ndarray]
+    worker: np.ndarray | None = None
+    captured_s: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
 
     @classmethod
-    def from_lists(cls, frame: list[int], t_s: list[float], timings: Mapping[str, list[float]]) -> FrameRows:
+    def from_lists(
+        cls,
+        frame: list[int],
+        t_s: list[float],
+        timings: Mapping[str, list[float]],
+        worker: list[int] | None = None,
+        captured_s: list[float] | None = None,
+    ) -> FrameRows:
         return cls(
             np.asarray(frame, dtype=np.int64),
             np.asarray(t_s, dtype=np.float64),
             {c: np.asarray(timings[c], dtype=np.float64) for c in TIMING_COLUMNS},
+            None if worker is None else np.asarray(worker, dtype=np.int64),
+            None if captured_s is None else np.asarray(captured_s, dtype=np.float64),
         )
 
 

@@ -17,6 +17,7 @@ from segview.errors import SegviewError
 from segview.recording.session_file import (
     FRAME_COLUMNS,
     FRAMES_FILE,
+    LEGACY_FRAME_COLUMNS,
     MACHINE_FILE,
     SECONDS_FILE,
     SETTINGS_FILE,
@@ -128,7 +129,7 @@ def read_frames(path: Path) -> dict[str, FrameRows]:
 
 
 def _read_frames(path: Path, problems: list[str]) -> dict[str, FrameRows]:
-    columns: dict[str, tuple[list[int], list[float], dict[str, list[float]]]] = {}
+    columns: dict[str, tuple[list[int], list[float], dict[str, list[float]], list[int], list[float]]] = {}
     damaged = replaced = 0
     try:
         # Bytes that are not UTF-8 become U+FFFD: the rows around them still read.
@@ -137,36 +138,49 @@ def _read_frames(path: Path, problems: list[str]) -> dict[str, FrameRows]:
             header = next(reader, None)
             if header is None:
                 return {}
-            if tuple(header) != FRAME_COLUMNS:
+            if tuple(header) not in (FRAME_COLUMNS, LEGACY_FRAME_COLUMNS):
                 raise SegviewError(f"{path} is not a segview frames file (its columns are {', '.join(header)})")
+            width = len(header)
             pending = 0  # a bad row counts as damage only if a row follows it (else it is the torn last line)
             for row in reader:
                 replaced += any("\ufffd" in cell for cell in row)
-                parsed = _frame_row(row)
+                parsed = _frame_row(row, width)
                 if parsed is None:
                     pending += 1
                     continue
                 damaged, pending = damaged + pending, 0
-                model, index, t, values = parsed
-                frame, times, timings = columns.setdefault(model, ([], [], {c: [] for c in TIMING_COLUMNS}))
+                model, index, t, values, worker, captured = parsed
+                frame, times, timings, workers, captures = columns.setdefault(
+                    model, ([], [], {c: [] for c in TIMING_COLUMNS}, [], [])
+                )
                 frame.append(index)
                 times.append(t)
                 for c, v in zip(TIMING_COLUMNS, values):
                     timings[c].append(v)
+                workers.append(worker)
+                captures.append(captured)
     except (OSError, csv.Error) as exc:
         raise SegviewError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if replaced:
         problems.append(f"{path.name} is not valid UTF-8 in {replaced} row(s); unreadable bytes were replaced")
     if damaged:
         problems.append(f"{path.name}: {damaged} damaged row(s) skipped")
-    return {model: FrameRows.from_lists(*cols) for model, cols in columns.items()}
+    legacy = width == len(LEGACY_FRAME_COLUMNS)
+    return {
+        model: FrameRows.from_lists(frame, t, timings, None if legacy else workers, None if legacy else captures)
+        for model, (frame, t, timings, workers, captures) in columns.items()
+    }
 
 
-def _frame_row(row: list[str]) -> tuple[str, int, float, list[float]] | None:
-    if len(row) != len(FRAME_COLUMNS):
+def _frame_row(row: list[str], width: int) -> tuple[str, int, float, list[float], int, float] | None:
+    """One row's values; the worker (-1) and capture time (NaN) are unknown in a legacy row."""
+    if len(row) != width:
         return None
+    timing_end = 3 + len(TIMING_COLUMNS)
     try:
-        return row[1], int(row[0]), float(row[2]), [float(v) for v in row[3:]]
+        values = [float(v) for v in row[3:timing_end]]
+        worker, captured = (int(row[timing_end]), float(row[timing_end + 1])) if width > timing_end else (-1, float("nan"))
+        return row[1], int(row[0]), float(row[2]), values, worker, captured
     except ValueError:
         return None
 
