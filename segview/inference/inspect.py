@@ -216,3 +216,24 @@ def describe_model(path: Path) -> ModelCard:
 
 def _fmt(dims: list[int | None]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+# Public names for the helpers above, for readers of a graph outside this module (segview inspect).
+def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """The graph's inputs that are not initializers: what a caller must feed."""
+    return _graph_inputs(model)
+
+
+def tensor_dims(value_info: onnx.ValueInfoProto) -> list[int | None]:
+    """Fixed dims as ints, symbolic or unknown ones as None."""
+    return _dims(value_info)
+
+
+def activation_op(model: onnx.ModelProto, tensor: str) -> str:
+    """The op that gives ``tensor`` its values, looking back through value-preserving ops ('' if none)."""
+    return _activation_op(model, tensor)
+
+
+def output_kind_from_graph(model: onnx.ModelProto, output_name: str, channels: int) -> OutputKind:
+    """The output kind the graph's last activation implies (what infer_card would say)."""
+    return _output_kind(model, output_name, channels)
