@@ -25,7 +25,7 @@ _QUANTIZER = re.compile(r"(_quant\w*|_QuantizeLinear|_DequantizeLinear|_output_q
 _FAMILY = re.compile(r"^(QLinear|Fused|Dynamic)|(Integer|Nhwc)$")
 # onnxruntime's names for a float op's kernels: its NCHWc Resize is "Upsample".
 _ALIASES = {"Upsample": "Resize"}
-_PLUMBING = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Cast", "ReorderInput", "ReorderOutput", "Transpose"}
+_PLUMBING = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "ReorderInput", "ReorderOutput", "Transpose"}
 
 
 @dataclass
@@ -109,7 +109,9 @@ class GraphIndex:
         its plumbing (QuantizeLinear, Cast) keeps its own, so the diff shows it as the int8 model's extra.
         """
         name = _REWRITE.sub("", profiled_name)
-        if name not in self.nodes:
+        # A fused node may carry its output tensor's name rather than a node's.
+        name = name if name in self.nodes else self.producer.get(name, "")
+        if not name:
             return ""
         family = op_family(op_type)
         if family in _PLUMBING:
