@@ -45,6 +45,7 @@ from segview.errors import SegviewError
 from segview.inference.registry import ModelRegistry, default_search_dirs
 from segview.ui import measure_hold
 from segview.ui.compress_steps import ModelStepsPage, StepOptionsForm, WizardPage
+from segview.ui.speed_hint import SpeedHintLine
 
 if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, not when the wizard opens
     from segview.compress.calibration import CalibrationSpec
@@ -331,6 +332,8 @@ class CompressWizard(QDialog):
         self.registry = registry
         self.window_ref = window
         self.steps_page = ModelStepsPage(registry)
+        # "On this CPU: ... int8 will make it smaller, not faster": from a profile of the chosen model, off the GUI thread.
+        self.speed_hint = SpeedHintLine(self.steps_page, getattr(window, "engine", None), window)
         self.data_page = DataPage(capture_source=(lambda: window.engine) if window is not None else None)
         self.targets_page = TargetsPage()
         self.run_page = RunPage()

@@ -216,10 +216,13 @@ class StudioWindow(QMainWindow):
         self.compress_action = QAction("Compress…", self)
         self.compress_action.setToolTip("Compress a model (FP16, INT8, pruning, weight sharing) in the background and compare it with the original")
         self.compress_action.triggered.connect(self.open_compress)
+        self.profile_action = QAction("Profile…", self)
+        self.profile_action.setToolTip("Where a model's time goes, operator by operator, and the diff of two models (the studio pauses meanwhile)")
+        self.profile_action.triggered.connect(self.open_profile)
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action, self.compress_action):
+        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action, self.compress_action, self.profile_action):
             bar.addAction(action)
         # Screenshot, Record video, Full screen, drag and drop (segview.ui.demo_actions).
         self.demo = DemoActions(self, bar)
@@ -412,6 +415,18 @@ class StudioWindow(QMainWindow):
             self._compress_wizard.reopen()  # one wizard per window: the fields of its last use are kept
         self._compress_wizard.show()
         return self._compress_wizard
+
+    @reports_problems("Opening Profile", failed=None)
+    def open_profile(self):
+        """The Profile view (imported on first use); one per window, its last profile kept."""
+        from segview.ui.profile_view import ProfileView
+
+        if getattr(self, "_profile_view", None) is None:
+            self._profile_view = ProfileView(self, parent=self)
+        self._profile_view.refresh_models()
+        self._profile_view.show()
+        self._profile_view.raise_()
+        return self._profile_view
 
     @reports_problems("Opening Sessions", failed=None)
     def _on_open_session(self):
