@@ -94,7 +94,8 @@ def test_profile_lists_every_node_once_with_shares_summing_to_one(tmp_path, fram
     assert len(profile.nodes) == len(graph_nodes)
     assert sum(n.share for n in profile.nodes) == pytest.approx(1.0)
     assert [n.median_ms for n in profile.nodes] == sorted((n.median_ms for n in profile.nodes), reverse=True)
-    assert all(n.p90_ms >= n.median_ms > 0 for n in profile.nodes)
+    # onnxruntime times kernels in whole microseconds: a tiny node may read 0.
+    assert all(n.p90_ms >= n.median_ms >= 0 for n in profile.nodes)
     scale = next(n for n in profile.nodes if n.graph_node == "scale")
     assert scale.input_shapes == (f"float[1,3,{SIZE},{SIZE}]", "float[1,3,1,1]")
     by_type = profile.by_op_type()
@@ -132,7 +133,7 @@ def test_diff_matches_int8_convs_with_their_float_twins(tmp_path, frames):
         assert matched[key].delta_ms == pytest.approx(matched[key].other_ms - matched[key].base_ms)
     # The quantizer's own nodes have no float twin: rows of the int8 side only.
     quantize = [r for r in diff.rows if "QuantizeLinear" in r.op_type]
-    assert quantize and all(r.base_ms is None and r.other_ms > 0 for r in quantize)
+    assert quantize and all(r.base_ms is None and r.other_ms >= 0 for r in quantize)
     assert [abs(r.delta_ms) for r in diff.rows] == sorted((abs(r.delta_ms) for r in diff.rows), reverse=True)
     conv = next(t for t in diff.op_types if t.op_type == "Conv")
     assert conv.base_count == 3 and conv.other_count == 3
@@ -190,3 +191,16 @@ def test_cli_model_onnxruntime_cannot_load_is_one_line(tmp_path):
     proc = run_segview("profile", "--model", path, "--runs", 2, "--frames", 2)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "custom" in proc.stderr
+
+
+def test_profile_file_is_written_privately_and_removed(tmp_path, frames, monkeypatch):
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.chdir(tmp_path)
+    profile_model(_entry(elementwise_model(tmp_path / "m.onnx")), frames, runs=2, warmup=1)
+    assert list(scratch.iterdir()) == []
+    # Only the model's card: no onnxruntime_profile_*.json in the working folder either.
+    assert [p.name for p in tmp_path.glob("*.json")] == ["m.json"]
