@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="demo", help="frames to run on: demo (default), file:PATH or PATH, folder:PATH, camera:N")
     p.add_argument("--frames", type=whole(1, 1000), default=20, metavar="N", help="frames read from the source and cycled through the runs (default 20)")
     p.add_argument("--threads", type=whole(1, MAX_THREADS), default=1, help="threads inside one run (default 1)")
-    p.add_argument("--runs", type=whole(1, 100_000), default=100, metavar="N", help=f"profiled runs per model, after {WARMUP_RUNS} warm-up runs (default 100)")
+    p.add_argument("--runs", type=whole(1, 5000), default=100, metavar="N", help=f"profiled runs per model, after {WARMUP_RUNS} warm-up runs (default 100)")
     p.add_argument("--top", type=whole(1, 10_000), default=15, metavar="K", help="rows shown per table (default 15)")
     p.add_argument("--provider", default="cpu", help="onnxruntime execution provider (default cpu)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the profiles (and diffs) as JSON")
