@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from segview.ui.palette import MODEL_COLOURS, NEUTRAL, RGB, SERIES_COLOURS, STAGE_COLOURS
 
 TOP_NODES = 15  # the operators the view draws; a profile's others are summed in its op types
-LABEL_CHARS = 34  # longer node names are shortened on the axis (the tooltip of the table holds all)
+LABEL_CHARS = 40  # longer node names are shortened on the axis (the tooltip of the table holds all)
 FASTER: RGB = MODEL_COLOURS[0]  # blue
 SLOWER: RGB = MODEL_COLOURS[3]  # vermillion
 OP_TYPE_COLOURS: tuple[RGB, ...] = (*STAGE_COLOURS.values(), *SERIES_COLOURS[:2])
@@ -58,7 +58,7 @@ class OpTypeColours:
 class BarChart(QWidget):
     """A titled horizontal bar chart, first row on top; ``bars`` holds what it draws (tests read it)."""
 
-    def __init__(self, title: str = "", *, axis_width: int = 230) -> None:
+    def __init__(self, title: str = "", *, axis_width: int = 280) -> None:
         super().__init__()
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
@@ -69,6 +69,7 @@ class BarChart(QWidget):
         left.setWidth(axis_width)
         left.setStyle(tickFont=_FONT)
         self.plot.getAxis("bottom").setStyle(tickFont=_FONT)
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # "ms (x0.001)" reads worse than 0.2 ms
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -79,7 +80,8 @@ class BarChart(QWidget):
     def set_title(self, title: str) -> None:
         self.plot.setTitle(f"<span style='font-size:9pt'>{title}</span>" if title else None)
 
-    def set_bars(self, bars: list[Bar], *, unit: str = "ms") -> None:
+    def set_bars(self, bars: list[Bar], *, unit: str = "ms", diverging: bool = False) -> None:
+        """``diverging``: bars either side of zero (a diff); each one's figures then sit on the other side, in its row's empty half."""
         for item in self._items:
             self.plot.removeItem(item)
         self._items = []
@@ -89,15 +91,16 @@ class BarChart(QWidget):
         ys = [count - 1 - i for i in range(count)]  # the first row on top
         self.plot.getAxis("left").setTicks([[(y, short(b.label)) for y, b in zip(ys, bars)]])
         for y, bar in zip(ys, bars):
-            self._add_bar(y, bar)
-        self._fit(count)
+            self._add_bar(y, bar, diverging)
+        self._fit_diverging(count) if diverging else self._fit(count)
 
-    def _add_bar(self, y: float, bar: Bar) -> None:
+    def _add_bar(self, y: float, bar: Bar, diverging: bool) -> None:
         x0 = min(0.0, bar.value)
         item = pg.BarGraphItem(x0=[x0], y=[y], width=[abs(bar.value)], height=BAR_HEIGHT, brush=pg.mkBrush(bar.colour), pen=pg.mkPen(None))
-        text = pg.TextItem(bar.text, color=(40, 44, 52), anchor=(0, 0.5) if bar.value >= 0 else (1, 0.5))
+        right_of = bar.value >= 0 if not diverging else bar.value < 0
+        text = pg.TextItem(bar.text, color=(40, 44, 52), anchor=(0, 0.5) if right_of else (1, 0.5))
         text.setFont(_FONT)
-        text.setPos(bar.value, y)
+        text.setPos(0.0 if diverging else bar.value, y)
         for it in (item, text):
             self.plot.addItem(it)
             self._items.append(it)
@@ -111,11 +114,17 @@ class BarChart(QWidget):
         self.plot.setXRange(left, right, padding=0)
         self.plot.setYRange(-0.6, max(count, 1) - 0.4, padding=0)
 
+    def _fit_diverging(self, count: int) -> None:
+        """Zero in the middle: each half holds the longest bar on its side or the figures of the other side's bars."""
+        reach = max((abs(b.value) for b in self.bars), default=0.0) or 1.0
+        self.plot.setXRange(-1.05 * reach, 1.05 * reach, padding=0)
+        self.plot.setYRange(-0.6, max(count, 1) - 0.4, padding=0)
+
 
 def node_bars(profile, colours: OpTypeColours, limit: int = TOP_NODES) -> list[Bar]:
-    """The profile's slowest nodes, slowest first, coloured by op type."""
+    """The profile's slowest nodes, slowest first, coloured by op type; named as in the ONNX file where onnxruntime's name derives from one."""
     return [
-        Bar(f"{n.name} ({n.op_type})", n.median_ms, f"{n.median_ms:.3f} ms · {n.share:.0%}", colours(n.op_type))
+        Bar(f"{n.graph_node or n.name} ({n.op_type})", n.median_ms, f"{n.median_ms:.3f} ms · {n.share:.0%}", colours(n.op_type))
         for n in profile.nodes[:limit]
     ]
 
@@ -132,7 +141,7 @@ def delta_bars(rows, limit: int = TOP_NODES) -> list[Bar]:
     """Rows of (label, base_ms, other_ms, delta_ms), largest change first: blue where faster, vermillion where slower."""
     bars = []
     for label, base, other, delta in list(rows)[:limit]:
-        text = f"{delta:+.3f} ms ({_ms(base)} → {_ms(other)})"
+        text = f"{delta:+.3f} ({_ms(base)} → {_ms(other)})"
         bars.append(Bar(label, delta, text, FASTER if delta < 0 else SLOWER))
     return bars
 

@@ -41,7 +41,8 @@ def overhead_line(profile) -> str:
             f"{profile.node_sum_median_ms:.3f} ms; the other {profile.overhead():.0%} is onnxruntime's own work between kernels.")
     cost = profile.profiling_cost()
     if cost is not None:
-        text += f" Without the profiler a run takes {profile.unprofiled_median_ms:.3f} ms (the profiler adds {cost:+.0%})."
+        effect = f"the profiler adds {cost:.0%}" if cost >= 0 else f"profiled runs were {-cost:.0%} faster: the machine's noise"
+        text += f" Without the profiler a run takes {profile.unprofiled_median_ms:.3f} ms ({effect})."
     return text
 
 
@@ -59,8 +60,8 @@ class ProfileTab(QWidget):
     def __init__(self, colours: OpTypeColours) -> None:
         super().__init__()
         self.colours = colours
-        self.nodes_chart = BarChart(axis_width=250)
-        self.types_chart = BarChart(axis_width=150)
+        self.nodes_chart = BarChart()
+        self.types_chart = BarChart(axis_width=170)
         split = QSplitter()
         split.addWidget(self.nodes_chart)
         split.addWidget(self.types_chart)
@@ -71,6 +72,8 @@ class ProfileTab(QWidget):
         layout.addWidget(split)
 
     def show_profile(self, profile) -> None:
+        for op_type, *_ in profile.by_op_type():
+            self.colours(op_type)  # the costliest op types get the distinct colours, the rest share grey
         shown = min(TOP_NODES, len(profile.nodes))
         self.nodes_chart.set_title(f"Top {shown} of {len(profile.nodes)} operators, median ms · share of the run")
         self.nodes_chart.set_bars(node_bars(profile, self.colours))
@@ -85,8 +88,8 @@ class DiffTab(QWidget):
         super().__init__()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        self.nodes_chart = BarChart(axis_width=250)
-        self.types_chart = BarChart(axis_width=150)
+        self.nodes_chart = BarChart()
+        self.types_chart = BarChart(axis_width=170)
         split = QSplitter()
         split.addWidget(self.nodes_chart)
         split.addWidget(self.types_chart)
@@ -101,10 +104,10 @@ class DiffTab(QWidget):
         self.summary.setText(diff_line(diff, base, other))
         rows = [(f"{r.key} ({r.op_type})", r.base_ms, r.other_ms, r.delta_ms) for r in diff.rows]
         self.nodes_chart.set_title(f"Largest changes of {len(diff.rows)} nodes, ms ({base.model} → {other.model})")
-        self.nodes_chart.set_bars(delta_bars(rows))
+        self.nodes_chart.set_bars(delta_bars(rows), diverging=True)
         types = [(f"{t.op_type} ×{t.base_count}→{t.other_count}", t.base_ms, t.other_ms, t.delta_ms) for t in diff.op_types]
         self.types_chart.set_title("By op type (int8 kernels counted as their float op)")
-        self.types_chart.set_bars(delta_bars(types))
+        self.types_chart.set_bars(delta_bars(types), diverging=True)
 
 
 class ProfileView(QDialog):
@@ -208,7 +211,7 @@ class ProfileView(QDialog):
         self.status.setText(f"Profiled on frames from {outcome.frames_from}: {profiles[0].runs} runs of each model after "
                             f"{self.runner.last_warmup} warm-up runs, {profiles[0].threads} thread(s).")
         self.pause_note.setText(self._pause_text(outcome))
-        self.overhead.setText("<br>".join(html.escape(overhead_line(p)) for p in profiles))
+        self.overhead.setText("<br>".join(html.escape(overhead_line(p), quote=False) for p in profiles))
         self._fill_tabs(outcome)
 
     def _fill_tabs(self, outcome: ProfileOutcome) -> None:

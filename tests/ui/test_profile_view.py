@@ -61,7 +61,7 @@ def test_the_view_draws_a_bar_for_every_top_node_of_the_running_model(qtbot, pla
     top = profile.nodes[:TOP_NODES]
     assert profile.model == "tiny" and profile.runs == RUNS and len(top) >= 5
     chart = view.tab_a.nodes_chart
-    assert [bar.label for bar in chart.bars] == [f"{n.name} ({n.op_type})" for n in top]
+    assert [bar.label for bar in chart.bars] == [f"{n.graph_node or n.name} ({n.op_type})" for n in top]
     assert [bar.value for bar in chart.bars] == [n.median_ms for n in top]
     assert drawn_bars(chart) == len(top)
     types = view.tab_a.types_chart
