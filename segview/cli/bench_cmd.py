@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from segview.bench import BenchOptions, BenchReport, run_bench
 from segview.bench_rounds import SequentialReport, Spread, run_sequential
-from segview.cli.numbers import MAX_FRAMES, MAX_WORKERS, seconds, whole
-from segview.cli.options import add_runtime_options, default_model_list, refuse_twin_models
+from segview.bench_sweep import Setting, SweepReport, run_sweep, sweep_grid
+from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, MAX_WORKERS, seconds, whole
+from segview.cli.options import default_model_list, refuse_twin_models
 from segview.cli.progress import ProgressBar
 from segview.cli.table import print_table
 from segview.errors import SegviewError
@@ -36,23 +38,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     length.add_argument("--frames", type=whole(1, MAX_FRAMES), default=None, metavar="N", help=f"frames to measure after warm-up, per model run (default {DEFAULT_FRAMES})")
     length.add_argument("--duration", type=seconds(), default=None, metavar="S", help="or: seconds to measure after warm-up, per model run")
     p.add_argument("--warmup", type=whole(0, 100_000), default=20, metavar="N", help="frames run first and not measured, per model run (default 20)")
-    p.add_argument("--workers", type=whole(1, MAX_WORKERS), default=None, metavar="N", help="frames in flight at once (default: number of cores)")
+    p.add_argument("--workers", type=listed(whole(1, MAX_WORKERS)), default=None, metavar="N[,N...]", help="frames in flight at once (default: number of cores); a list sweeps")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
-    add_runtime_options(p)
+    # add_runtime_options' two, taking lists here: several values sweep the grid (segview.bench_sweep).
+    p.add_argument("--provider", type=listed(str), default=("cpu",), metavar="P[,P...]", help="onnxruntime execution provider: cpu (default), cuda, ... (see 'segview providers'); a list sweeps")
+    p.add_argument("--threads", type=listed(whole(1, MAX_THREADS)), default=None, metavar="N[,N...]", help="threads inside one model run (default: cores / workers); a list sweeps")
+    p.add_argument("--engine", type=listed(str), default=("ort",), metavar="E[,E...]", help="ort (onnxruntime, default) or openvino where installed; a list sweeps")
     p.set_defaults(handler=run)
 
 
+def listed(one: Callable[[str], object]) -> Callable[[str], tuple]:
+    """'1,2' -> (1, 2), each item checked by ``one``; a single value is a one-item tuple."""
+
+    def convert(text: str) -> tuple:
+        items = [t.strip() for t in text.split(",")]
+        if not all(items):
+            raise argparse.ArgumentTypeError(f"{text!r} has an empty item; give values separated by commas")
+        return tuple(one(t) for t in items)
+
+    convert.__name__ = "comma-separated list"
+    return convert
+
+
+def _grid(args: argparse.Namespace) -> list[Setting] | None:
+    """The settings to sweep, or None for one setting (bench as it always ran)."""
+    axes = (args.engine, args.provider, args.workers or (None,), args.threads or (None,))
+    if all(len(axis) == 1 for axis in axes) and args.engine[0].lower() in ("ort", "onnxruntime"):
+        return None
+    return sweep_grid(*axes)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.rounds is not None and not args.sequential:
-        raise SegviewError("--rounds applies to --sequential runs")
+    grid = _grid(args)
+    if args.rounds is not None and not args.sequential and grid is None:
+        raise SegviewError("--rounds applies to --sequential runs and sweeps")
     options = BenchOptions(
         source=args.source,
         models=default_model_list(args.models),
         frames=args.frames or DEFAULT_FRAMES,
         warmup=args.warmup,
-        provider=args.provider,
-        workers=args.workers,
-        threads=args.threads,
+        provider=args.provider[0],
+        workers=args.workers[0] if args.workers else None,
+        threads=args.threads[0] if args.threads else None,
         duration_s=args.duration,
         rounds=args.rounds or DEFAULT_ROUNDS,
     )
@@ -60,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
     refuse_twin_models(registry, options.models)
     progress = ProgressBar("bench", unit="s" if args.duration is not None else "frames")
     try:
-        report = (run_sequential if args.sequential else run_bench)(options, registry, progress=progress)
+        if grid is not None:
+            report = run_sweep(options, grid, registry, progress=progress)
+        else:
+            report = (run_sequential if args.sequential else run_bench)(options, registry, progress=progress)
     finally:
         progress.close()
     if args.json is not None:
@@ -68,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if not report.measured_anything():
         # No table of nan rows: the reason alone.
         raise SegviewError(report.problem or "nothing was measured: the source gave fewer than two frames after warm-up")
-    (print_rounds if args.sequential else print_report)(report)
+    (print_sweep if grid is not None else print_rounds if args.sequential else print_report)(report)
     for warning in report.warnings:
         print(f"segview: warning: {warning}", file=sys.stderr)
     if report.problem:
@@ -124,3 +154,21 @@ def _spread(s: Spread, digits: int) -> str:
 
 def _num(value: float, digits: int) -> str:
     return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def print_sweep(report: SweepReport) -> None:
+    """Per model, one row per setting: median FPS across rounds and its ratio to the best; then the fastest."""
+    s = report.settings
+    length = f"{s['duration_s']:g} s" if "duration_s" in s else f"{s['frames']} frames"
+    print(f"source {report.source}  sweep of {len(report.grid)} settings, each model alone, {len(report.orders)} round(s), order alternating  {length} after {s['warmup_frames']} warm-up")
+    for model in report.models:
+        best = report.fastest(model)
+        best_fps = report.median_fps(model, best) if best is not None else math.nan
+        rows = []
+        for i, cell in enumerate(report.grid):
+            median = report.median_fps(model, i)
+            rows.append([cell.engine, cell.provider, cell.workers, report.threads_used[i], _num(median, 1), _num(median / best_fps, 2), len(report.fps[model][i])])
+        print(model)
+        print_table(["engine", "provider", "workers", "threads", "FPS median", "x best", "rounds"], rows)
+        if best is not None:
+            print(f"fastest for {model} here: {report.label(best)} ({best_fps:.1f} FPS median)")

@@ -1,0 +1,137 @@
+"""``segview bench --threads 1,2 --workers 1,2 --provider cpu --engine ort,openvino``: which setting is
+fastest for each model on this machine.
+
+Each setting (engine x provider x workers x threads) runs each model alone on a freshly opened
+source, as ``--sequential`` does (segview.bench.measure); the settings' order alternates across
+rounds (ABC, CBA, ABC, ...) so drift falls on all of them, and each is summarised by its median FPS
+across rounds, compared with the best median.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from segview.bench import BenchOptions, Prepared, Progress, measure
+from segview.bench_rounds import round_order
+from segview.inference.engines import get_engine
+from segview.inference.registry import ModelRegistry
+from segview.metrics.process import machine_info
+from segview.metrics.stats import rounded
+from segview.pipeline.pipeline import default_workers, threads_per_session
+from segview.sources.spec import parse_source
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One cell of the grid; ``threads`` None: the pipeline's default (cores / workers)."""
+
+    engine: str
+    provider: str
+    workers: int
+    threads: int | None
+
+    def label(self, threads_used: int) -> str:
+        threads = f"{threads_used}" if self.threads else f"{threads_used} (default)"
+        return f"{self.engine} {self.provider} {self.workers} worker(s) x {threads} thread(s)"
+
+
+def sweep_grid(engines: Sequence[str], providers: Sequence[str], workers: Sequence[int | None], threads: Sequence[int | None]) -> list[Setting]:
+    return [Setting(e, p, w or default_workers(), t) for e, p, w, t in itertools.product(engines, providers, workers, threads)]
+
+
+@dataclass(slots=True)
+class SweepReport:
+    source: str
+    source_fps: float | None
+    models: list[str]
+    grid: list[Setting]
+    threads_used: list[int]
+    # fps[model][cell]: one figure per round in which that cell ran.
+    fps: dict[str, list[list[float]]]
+    orders: list[list[int]]
+    frames: dict[str, list[list[int]]]
+    settings: dict[str, object]
+    machine: dict[str, object] = field(default_factory=machine_info)
+    problem: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def median_fps(self, model: str, cell: int) -> float:
+        values = [v for v in self.fps[model][cell] if not math.isnan(v)]
+        return statistics.median(values) if values else math.nan
+
+    def fastest(self, model: str) -> int | None:
+        """The cell with the highest median FPS for ``model`` (None if nothing was measured)."""
+        medians = [(self.median_fps(model, i), i) for i in range(len(self.grid))]
+        measured = [(m, i) for m, i in medians if not math.isnan(m)]
+        return max(measured)[1] if measured else None
+
+    def measured_anything(self) -> bool:
+        return any(self.fastest(m) is not None for m in self.models)
+
+    def label(self, cell: int) -> str:
+        return self.grid[cell].label(self.threads_used[cell])
+
+    def as_dict(self) -> dict[str, object]:
+        models = []
+        for m in self.models:
+            best = self.fastest(m)
+            best_fps = self.median_fps(m, best) if best is not None else math.nan
+            cells = [
+                {"engine": s.engine, "provider": s.provider, "workers": s.workers, "threads": self.threads_used[i], "threads_default": s.threads is None,
+                 "fps_per_round": [rounded(v) for v in self.fps[m][i]], "frames_per_round": self.frames[m][i],
+                 "fps_median": rounded(self.median_fps(m, i)), "ratio_to_best": rounded(self.median_fps(m, i) / best_fps)}
+                for i, s in enumerate(self.grid)
+            ]
+            models.append({"model": m, "cells": cells, "fastest": None if best is None else self.label(best)})
+        return {"mode": "sweep", "source": {"name": self.source, "fps": self.source_fps}, "models": models, "round_orders": self.orders,
+                "settings": self.settings, "machine": self.machine, "problem": self.problem, "warnings": self.warnings}
+
+
+def _prepare_cells(options: BenchOptions, grid: list[Setting], registry: ModelRegistry) -> list[Prepared]:
+    """Every session of every cell opened before any run, so a bad model, provider or engine fails first."""
+    entries = [registry.resolve(ref) for ref in options.models]
+    spec = parse_source(options.source)
+    cells = []
+    for s in grid:
+        engine = get_engine(s.engine)
+        threads = s.threads or threads_per_session(s.workers)
+        sessions = [engine.make_session(e.path, e.card, threads, s.provider) for e in entries]
+        cells.append(Prepared(sessions, spec, s.workers, threads))
+    return cells
+
+
+def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistry, progress: Progress | None = None) -> SweepReport:
+    cells = _prepare_cells(options, grid, registry)
+    names = [s.name for s in cells[0].sessions]
+    fps = {n: [[] for _ in grid] for n in names}
+    frames = {n: [[] for _ in grid] for n in names}
+    runs_total = options.rounds * len(grid) * len(names)
+    total, done, orders = runs_total * options.per_run_total, 0, []
+    first = problem = None
+    for number in range(1, options.rounds + 1):
+        order = round_order(range(len(grid)), number)
+        orders.append(order)
+        for cell in order:
+            for session in (cells[cell].sessions if number % 2 else reversed(cells[cell].sessions)):
+                offset = done * options.per_run_total
+                shifted = None if progress is None else (lambda d, _t, offset=offset: progress(offset + d, total))
+                run = measure(cells[cell], [session], options, shifted)
+                done += 1
+                first = first or run
+                fps[session.name][cell].append(run.models[0].fps)
+                frames[session.name][cell].append(run.models[0].frames)
+                problem = run.problem
+                if problem:
+                    break
+            if problem:
+                break
+        if problem:
+            break
+    length = {"duration_s": options.duration_s} if options.duration_s is not None else {"frames": options.frames}
+    settings = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **length}
+    return SweepReport(first.source, first.source_fps, names, grid, [c.threads for c in cells], fps, orders, frames, settings,
+                       problem=problem, warnings=first.warnings)
