@@ -102,3 +102,16 @@ def test_openvino_gives_onnxruntimes_answer(brightness_model):
     ours = get_engine("ort").make_session(brightness_model, card, threads=1).run(tensor)
     theirs = get_engine("openvino").make_session(brightness_model, card, threads=1).run(tensor)
     np.testing.assert_allclose(theirs, ours, atol=1e-4)
+
+
+def test_providers_lists_onnxruntimes_and_the_engines():
+    import onnxruntime
+
+    proc = run_segview("providers", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for provider in onnxruntime.get_available_providers():
+        assert provider in proc.stdout
+    assert "ort" in proc.stdout and onnxruntime.__version__ in proc.stdout
+    openvino_line = next(line for line in proc.stdout.splitlines() if line.startswith("openvino"))
+    present = importlib.util.find_spec("openvino") is not None
+    assert ("present" in openvino_line) if present else ("pip install openvino" in openvino_line)
