@@ -119,3 +119,15 @@ def test_bad_input_is_one_line(tmp_path, make):
     if make == "not onnx":
         path.write_bytes(b"this is not a model at all")
     assert_one_line_error(run_segview("inspect", path, timeout=60), "bad.onnx")
+
+
+def test_a_card_with_the_wrong_layout_is_named(tmp_path):
+    path = _conv_model(tmp_path / "nhwc.onnx")
+    card = {"name": "nhwc", "input": {"name": "input", "width": SIZE, "height": 3, "layout": "NHWC"}, "output": {"name": "prob", "kind": "sigmoid"}}
+    path.with_suffix(".json").write_text(json.dumps(card))
+    out = tmp_path / "i.json"
+    proc = run_segview("inspect", path, "--json", out, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [d for d in json.loads(out.read_text())["disagreements"] if d.startswith("layout")]
+    assert line == f"layout: the card says NHWC, the graph input [1, 3, {SIZE}, {SIZE}] is NCHW"
+    assert f"card disagrees with the graph: {line}" in proc.stdout
