@@ -6,9 +6,7 @@ import argparse
 from pathlib import Path
 
 from segview.recording.session_file import FRAMES_FILE
-from segview.recording.trace_export import write_trace
-
-TRACE_FILE = "trace.json"
+from segview.recording.trace_export import TRACE_FILE, write_trace
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -32,6 +32,7 @@ from segview.metrics.samplers import is_power_key
 from segview.recording.session_file import FRAMES_FILE, RecordedSession
 from segview.recording.session_reader import load_session
 
+TRACE_FILE = "trace.json"  # the default name, in the session folder (segview trace, the sessions browser)
 PID = 1
 CAPTURE_TID = 1
 WORKER_TID = 100  # + the worker's index

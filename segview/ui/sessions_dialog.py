@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from segview.recording.session_file import RecordedSession
 from segview.recording.session_list import recorded_at
 from segview.recording.session_reader import load_session
+from segview.recording.trace_export import TRACE_FILE, write_trace
 from segview.ui.background import BackgroundTask, run_in_background, wait_for
 from segview.ui.report_child import export_report_in_child
 from segview.ui.session_compare_view import CompareView, FittedTable, fit_height
@@ -75,6 +76,8 @@ class SessionPanel(QWidget):
 
     export_finished = Signal(object)  # the report folder
     export_failed = Signal(str)
+    trace_finished = Signal(object)  # the trace file
+    trace_failed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +85,7 @@ class SessionPanel(QWidget):
         self.report_folder: Path | None = None
         self.export_task: BackgroundTask | None = None
         self.last_export: Path | None = None  # where the latest export wrote, None if it failed
+        self.trace_task: BackgroundTask | None = None
         self.open_url = QDesktopServices.openUrl  # replaced in tests: nothing opens a browser there
         self.head = QLabel("Select a session.")
         self.head.setWordWrap(True)
@@ -99,6 +103,9 @@ class SessionPanel(QWidget):
         self.open_button = QPushButton("Open report")
         self.open_button.setToolTip("Open report.html in the web browser")
         self.open_button.clicked.connect(self.open_report)
+        self.trace_button = QPushButton("Export trace")
+        self.trace_button.setToolTip(f"Write {TRACE_FILE}, the session's timeline for ui.perfetto.dev or chrome://tracing, into its folder")
+        self.trace_button.clicked.connect(self.start_trace_export)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # no steps to count: a moving bar says "working"
         self.busy.setMaximumWidth(140)
@@ -106,7 +113,7 @@ class SessionPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         actions = QHBoxLayout()
-        for widget in (self.export_button, self.open_button, self.busy):
+        for widget in (self.export_button, self.open_button, self.trace_button, self.busy):
             actions.addWidget(widget)
         actions.addWidget(self.status, 1)
         box = QVBoxLayout(self)
@@ -159,7 +166,8 @@ class SessionPanel(QWidget):
         working = self.export_task is not None
         self.export_button.setEnabled(self.session is not None and not working)
         self.open_button.setEnabled(self.report_folder is not None and not working)
-        self.busy.setVisible(working)
+        self.trace_button.setEnabled(self.session is not None and self.trace_task is None)
+        self.busy.setVisible(working or self.trace_task is not None)
 
     def start_export(self) -> BackgroundTask | None:
         """Write the report in the background; ``export_finished``/``export_failed`` say how it went."""
@@ -195,6 +203,33 @@ class SessionPanel(QWidget):
         self.status.setText(f"<span style='{PROBLEM_STYLE}'>Export failed: {message}</span>")
         self._update_buttons()
         self.export_failed.emit(message)
+
+    def start_trace_export(self) -> BackgroundTask | None:
+        """Write the session's trace.json in the background (a long session's JSON takes a while); the status says where."""
+        if self.session is None or self.trace_task is not None:
+            return self.trace_task
+        out = self.session.folder / TRACE_FILE
+        self.status.setText("Writing the trace…")
+
+        def work() -> Path:
+            write_trace(out.parent, out)
+            return out
+
+        self.trace_task = run_in_background(work, self._traced, self._trace_failed, owner=self)
+        self._update_buttons()
+        return self.trace_task
+
+    def _traced(self, out: Path) -> None:
+        self.trace_task = None
+        self.status.setText(f"Trace written to {out} (open it in ui.perfetto.dev or chrome://tracing)")
+        self._update_buttons()
+        self.trace_finished.emit(out)
+
+    def _trace_failed(self, message: str) -> None:
+        self.trace_task = None
+        self.status.setText(f"<span style='{PROBLEM_STYLE}'>Trace export failed: {message}</span>")
+        self._update_buttons()
+        self.trace_failed.emit(message)
 
     def open_report(self) -> bool:
         if self.report_folder is None:
