@@ -4,6 +4,7 @@ import csv
 import json
 from collections import Counter, defaultdict
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 
@@ -174,7 +175,7 @@ def test_op_profile_of_a_real_onnxruntime_run_becomes_a_trace(tmp_path):
     options.enable_profiling = True
     options.profile_file_prefix = str(tmp_path / "ort")
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-    feed = {session.get_inputs()[0].name: factories.np.zeros((1, 3, 32, 32), dtype="float32")}
+    feed = {session.get_inputs()[0].name: np.zeros((1, 3, 32, 32), dtype=np.float32)}
     for _ in range(3):
         session.run(None, feed)
     profile = json.loads(open(session.end_profiling()).read())
