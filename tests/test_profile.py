@@ -163,6 +163,24 @@ def test_cli_round_trip_json_and_csv(tmp_path):
     assert len([r for r in rows if r["section"] == "diff_node"]) == len(data["diffs"][0]["rows"])
 
 
+
+def test_cli_trace_holds_the_measured_runs_of_each_model(tmp_path):
+    base = conv_model(tmp_path / "float.onnx")
+    other = int8_variant(base, tmp_path / "int8.onnx")
+    out_json, out_trace = tmp_path / "p.json", tmp_path / "p.trace.json"
+    proc = run_segview("profile", "--model", base, "--model", other, "--frames", 2, "--runs", 3, "--json", out_json, "--trace", out_trace)
+    assert proc.returncode == 0, proc.stderr
+    events = json.loads(out_trace.read_text())["traceEvents"]
+    names = {e["pid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
+    assert sorted(n.split(" ")[0] for n in names.values()) == ["float", "int8"]
+    profiles = json.loads(out_json.read_text())["profiles"]
+    for pid, profile in zip(sorted(names), profiles):
+        runs = [e for e in events if e.get("pid") == pid and e.get("name") == "model_run"]
+        kernels = [e for e in events if e.get("pid") == pid and e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+        assert len(runs) == 3  # the warm-up runs are left out, as in the tables
+        assert len(kernels) == 3 * len(profile["nodes"])
+        assert all({"ts", "dur", "ph"} <= set(e) for e in kernels)
+
 def test_cli_unwritable_json_is_one_line_and_nothing_written(tmp_path):
     model = elementwise_model(tmp_path / "m.onnx")
     target = tmp_path / "missing" / "p.json"

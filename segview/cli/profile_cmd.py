@@ -18,6 +18,7 @@ from segview.errors import SegviewError
 from segview.fileio import atomic_write_bytes, atomic_write_json
 from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
 from segview.profiling import OpProfile, ProfileDiff, diff_profiles, profile_model
+from segview.recording.trace_export import op_profile_trace
 from segview.sources.spec import open_source
 
 WARMUP_RUNS = 10
@@ -34,12 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default="cpu", help="onnxruntime execution provider (default cpu)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the profiles (and diffs) as JSON")
     p.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write every node and op-type row as CSV")
+    p.add_argument("--trace", type=Path, default=None, metavar="FILE", help="also write the measured runs as a Chrome JSON trace (Perfetto, chrome://tracing), one process per model")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     references = args.models or [DEFAULT_MODEL]
-    for path in (args.json, args.csv):
+    for path in (args.json, args.csv, args.trace):
         _check_writable(path)  # before minutes of profiling, not after
     registry = ModelRegistry()
     refuse_twin_models(registry, references)
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_json(args.json, {"profiles": [p.as_dict() for p in profiles], "diffs": [d.as_dict() for d in diffs]})
     if args.csv is not None:
         atomic_write_bytes(args.csv, profile_csv(profiles, diffs).encode("utf-8"))
+    if args.trace is not None:
+        atomic_write_json(args.trace, profiles_trace(profiles))
     for profile in profiles:
         print_profile(profile, args.top)
     for diff in diffs:
@@ -148,3 +152,14 @@ def profile_csv(profiles: list[OpProfile], diffs: list[ProfileDiff]) -> str:
         for t in d.op_types:
             writer.writerow({"section": "diff_op_type", "model": d.other, "name": t.op_type, "op_type": t.op_type, "base_ms": t.base_ms, "other_ms": t.other_ms, "delta_ms": t.delta_ms})
     return out.getvalue()
+
+
+def profiles_trace(profiles: list[OpProfile]) -> dict:
+    """Every model's measured runs in one trace: a process per model, named after it."""
+    events = [dict(event, pid=number) for number, profile in enumerate(profiles, 1) for event in profile.trace_events]
+    trace = op_profile_trace(events)
+    names = {number: f"{profile.model} (onnxruntime profile, {profile.threads} thread(s))" for number, profile in enumerate(profiles, 1)}
+    for event in trace["traceEvents"]:
+        if event.get("ph") == "M" and event.get("name") == "process_name" and event.get("pid") in names:
+            event["args"] = {"name": names[event["pid"]]}
+    return trace

@@ -13,7 +13,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,8 @@ class OpProfile:
     wall_median_ms: float  # session.run wall time of the profiled runs
     node_sum_median_ms: float  # per-run sum of node times, median over runs
     unprofiled_median_ms: float | None  # the same model's run time without the profiler
+    # onnxruntime's own events of the measured runs (Chrome trace events), for ``segview profile --trace``.
+    trace_events: tuple[dict, ...] = field(default=(), repr=False, compare=False)
 
     def by_op_type(self) -> list[tuple[str, float, float, int]]:
         """(op type, summed median ms, share 0..1, node count), the costliest first."""
@@ -75,6 +77,7 @@ class OpProfile:
 
     def as_dict(self) -> dict:
         data = asdict(self)
+        del data["trace_events"]
         data["nodes"] = [asdict(n) | {"input_shapes": list(n.input_shapes)} for n in self.nodes]
         data["by_op_type"] = [{"op_type": op, "median_ms": ms, "share": share, "count": n} for op, ms, share, n in self.by_op_type()]
         data["overhead"] = self.overhead()
@@ -114,6 +117,7 @@ def profile_model(entry: ModelEntry, frames: list[np.ndarray], *, threads: int =
         wall_median_ms=statistics.median(walls[warmup:]),
         node_sum_median_ms=statistics.median(sum(n.duration_us for n in run.nodes.values()) / 1e3 for run in measured),
         unprofiled_median_ms=statistics.median(plain_walls[warmup:]),
+        trace_events=tuple(e for e in events if "ts" in e and float(e["ts"]) >= measured[0].start_us),
     )
 
 
