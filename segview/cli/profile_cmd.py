@@ -9,7 +9,6 @@ import io
 import os
 from pathlib import Path
 
-import numpy as np
 
 from segview.cli.numbers import MAX_THREADS, whole
 from segview.cli.options import refuse_twin_models
@@ -19,7 +18,7 @@ from segview.fileio import atomic_write_bytes, atomic_write_json
 from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
 from segview.profiling import OpProfile, ProfileDiff, diff_profiles, profile_model
 from segview.recording.trace_export import op_profile_trace
-from segview.sources.spec import open_source
+from segview.sources.frames import first_frames
 
 WARMUP_RUNS = 10
 
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
     refuse_twin_models(registry, references)
     entries = [registry.resolve(reference) for reference in references]
-    frames = read_frames(args.source, args.frames)
+    frames = first_frames(args.source, args.frames)
     profiles = [profile_model(e, frames, threads=args.threads, runs=args.runs, warmup=WARMUP_RUNS, provider=args.provider) for e in entries]
     diffs = [diff_profiles(profiles[0], other) for other in profiles[1:]]
     if args.json is not None:
@@ -72,23 +71,6 @@ def _check_writable(path: Path | None) -> None:
         raise SegviewError(f"cannot write {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise SegviewError(f"cannot write {path}: permission denied")
-
-
-def read_frames(source: str, count: int) -> list[np.ndarray]:
-    """The first ``count`` frames of the source (fewer if it ends first)."""
-    src = open_source(source)
-    try:
-        frames = []
-        while len(frames) < count:
-            frame = src.read()
-            if frame is None:
-                break
-            frames.append(frame.image)
-    finally:
-        src.close()
-    if not frames:
-        raise SegviewError(f"source {source} gave no frames")
-    return frames
 
 
 def overhead_line(profile: OpProfile) -> str:

@@ -18,9 +18,9 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from segview.errors import SegviewError
 from segview.inference.registry import ModelEntry
 from segview.ui import measure_hold
+from segview.sources.frames import first_frames
 from segview.ui.background import run_in_background
 
 FRAMES = 8  # a few different frames: the profile cycles through them
@@ -76,22 +76,7 @@ class FrameGrab:
 
 def demo_frames(count: int = FRAMES) -> list[np.ndarray]:
     """The first frames of the bundled demo clip (worker thread)."""
-    from segview.sources.spec import open_source, parse_source
-
-    source = open_source(parse_source("demo"))
-    try:
-        source.open()
-        frames = []
-        while len(frames) < count:
-            frame = source.read()
-            if frame is None:
-                break
-            frames.append(frame.image)
-    finally:
-        source.close()
-    if not frames:
-        raise SegviewError("the demo clip gave no frames to profile with")
-    return frames
+    return first_frames("demo", count)
 
 
 def profile_models(request: ProfileRequest, frames: list[np.ndarray], *, cancelled=lambda: False, progress=lambda text: None):

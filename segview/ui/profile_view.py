@@ -60,13 +60,7 @@ class ProfileTab(QWidget):
     def __init__(self, colours: OpTypeColours) -> None:
         super().__init__()
         self.colours = colours
-        self.nodes_chart = BarChart()
-        self.types_chart = BarChart(axis_width=170)
-        split = QSplitter()
-        split.addWidget(self.nodes_chart)
-        split.addWidget(self.types_chart)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        self.nodes_chart, self.types_chart, split = _node_and_type_charts()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(split)
@@ -81,6 +75,17 @@ class ProfileTab(QWidget):
         self.types_chart.set_bars(op_type_bars(profile, self.colours))
 
 
+def _node_and_type_charts() -> tuple[BarChart, BarChart, QSplitter]:
+    """Per-node bars beside per-op-type bars, the nodes given the wider share."""
+    nodes, types = BarChart(), BarChart(axis_width=170)
+    split = QSplitter()
+    split.addWidget(nodes)
+    split.addWidget(types)
+    split.setStretchFactor(0, 3)
+    split.setStretchFactor(1, 2)
+    return nodes, types, split
+
+
 class DiffTab(QWidget):
     """Two models' difference: per node (matched by the source graph's node) and per op type."""
 
@@ -88,13 +93,7 @@ class DiffTab(QWidget):
         super().__init__()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
-        self.nodes_chart = BarChart()
-        self.types_chart = BarChart(axis_width=170)
-        split = QSplitter()
-        split.addWidget(self.nodes_chart)
-        split.addWidget(self.types_chart)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        self.nodes_chart, self.types_chart, split = _node_and_type_charts()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.summary)
