@@ -132,16 +132,3 @@ def chart_path_for(folder: Path, source_name: str) -> Path:
 
 def load_report(path: Path) -> CompressionReport:
     return CompressionReport.from_json_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
-def sibling_reports(folder: Path, source_sha256: str) -> list[CompressionReport]:
-    """Every readable report in the folder made from the same source file; unreadable ones are skipped."""
-    found = []
-    for path in sorted(folder.glob(f"*{REPORT_SUFFIX}")):
-        try:
-            report = load_report(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if report.source_sha256 == source_sha256 and (folder / report.file).exists():
-            found.append(report)
-    return found

@@ -77,10 +77,9 @@ def test_a_chain_writes_model_card_report_and_chart_and_registers_the_result(tin
 def test_the_chart_shows_every_variant_of_the_source(tiny_model, registry, out_dir):
     runner.run_recipe(recipe(tiny_model, out_dir, "fp16"), registry=registry)
     second = runner.run_recipe(recipe(tiny_model, out_dir, ("cluster", {"clusters": 4})), registry=registry)
-    from segview.compress.chart import points_from_reports
-    from segview.compress.report import sibling_reports
+    from segview.compress.chart import points_from_reports, variant_reports
 
-    points, _ = points_from_reports(sibling_reports(out_dir, second.report.source_sha256))
+    points, _ = points_from_reports(variant_reports(out_dir, second.report.source_sha256, warn=pytest.fail))
     assert {p.label for p in points} == {"tiny", "tiny-fp16", "tiny-k4"}
     # One chart for the source, redrawn with each variant.
     assert second.chart_path == out_dir / "tiny-variants.pareto.png" and [n for n in files_in(out_dir) if n.endswith(".png")] == ["tiny-variants.pareto.png"]
