@@ -10,7 +10,7 @@ from segview.errors import ModelError
 from segview.fileio import atomic_write_json, user_path
 from segview.inference.card_check import CardCheck, check_card
 from segview.inference.graph_summary import MAC_OPS, GraphSummary, summarise_graph
-from segview.inference.inspect import load_onnx
+from segview.inference.inspect import format_shape, load_onnx
 from segview.inference.providers import available_providers
 from segview.inference.registry import ModelRegistry
 from segview.inference.weight_stats import weight_lines, weight_stats
@@ -52,13 +52,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shape(shape: list) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
-
-
 def print_summary(path: Path, s: GraphSummary) -> None:
     print(f"{path}  opset {', '.join(f'{d} {v}' for d, v in s.opsets.items())}")
-    print_table(["", "name", "dtype", "shape"], [[kind, t.name, t.dtype, _shape(t.shape)] for kind, ts in (("input", s.inputs), ("output", s.outputs)) for t in ts])
+    print_table(["", "name", "dtype", "shape"], [[kind, t.name, t.dtype, format_shape(t.shape)] for kind, ts in (("input", s.inputs), ("output", s.outputs)) for t in ts])
     print(f"nodes {sum(s.op_counts.values())}: " + ", ".join(f"{op} {n}" for op, n in s.op_counts.items()))
     print(f"parameters {s.parameters:,} (elements of all initializers)")
     by_op = ", ".join(f"{op} {n / 1e6:.2f}M" for op, n in s.macs_by_op.items()) or "none"

@@ -13,7 +13,7 @@ import onnx
 
 from segview.errors import ModelError
 from segview.inference.card import ModelCard
-from segview.inference.inspect import activation_op, describe_model, graph_inputs, output_kind_from_graph, tensor_dims
+from segview.inference.inspect import activation_op, describe_model, format_shape, graph_inputs, output_kind_from_graph, tensor_dims
 
 
 @dataclass(slots=True)
@@ -41,23 +41,19 @@ def _graph_layout(dims: list[int | None]) -> str | None:
     return None
 
 
-def _fmt(dims: list[int | None]) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
-
-
 def disagreements(card: ModelCard, model: onnx.ModelProto) -> list[str]:
     found = []
     inputs = [i for i in graph_inputs(model) if i.name == card.input_name]
     dims = tensor_dims(inputs[0]) if inputs else []
     layout = _graph_layout(dims)
     if layout is not None and layout != card.layout:
-        found.append(f"layout: the card says {card.layout}, the graph input {_fmt(dims)} is {layout}")
+        found.append(f"layout: the card says {card.layout}, the graph input {format_shape(dims)} is {layout}")
     if len(dims) == 4:
         height, width = (dims[2], dims[3]) if card.layout == "NCHW" else (dims[1], dims[2])
         if None in (height, width):
-            found.append(f"input size: the graph input {_fmt(dims)} is dynamic; the card's {card.width}x{card.height} is what segview feeds")
+            found.append(f"input size: the graph input {format_shape(dims)} is dynamic; the card's {card.width}x{card.height} is what segview feeds")
         elif (width, height) != (card.width, card.height):
-            found.append(f"input size: the card declares {card.width}x{card.height}, the graph input {_fmt(dims)} is {width}x{height}")
+            found.append(f"input size: the card declares {card.width}x{card.height}, the graph input {format_shape(dims)} is {width}x{height}")
     channels = 1 if card.is_binary else len(card.classes)
     graph_kind = output_kind_from_graph(model, card.output_name, channels)
     if graph_kind != card.output_kind:

@@ -113,17 +113,17 @@ def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
     image_input = inputs[0]
     dims = _dims(image_input)
     if len(dims) != 4:
-        raise ModelError(f"{where}: input {image_input.name!r} has shape {_fmt(dims)}; an image input is 4-D (N,C,H,W or N,H,W,C)")
+        raise ModelError(f"{where}: input {image_input.name!r} has shape {format_shape(dims)}; an image input is 4-D (N,C,H,W or N,H,W,C)")
     if dims[1] == 3 and dims[3] != 3:
         layout, height, width = "NCHW", dims[2], dims[3]
     elif dims[3] == 3 and dims[1] != 3:
         layout, height, width = "NHWC", dims[1], dims[2]
     else:
         raise ModelError(
-            f"{where}: cannot tell the layout of input shape {_fmt(dims)}; add a model card (JSON beside the file)"
+            f"{where}: cannot tell the layout of input shape {format_shape(dims)}; add a model card (JSON beside the file)"
         )
     if not height or not width:
-        raise ModelError(f"{where}: input size is dynamic {_fmt(dims)}; add a model card that gives width and height")
+        raise ModelError(f"{where}: input size is dynamic {format_shape(dims)}; add a model card that gives width and height")
     output = model.graph.output[0]
     out_dims = _dims(output)
     channels = _output_channels(out_dims, layout, where)
@@ -148,13 +148,13 @@ def _output_channels(out_dims: list[int | None], layout: str, where: str) -> int
     if len(out_dims) == 3:
         return 1
     if len(out_dims) != 4:
-        raise ModelError(f"{where}: its output has shape {_fmt(out_dims)}, which is not a mask (expected N,C,H,W or N,H,W,C)")
+        raise ModelError(f"{where}: its output has shape {format_shape(out_dims)}, which is not a mask (expected N,C,H,W or N,H,W,C)")
     channels = out_dims[1] if layout == "NCHW" else out_dims[3]
     spatial = out_dims[2:] if layout == "NCHW" else out_dims[1:3]
     if channels is None or any(s is not None and s < 2 for s in spatial):
-        raise ModelError(f"{where}: its output has shape {_fmt(out_dims)}, which is not a mask (expected N,C,H,W or N,H,W,C)")
+        raise ModelError(f"{where}: its output has shape {format_shape(out_dims)}, which is not a mask (expected N,C,H,W or N,H,W,C)")
     if not 1 <= channels <= MAX_CLASSES:
-        raise ModelError(f"{where}: its output has shape {_fmt(out_dims)}: {channels} classes; segview takes 1 to {MAX_CLASSES}")
+        raise ModelError(f"{where}: its output has shape {format_shape(out_dims)}: {channels} classes; segview takes 1 to {MAX_CLASSES}")
     return int(channels)
 
 
@@ -193,11 +193,11 @@ def validate_against_graph(card: ModelCard, model: onnx.ModelProto, *, where: st
         raise ModelError(f"{where}: its card names output {card.output_name!r}, which the graph does not have")
     out_dims = _dims(outputs[card.output_name])
     if len(out_dims) not in (3, 4):
-        raise ModelError(f"{where}: output {card.output_name!r} has shape {_fmt(out_dims)}, which is not a mask")
+        raise ModelError(f"{where}: output {card.output_name!r} has shape {format_shape(out_dims)}, which is not a mask")
     channels = 1 if card.is_binary else len(card.classes)
     if len(out_dims) == 4 and None not in out_dims and channels not in (out_dims[1], out_dims[3]):
         raise ModelError(
-            f"{where}: its card expects {channels} output channel(s) ({card.output_kind}), the graph's output {card.output_name!r} is {_fmt(out_dims)}"
+            f"{where}: its card expects {channels} output channel(s) ({card.output_kind}), the graph's output {card.output_name!r} is {format_shape(out_dims)}"
         )
 
 
@@ -214,7 +214,8 @@ def describe_model(path: Path) -> ModelCard:
     return card
 
 
-def _fmt(dims: list[int | None]) -> str:
+def format_shape(dims) -> str:
+    """Dims as text, "?" for an unknown one: [1, 3, ?, ?]."""
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 

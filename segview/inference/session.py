@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from segview.errors import ModelError
 from segview.inference.card import ModelCard
+from segview.inference.inspect import format_shape
 from segview.inference.postprocess import Postprocessor
 from segview.inference.preprocess import Preprocessor
 from segview.inference.providers import resolve_provider
@@ -72,7 +73,7 @@ class SegmentationSession:
         if problem:
             declared = declared_output_shape(self.path, self.card.output_name)
             raise ModelError(
-                f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {_fmt_shape(actual)}: {problem}"
+                f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {format_shape(actual)}: {problem}"
             )
         self._output_checked = True
 
@@ -140,12 +141,8 @@ def declared_output_shape(path: Path, output: str) -> str:
     for value in model.graph.output:
         if value.name == output:
             dims = value.type.tensor_type.shape.dim
-            return _fmt_shape([d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims])
+            return format_shape([d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims])
     return "unknown"
-
-
-def _fmt_shape(dims) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
 def first_line(exc: BaseException) -> str:
