@@ -47,6 +47,11 @@ class BenchOptions:
         """What one measurement counts to on the progress bar: seconds or frames."""
         return self.duration_s if self.duration_s is not None else float(self.frames)
 
+    @property
+    def length_setting(self) -> dict[str, float]:
+        """How each measurement is bounded, as a report's settings name it."""
+        return {"duration_s": self.duration_s} if self.duration_s is not None else {"frames": self.frames}
+
 
 @dataclass(frozen=True, slots=True)
 class BenchReport:
@@ -131,8 +136,8 @@ class Prepared:
     threads: int
 
     def settings(self, options: BenchOptions) -> dict[str, object]:
-        length = {"duration_s": options.duration_s} if options.duration_s is not None else {"frames": options.frames}
-        return {"workers": self.workers, "threads_per_run": self.threads, "provider": self.sessions[0].provider, "warmup_frames": options.warmup, **length}
+        return {"workers": self.workers, "threads_per_run": self.threads, "provider": self.sessions[0].provider,
+                "warmup_frames": options.warmup, **options.length_setting}
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,7 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
         order = round_order(range(len(grid)), number)
         orders.append(order)
         for cell in order:
-            for session in (cells[cell].sessions if number % 2 else reversed(cells[cell].sessions)):
+            for session in round_order(cells[cell].sessions, number):  # each cell's models alternate too
                 offset = done * options.per_run_total
                 shifted = None if progress is None else (lambda d, _t, offset=offset: progress(offset + d, total))
                 run = measure(cells[cell], [session], options, shifted)
@@ -131,7 +131,6 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
                 break
         if problem:
             break
-    length = {"duration_s": options.duration_s} if options.duration_s is not None else {"frames": options.frames}
-    settings = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **length}
+    settings = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **options.length_setting}
     return SweepReport(first.source, first.source_fps, names, grid, [c.threads for c in cells], fps, orders, frames, settings,
                        problem=problem, warnings=first.warnings)
