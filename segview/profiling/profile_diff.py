@@ -104,14 +104,14 @@ def _op_type_deltas(base: OpProfile, other: OpProfile) -> tuple[OpTypeDelta, ...
     def families(profile: OpProfile) -> dict[str, tuple[float, int]]:
         out: dict[str, tuple[float, int]] = {}
         for node in profile.nodes:
-            ms, count = out.get(op_family(node.op_type), (0.0, 0))
-            out[op_family(node.op_type)] = (ms + node.median_ms, count + 1)
+            family = op_family(node.op_type)
+            ms, count = out.get(family, (0.0, 0))
+            out[family] = (ms + node.median_ms, count + 1)
         return out
 
     left, right = families(base), families(other)
-    keys = list(left) + [k for k in right if k not in left]
-    deltas = [
-        OpTypeDelta(k, left.get(k, (0.0, 0))[0], right.get(k, (0.0, 0))[0], right.get(k, (0.0, 0))[0] - left.get(k, (0.0, 0))[0], left.get(k, (0.0, 0))[1], right.get(k, (0.0, 0))[1])
-        for k in keys
-    ]
+    deltas = []
+    for k in list(left) + [k for k in right if k not in left]:
+        (a_ms, a_count), (b_ms, b_count) = left.get(k, (0.0, 0)), right.get(k, (0.0, 0))
+        deltas.append(OpTypeDelta(k, a_ms, b_ms, b_ms - a_ms, a_count, b_count))
     return tuple(sorted(deltas, key=lambda d: -abs(d.delta_ms)))
