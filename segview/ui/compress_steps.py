@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
 
 from segview.compress.step import ChainIssue, Step, all_steps, chain_issue, chain_problem, form_of_card
 from segview.inference.registry import ModelRegistry
+from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.step_options_form import StepOptionsForm
 
 __all__ = ["ModelStepsPage", "StepLoader", "StepOptionsForm", "WizardPage"]
 
-PROBLEM_STYLE = "color:#b00020"
 LOAD_DELAY_MS = 250
 
 

@@ -45,6 +45,7 @@ from segview.errors import SegviewError
 from segview.inference.registry import ModelRegistry, default_search_dirs
 from segview.ui import measure_hold
 from segview.ui.compress_steps import ModelStepsPage, StepOptionsForm, WizardPage
+from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.speed_hint import SpeedHintLine
 
 if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, not when the wizard opens
@@ -475,7 +476,7 @@ class CompressWizard(QDialog):
                 # As the job will see it: the chain against the model's weights, and a result name that is free.
                 self.recipe().settled(self.registry)
             except SegviewError as exc:
-                self.targets_page.setSubTitle(f"<span style='color:#b00020'>{exc}</span>")
+                self.targets_page.setSubTitle(f"<span style='{PROBLEM_STYLE}'>{exc}</span>")
                 return False
         return True
 
@@ -564,7 +565,7 @@ class CompressWizard(QDialog):
         self._timer.stop()
         page = self.run_page
         page.cancel_button.setEnabled(False)
-        page.status.setText(f"<span style='color:#b00020'>Failed: {message}</span>")
+        page.status.setText(f"<span style='{PROBLEM_STYLE}'>Failed: {message}</span>")
         page.log.appendPlainText(f"failed: {message}")
         if self.job is not None and self.job.traceback:
             page.log.appendPlainText(self.job.traceback)

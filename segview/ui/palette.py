@@ -39,6 +39,7 @@ STAGE_COLOURS: dict[str, RGB] = {
     "postprocess_ms": (68, 170, 153),  # teal
 }
 SERIES_COLOURS: tuple[RGB, ...] = ((136, 34, 85), (153, 153, 51), (68, 170, 153), (51, 34, 136))  # wine, olive, teal, indigo
+PROBLEM_STYLE = "color:#b00020"  # style sheet of what went wrong: problem labels, failed status lines
 NEUTRAL: RGB = (70, 76, 86)  # one-curve plots of the machine or the window (CPU, memory, clock, event loop)
 
 

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.profile_charts import TOP_NODES, BarChart, OpTypeColours, delta_bars, node_bars, op_type_bars
 from segview.ui.profile_runner import ProfileOutcome, ProfileRequest, ProfileRunner
 
-PROBLEM_STYLE = "color:#b00020"
 NONE = "— (one model)"
 DEFAULT_RUNS = 50
 DEFAULT_WARMUP = 10

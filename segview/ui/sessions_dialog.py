@@ -33,11 +33,11 @@ from segview.recording.session_list import recorded_at
 from segview.recording.session_reader import load_session
 from segview.recording.trace_export import TRACE_FILE, write_trace
 from segview.ui.background import BackgroundTask, run_in_background, wait_for
+from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.report_child import export_report_in_child
 from segview.ui.session_compare_view import CompareView, FittedTable, fit_height
 from segview.ui.session_plots import SessionPlots
 
-PROBLEM_STYLE = "color:#b00020"
 SUMMARY_HEADERS = ["model", "frames", "FPS (frames/s)", "latency p50 (ms)", "latency p95 (ms)", "inference p50 (ms)"]
 
 
