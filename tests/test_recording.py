@@ -241,6 +241,15 @@ def damaged_copies(tmp_path, brightness_model, square_video):
     return load_session(original), folders
 
 
+def unreadable_session(root, settings: bytes):
+    """A folder that looks like a session (frames.csv header) but whose settings.json cannot be read."""
+    folder = root / "broken-settings"
+    folder.mkdir()
+    (folder / "frames.csv").write_text(",".join(FRAME_COLUMNS) + "\n")
+    (folder / "settings.json").write_bytes(settings)
+    return folder
+
+
 def test_damaged_sessions_load_with_their_problems(tmp_path, brightness_model, square_video):
     original, folders = damaged_copies(tmp_path, brightness_model, square_video)
     assert original.problems == ()
@@ -270,10 +279,7 @@ def test_listing_keeps_every_session_and_shows_each_problem(tmp_path, brightness
 
     original, folders = damaged_copies(tmp_path, brightness_model, square_video)
     root = tmp_path / "sessions"
-    broken = root / "broken-settings"
-    broken.mkdir()
-    (broken / "frames.csv").write_text(",".join(FRAME_COLUMNS) + "\n")
-    (broken / "settings.json").write_bytes(b"\xff{")
+    unreadable_session(root, b"\xff{")
     (root / "holiday-photos").mkdir()  # not a session: not listed
 
     entries = list_sessions(root)

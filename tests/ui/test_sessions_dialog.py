@@ -9,10 +9,9 @@ import shutil
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
 
-from segview.recording.session_file import FRAME_COLUMNS
 from segview.ui.session_browser import LIST_HEADERS, SessionBrowser
 from segview.ui.session_compare_view import NOT_AVAILABLE, comparison_headers
-from test_recording import damaged_copies
+from test_recording import damaged_copies, unreadable_session
 
 
 @pytest.fixture
@@ -20,10 +19,7 @@ def sessions(tmp_path, brightness_model, square_video):
     """Five recordings of one real run (four damaged), one unreadable folder; returns (root, original)."""
     original, _ = damaged_copies(tmp_path, brightness_model, square_video)
     root = tmp_path / "sessions"
-    broken = root / "broken-settings"
-    broken.mkdir()
-    (broken / "frames.csv").write_text(",".join(FRAME_COLUMNS) + "\n")
-    (broken / "settings.json").write_text("{torn")
+    unreadable_session(root, b"{torn")
     return root, original
 
 
