@@ -192,8 +192,8 @@ def evaluate(session: SegmentationSession, images_dir: Path, masks_dir: Path, *,
 
 
 def evaluate_models(sessions: list[SegmentationSession], images_dir: Path, masks_dir: Path, *, progress: Progress | None = None) -> list[EvalReport]:
-    """Each session on the same labelled set, one after the other; ``progress`` counts images over all of them."""
-    find_pairs(images_dir, masks_dir)  # a bad folder fails before the first model runs
+    """Each session on the same labelled set, one after the other; ``progress`` counts images over all of them.
+    A bad folder fails before any model runs: ``evaluate`` finds the pairs first."""
     reports: list[EvalReport] = []
     for i, session in enumerate(sessions):
         shifted = None if progress is None else (lambda done, total, i=i: progress(i * total + done, len(sessions) * total))
