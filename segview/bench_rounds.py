@@ -141,6 +141,11 @@ def round_order(models: Sequence[str], number: int) -> list[str]:
     return list(models) if number % 2 == 1 else list(reversed(models))
 
 
+def shifted_progress(progress: Progress | None, offset: float, total: float) -> Progress | None:
+    """The progress of one run among several: its own count moved on by what the runs before it counted."""
+    return None if progress is None else (lambda done, _total: progress(offset + done, total))
+
+
 def run_sequential(options: BenchOptions, registry: ModelRegistry, progress: Progress | None = None) -> SequentialReport:
     """Every model alone on a freshly opened source, ``options.rounds`` times, alternating the order."""
     prepared = prepare(options, registry)
@@ -156,8 +161,7 @@ def run_sequential(options: BenchOptions, registry: ModelRegistry, progress: Pro
         rounds.append(current)
         for name in order:
             offset = options.per_run_total * (len(names) * (number - 1) + len(current.runs))
-            shifted = None if progress is None else (lambda done, _total, offset=offset: progress(offset + done, total))
-            run = measure(prepared, [by_name[name]], options, shifted)
+            run = measure(prepared, [by_name[name]], options, shifted_progress(progress, offset, total))
             first = first or run
             current.runs[name] = run.models[0]
             problem = run.problem

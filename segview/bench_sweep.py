@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from segview.bench import BenchOptions, Prepared, Progress, measure
-from segview.bench_rounds import round_order
+from segview.bench_rounds import round_order, shifted_progress
 from segview.inference.engines import get_engine
 from segview.inference.registry import ModelRegistry
 from segview.metrics.process import machine_info
@@ -117,9 +117,7 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
         orders.append(order)
         for cell in order:
             for session in round_order(cells[cell].sessions, number):  # each cell's models alternate too
-                offset = done * options.per_run_total
-                shifted = None if progress is None else (lambda d, _t, offset=offset: progress(offset + d, total))
-                run = measure(cells[cell], [session], options, shifted)
+                run = measure(cells[cell], [session], options, shifted_progress(progress, done * options.per_run_total, total))
                 done += 1
                 first = first or run
                 fps[session.name][cell].append(run.models[0].fps)
