@@ -3,7 +3,6 @@ takes another model's name. HOME and $SEGVIEW_MODEL_PATH point at this test's ow
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,18 +18,9 @@ FAST = ["--rounds", "2", "--runs", "2", "--threads", "1"]
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("HOME", str(folder))
-    monkeypatch.delenv("SEGVIEW_MODEL_PATH", raising=False)
-    return folder
-
-
-def cli_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ, HOME=str(home))
-    env.pop("SEGVIEW_MODEL_PATH", None)
-    return env
+def home(isolated_home: Path) -> Path:
+    """This test's own HOME (tests/conftest.py, which also unsets $SEGVIEW_MODEL_PATH); the CLI inherits both."""
+    return isolated_home
 
 
 def test_the_default_output_folder_is_searched_once(home, tmp_path, monkeypatch):
@@ -85,18 +75,17 @@ def test_a_default_result_name_that_is_taken_moves_on(tmp_path, tiny_model):
 
 
 def test_compress_results_are_listed_and_benched_by_name(home, tiny_model):
-    env = cli_env(home)
-    proc = run_segview("compress", "--model", tiny_model, "--step", "fp16", *FAST, env=env)
+    proc = run_segview("compress", "--model", tiny_model, "--step", "fp16", *FAST)
     assert proc.returncode == 0, proc.stderr
     written = home / "segview-models" / "tiny-fp16.onnx"
     assert written.exists()
     assert "SEGVIEW_MODEL_PATH" not in proc.stdout  # no hint to extend it: the folder is searched already
-    listed = run_segview("models", env=env)
+    listed = run_segview("models")
     assert listed.returncode == 0 and "tiny-fp16" in listed.stdout, listed.stderr
-    bench = run_segview("bench", "--model", "tiny-fp16", "--frames", "3", "--warmup", "1", "--workers", "1", env=env)
+    bench = run_segview("bench", "--model", "tiny-fp16", "--frames", "3", "--warmup", "1", "--workers", "1")
     assert bench.returncode == 0, bench.stderr
     # An explicit name another model holds is refused before any work.
-    proc = run_segview("compress", "--model", tiny_model, "--step", "fp16", "--name", "selfie-general", *FAST, env=env)
+    proc = run_segview("compress", "--model", tiny_model, "--step", "fp16", "--name", "selfie-general", *FAST)
     assert_one_line_error(proc, "the name 'selfie-general' is taken by")
     assert sorted(p.name for p in (home / "segview-models").glob("*.onnx")) == ["tiny-fp16.onnx"]
 
@@ -127,7 +116,7 @@ def test_segview_models_lists_a_second_model_of_a_name_and_says_so(home):
     folder = home / "segview-models"
     folder.mkdir()
     factories.write_card(factories.brightness_model(folder / "copy.onnx"), name="selfie-general")
-    proc = run_segview("models", env=cli_env(home))
+    proc = run_segview("models")
     assert proc.returncode == 0, proc.stderr
     assert "selfie-general (2)" in proc.stdout
     assert "selfie-general (2): a second model named 'selfie-general'" in proc.stdout
