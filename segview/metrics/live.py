@@ -132,21 +132,22 @@ class LiveStats:
 
     def current(self, model: str, now: float | None = None) -> tuple[float, float]:
         """(frames, median end-to-end ms) over the last whole second: cheap, for captions drawn 30 times a second."""
-        now = time.perf_counter() if now is None else now
-        with self._lock:
-            history = self._models.get(model)
-            last = history.last_second(int(now) - 1) if history else None
+        last = self._last_second(model, now)
         if last is None:
             return 0.0, math.nan
         return float(last[1]), last[2]
 
     def current_stage_ms(self, model: str, stage: str, now: float | None = None) -> float:
         """Median ms of one stage (``inference_ms``...) over the last whole second, like current()."""
+        last = self._last_second(model, now)
+        return math.nan if last is None else last[3][stage]
+
+    def _last_second(self, model: str, now: float | None) -> tuple[int, int, float, dict[str, float]] | None:
+        """The model's summary of the last whole second before ``now`` (None if it has none)."""
         now = time.perf_counter() if now is None else now
         with self._lock:
             history = self._models.get(model)
-            last = history.last_second(int(now) - 1) if history else None
-        return math.nan if last is None else last[3][stage]
+            return history.last_second(int(now) - 1) if history else None
 
     def series(self, model: str, now: float | None = None) -> ModelSeries | None:
         now = time.perf_counter() if now is None else now
