@@ -18,8 +18,6 @@ import numpy as np
 
 from segview.errors import ModelError
 from segview.inference.card import ModelCard
-from segview.inference.postprocess import Postprocessor
-from segview.inference.preprocess import Preprocessor
 from segview.inference.session import SegmentationSession, SessionOptions, first_line
 
 DEFAULT_ENGINE = "ort"
@@ -89,8 +87,7 @@ class OpenVinoSession(SegmentationSession):
     def __init__(self, path: Path, card: ModelCard, threads: int | None) -> None:  # noqa: D107 - no ort session to build
         import openvino
 
-        self.path, self.card, self.name = path, card, card.name
-        self.options = SessionOptions(provider="cpu", threads=threads)
+        self._bind(path, card, SessionOptions(provider="cpu", threads=threads))
         # f32 as the model is written: on CPUs with bf16 OpenVINO would otherwise compute in bf16 (masks
         # off by ~1e-2, and a speed comparison against onnxruntime's fp32 that is not like for like).
         config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
@@ -102,11 +99,7 @@ class OpenVinoSession(SegmentationSession):
         except Exception as exc:  # OpenVINO raises RuntimeError and its own types for graphs it cannot take
             raise ModelError(f"openvino cannot load {path.name}: {first_line(exc)}") from None
         self.provider = "OpenVINO CPU"
-        self.preprocess = Preprocessor(card)
-        self.postprocess = Postprocessor(card)
-        self._input = card.input_name
         self._requests = threading.local()
-        self._output_checked = False
 
     def run(self, tensor: np.ndarray) -> np.ndarray:
         request = getattr(self._requests, "request", None)

@@ -45,16 +45,17 @@ class SegmentationSession:
     """
 
     def __init__(self, path: Path, card: ModelCard, options: SessionOptions = SessionOptions()) -> None:
-        self.path = path
-        self.card = card
-        self.options = options
-        self.name = card.name
+        self._bind(path, card, options)
         self._session = load_ort_session(path, options)
         self.provider = self._session.get_providers()[0]
+        self._outputs = [card.output_name]
+
+    def _bind(self, path: Path, card: ModelCard, options: SessionOptions) -> None:
+        """What a session holds whatever runs the graph (engines.OpenVinoSession shares it): model, card, pre/postprocessing."""
+        self.path, self.card, self.options, self.name = path, card, options, card.name
         self.preprocess = Preprocessor(card)
         self.postprocess = Postprocessor(card)
         self._input = card.input_name
-        self._outputs = [card.output_name]
         # A graph's declared output shape can lie: the first real output is checked once.
         self._output_checked = False
 
