@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
@@ -45,6 +44,7 @@ from segview.errors import SegviewError
 from segview.inference.registry import ModelRegistry, default_search_dirs
 from segview.ui import measure_hold
 from segview.ui.compress_steps import ModelStepsPage, StepOptionsForm, WizardPage
+from segview.ui.frame_grab import FrameGrab
 from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.speed_hint import SpeedHintLine
 
@@ -180,35 +180,25 @@ class DataPage(WizardPage):
             edit.setText(path)
 
 
-class FrameCapture:
+class FrameCapture(FrameGrab):
     """Takes ``count`` frames from the studio's pipeline, then writes them as PNGs on its own thread.
 
     ``__call__`` runs on the pipeline's consumer thread and only copies a reference under a lock.
     """
 
     def __init__(self, engine, count: int, folder: Path) -> None:
-        self.engine = engine
-        self.count = count
+        super().__init__(engine, count)
         self.folder = folder
-        self.frames: list[np.ndarray] = []
         self.saved = False
         self.error: str | None = None
-        self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
 
-    def start(self) -> None:
-        self.engine.add_consumer(self)
-
-    def __call__(self, bundle) -> None:
-        with self._lock:
-            if len(self.frames) < self.count:
-                self.frames.append(bundle.frame.image)
-            if len(self.frames) >= self.count and self._writer is None:
-                self._writer = threading.Thread(target=self._save, name="segview-capture", daemon=True)
-                self._writer.start()
+    def _full(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._save, name="segview-capture", daemon=True)
+            self._writer.start()
 
     def _save(self) -> None:
-        self.engine.remove_consumer(self)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             for i, image in enumerate(self.frames):

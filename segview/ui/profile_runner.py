@@ -22,6 +22,7 @@ from segview.inference.registry import ModelEntry
 from segview.ui import measure_hold
 from segview.sources.frames import first_frames
 from segview.ui.background import run_in_background
+from segview.ui.frame_grab import FrameGrab
 
 FRAMES = 8  # a few different frames: the profile cycles through them
 GRAB_TIMEOUT_MS = 3000  # a source that gives no frames by then (a stalled camera): the demo clip's instead
@@ -42,36 +43,6 @@ class ProfileOutcome:
     diff: object | None  # ProfileDiff of the two, or None
     frames_from: str  # where the frames came from
     paused: bool  # the studio's models were paused while profiling
-
-
-class FrameGrab:
-    """A pipeline consumer that keeps the raw images of the next ``count`` frames, then leaves."""
-
-    def __init__(self, engine, count: int = FRAMES) -> None:
-        self.engine = engine
-        self.count = count
-        self.frames: list[np.ndarray] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self.engine.add_consumer(self)
-
-    def __call__(self, bundle) -> None:  # consumer thread
-        with self._lock:
-            if len(self.frames) < self.count:
-                self.frames.append(bundle.frame.image)
-            if len(self.frames) >= self.count:
-                self.engine.remove_consumer(self)  # safe here: the consumer thread iterates a snapshot
-
-    def stop(self) -> list[np.ndarray]:
-        self.engine.remove_consumer(self)
-        with self._lock:
-            return list(self.frames)
-
-    @property
-    def done(self) -> bool:
-        with self._lock:
-            return len(self.frames) >= self.count
 
 
 def demo_frames(count: int = FRAMES) -> list[np.ndarray]:
@@ -132,7 +103,7 @@ class ProfileRunner(QObject):
         self.last_warmup = request.warmup
         if self.engine is not None and self.engine.running:
             self.progressed.emit(f"Taking {FRAMES} frames from {self.engine.source_name or 'the source'}…")
-            self._grab = FrameGrab(self.engine)
+            self._grab = FrameGrab(self.engine, FRAMES)
             self._grab.start()
             self._waited_ms = 0
             self._grab_timer.start(POLL_MS)
