@@ -107,7 +107,7 @@ class Pipeline:
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._capture_loop, name="segview-capture", daemon=True)]
         self._threads += [
-            threading.Thread(target=self._worker_loop, name=f"segview-worker-{i}", daemon=True) for i in range(self.workers)
+            threading.Thread(target=self._worker_loop, args=(i,), name=f"segview-worker-{i}", daemon=True) for i in range(self.workers)
         ]
         self._threads.append(threading.Thread(target=self._consumer_loop, name="segview-consumer", daemon=True))
         for thread in self._threads:
@@ -173,8 +173,7 @@ class Pipeline:
         finally:
             self._frames.close()
 
-    def _worker_loop(self) -> None:
-        worker = int(threading.current_thread().name.rsplit("-", 1)[1])
+    def _worker_loop(self, worker: int) -> None:
         if self.workers <= (os.cpu_count() or 1) and os.environ.get("SEGVIEW_PIN_WORKERS", "1") != "0":
             _pin_to_core(worker)
         try:
