@@ -43,7 +43,7 @@ from segview.compress.paths import default_output_dir
 from segview.errors import SegviewError
 from segview.inference.registry import ModelRegistry, default_search_dirs
 from segview.ui import measure_hold
-from segview.ui.compress_steps import ModelStepsPage, StepOptionsForm, WizardPage
+from segview.ui.compress_steps import ModelStepsPage, WizardPage
 from segview.ui.frame_grab import FrameGrab
 from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.speed_hint import SpeedHintLine
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, n
     from segview.compress.recipe import Recipe
     from segview.compress.runner import RunResult
 
-__all__ = ["CompressWizard", "ModelStepsPage", "StepOptionsForm", "WizardPage"]
+__all__ = ["CompressWizard", "ModelStepsPage", "WizardPage"]
 
 POLL_MS = 100
 # Steps whose accuracy search takes the wizard's IoU-drop target.
