@@ -106,3 +106,21 @@ def _shown(text: str, limit: int = 40) -> str:
     """The text as repr shows it, its middle cut when long: a message stays one readable line."""
     shown = repr(text)
     return shown if len(shown) <= limit else f"{shown[: limit // 2]}…{shown[-limit // 2 :]}"
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove folders a failed run created (deepest first), stopping at the first that is not empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (someone else wrote there) or already gone: leave it and its parents

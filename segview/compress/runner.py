@@ -33,6 +33,7 @@ from segview.compress.recipe import Recipe
 from segview.compress.report import CompressionReport, chart_path_for, report_path_for
 from segview.compress.step import CancelToken, CompressionError, StepContext
 from segview.errors import DataError, ModelError, SegviewError
+from segview.fileio import missing_folders, remove_empty_folders
 from segview.inference.card import ModelCard, card_path_for
 from segview.inference.inspect import METADATA_CARD_KEY, describe_model, load_onnx
 from segview.inference.preprocess import Preprocessor
@@ -118,12 +119,12 @@ def run_recipe(
     if target.resolve() == entry.path.resolve():
         raise CompressionError(f"the output {target} is the source model itself; choose another name or folder")
     folder = target.parent
-    created = _missing_folders(folder)
+    created = missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=folder))
     except OSError as exc:
-        _remove_empty(created)
+        remove_empty_folders(created)
         raise SegviewError(f"cannot write into {folder}: {exc.strerror or exc}") from None
     events.workdir(workdir)
     finished = False
@@ -140,24 +141,7 @@ def run_recipe(
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             if not finished:
-                _remove_empty(created)  # a failed run leaves no output folder it made
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    """The folders ``mkdir(parents=True)`` would create for ``folder``, deepest first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            return  # not empty (someone else wrote there) or already gone: leave it and its parents
+                remove_empty_folders(created)  # a failed run leaves no output folder it made
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from segview.errors import SegviewError
-from segview.fileio import atomic_write_json
+from segview.fileio import atomic_write_json, missing_folders, remove_empty_folders
 from segview.metrics.hub import MetricsSample
 from segview.metrics.process import machine_info
 from segview.pipeline.pipeline import FrameResults
@@ -351,11 +351,7 @@ def _prepare_folder(folder: Path) -> list[Path]:
         if any(folder.iterdir()):
             raise SegviewError(f"{folder} already holds files; record into a new or empty folder")
         return []
-    created = []
-    parent = folder
-    while not parent.exists() and parent != parent.parent:
-        created.append(parent)
-        parent = parent.parent
+    created = missing_folders(folder)
     try:
         folder.mkdir(parents=True)
     except OSError as exc:
@@ -371,8 +367,4 @@ def _undo_start(folder: Path, created: list[Path]) -> None:
             (folder / name).unlink(missing_ok=True)
         except OSError:
             pass
-    for made in created:
-        try:
-            made.rmdir()
-        except OSError:
-            return  # not empty: something else is in there; leave it
+    remove_empty_folders(created)  # a folder something else wrote into is left
