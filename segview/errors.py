@@ -19,3 +19,9 @@ class SourceError(SegviewError):
 
 class DataError(SegviewError):
     """Evaluation or calibration data is missing or malformed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for one-line messages (onnxruntime and OpenCV write several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

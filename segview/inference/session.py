@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from segview.errors import ModelError
+from segview.errors import ModelError, first_line  # first_line: also imported from here (pipeline, engines, profiling)
 from segview.inference.card import ModelCard
 from segview.inference.inspect import format_shape
 from segview.inference.postprocess import Postprocessor
@@ -144,9 +144,3 @@ def declared_output_shape(path: Path, output: str) -> str:
             dims = value.type.tensor_type.shape.dim
             return format_shape([d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims])
     return "unknown"
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's first line, for one-line messages (onnxruntime and OpenCV write several)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
