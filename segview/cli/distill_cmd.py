@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, WEEK_S, real, whole
+from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, WEEK_S, comma_items, real, whole
 from segview.distill.availability import DistillError, require_torch
 from segview.distill.config import ARCHS, HINT_KINDS, DataConfig, DistillConfig, LossConfig, TrainConfig
 from segview.interrupts import exit_status, stop_on_signals
@@ -147,10 +147,7 @@ def _saved(checkpoint: Path | None) -> str:
 
 
 def _names(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise argparse.ArgumentTypeError("give one or more tensor names, separated by commas")
-    return names
+    return comma_items(text, "tensor names")
 
 
 def _emit(kind: str, data: dict) -> None:

@@ -61,7 +61,12 @@ def seconds(high: float = WEEK_S) -> Callable[[str], float]:
 def thread_list(text: str) -> tuple[int, ...]:
     """Comma-separated thread counts, each 0 (onnxruntime's default) to MAX_THREADS."""
     one = whole(0, MAX_THREADS)
-    values = tuple(one(t) for t in text.split(",") if t.strip())
-    if not values:
-        raise argparse.ArgumentTypeError("give one or more thread counts, separated by commas")
-    return values
+    return tuple(one(t) for t in comma_items(text, "thread counts"))
+
+
+def comma_items(text: str, what: str) -> tuple[str, ...]:
+    """'a, b,' -> ('a', 'b'): the non-blank items, stripped; at least one."""
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not items:
+        raise argparse.ArgumentTypeError(f"give one or more {what}, separated by commas")
+    return items
