@@ -86,12 +86,14 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> None:
             raise ModelError(f"{path.name}: tensor {tensor.name!r} keeps its data in {location!r}, which is missing or not a regular file")
 
 
-def _dims(value_info: onnx.ValueInfoProto) -> list[int | None]:
+def tensor_dims(value_info: onnx.ValueInfoProto) -> list[int | None]:
+    """Fixed dims as ints, symbolic or unknown ones as None."""
     shape = value_info.type.tensor_type.shape
     return [d.dim_value if d.HasField("dim_value") else None for d in shape.dim]
 
 
-def _graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """The graph's inputs that are not initializers: what a caller must feed."""
     initializers = {init.name for init in model.graph.initializer}
     return [i for i in model.graph.input if i.name not in initializers]
 
@@ -106,12 +108,12 @@ def card_from_metadata(model: onnx.ModelProto, *, where: str) -> ModelCard | Non
 
 def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
     """Build a card from the graph alone; refuse when the graph is ambiguous."""
-    inputs = _graph_inputs(model)
+    inputs = graph_inputs(model)
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs) or "none"
         raise ModelError(f"{where}: a segmentation model takes exactly one image input; this one has {len(inputs)} ({names})")
     image_input = inputs[0]
-    dims = _dims(image_input)
+    dims = tensor_dims(image_input)
     if len(dims) != 4:
         raise ModelError(f"{where}: input {image_input.name!r} has shape {format_shape(dims)}; an image input is 4-D (N,C,H,W or N,H,W,C)")
     if dims[1] == 3 and dims[3] != 3:
@@ -125,9 +127,9 @@ def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
     if not height or not width:
         raise ModelError(f"{where}: input size is dynamic {format_shape(dims)}; add a model card that gives width and height")
     output = model.graph.output[0]
-    out_dims = _dims(output)
+    out_dims = tensor_dims(output)
     channels = _output_channels(out_dims, layout, where)
-    kind = _output_kind(model, output.name, channels)
+    kind = output_kind_from_graph(model, output.name, channels)
     classes = ("background", "person") if channels == 1 else tuple(f"class {i}" for i in range(channels))
     card = ModelCard(
         name=name,
@@ -158,16 +160,17 @@ def _output_channels(out_dims: list[int | None], layout: str, where: str) -> int
     return int(channels)
 
 
-def _output_kind(model: onnx.ModelProto, output_name: str, channels: int) -> OutputKind:
-    op = _activation_op(model, output_name)
+def output_kind_from_graph(model: onnx.ModelProto, output_name: str, channels: int) -> OutputKind:
+    """The output kind the graph's last activation implies (what infer_card says)."""
+    op = activation_op(model, output_name)
     if channels == 1:
         # A Softmax sliced down to one channel is a probability too.
         return "sigmoid" if op in ("Sigmoid", "Softmax") else "logits"
     return "softmax" if op == "Softmax" else "class_logits"
 
 
-def _activation_op(model: onnx.ModelProto, tensor: str) -> str:
-    """The op that gives the tensor its values, looking back through value-preserving ops."""
+def activation_op(model: onnx.ModelProto, tensor: str) -> str:
+    """The op that gives the tensor its values, looking back through value-preserving ops ('' if none)."""
     producers = {out: node for node in model.graph.node for out in node.output}
     seen = set()
     while tensor in producers and tensor not in seen:
@@ -182,7 +185,7 @@ def _activation_op(model: onnx.ModelProto, tensor: str) -> str:
 
 def validate_against_graph(card: ModelCard, model: onnx.ModelProto, *, where: str) -> None:
     """A card must name tensors that exist, and the graph must still be single-input."""
-    inputs = _graph_inputs(model)
+    inputs = graph_inputs(model)
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs)
         raise ModelError(f"{where}: a segmentation model takes exactly one image input; this one has {len(inputs)} ({names})")
@@ -191,7 +194,7 @@ def validate_against_graph(card: ModelCard, model: onnx.ModelProto, *, where: st
     outputs = {o.name: o for o in model.graph.output}
     if card.output_name not in outputs:
         raise ModelError(f"{where}: its card names output {card.output_name!r}, which the graph does not have")
-    out_dims = _dims(outputs[card.output_name])
+    out_dims = tensor_dims(outputs[card.output_name])
     if len(out_dims) not in (3, 4):
         raise ModelError(f"{where}: output {card.output_name!r} has shape {format_shape(out_dims)}, which is not a mask")
     channels = 1 if card.is_binary else len(card.classes)
@@ -218,23 +221,3 @@ def format_shape(dims) -> str:
     """Dims as text, "?" for an unknown one: [1, 3, ?, ?]."""
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
-
-# Public names for the helpers above, for readers of a graph outside this module (segview inspect).
-def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
-    """The graph's inputs that are not initializers: what a caller must feed."""
-    return _graph_inputs(model)
-
-
-def tensor_dims(value_info: onnx.ValueInfoProto) -> list[int | None]:
-    """Fixed dims as ints, symbolic or unknown ones as None."""
-    return _dims(value_info)
-
-
-def activation_op(model: onnx.ModelProto, tensor: str) -> str:
-    """The op that gives ``tensor`` its values, looking back through value-preserving ops ('' if none)."""
-    return _activation_op(model, tensor)
-
-
-def output_kind_from_graph(model: onnx.ModelProto, output_name: str, channels: int) -> OutputKind:
-    """The output kind the graph's last activation implies (what infer_card would say)."""
-    return _output_kind(model, output_name, channels)
