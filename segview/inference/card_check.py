@@ -13,7 +13,7 @@ import onnx
 
 from segview.errors import ModelError
 from segview.inference.card import ModelCard
-from segview.inference.inspect import activation_op, describe_model, format_shape, graph_inputs, output_kind_from_graph, tensor_dims
+from segview.inference.inspect import activation_op, describe_model, format_shape, graph_inputs, input_layout, output_kind_from_graph, tensor_dims
 
 
 @dataclass(slots=True)
@@ -31,21 +31,11 @@ class CardCheck:
         return {"card": card, "problem": self.problem, "disagreements": self.disagreements}
 
 
-def _graph_layout(dims: list[int | None]) -> str | None:
-    if len(dims) != 4:
-        return None
-    if dims[1] == 3 and dims[3] != 3:
-        return "NCHW"
-    if dims[3] == 3 and dims[1] != 3:
-        return "NHWC"
-    return None
-
-
 def disagreements(card: ModelCard, model: onnx.ModelProto) -> list[str]:
     found = []
     inputs = [i for i in graph_inputs(model) if i.name == card.input_name]
     dims = tensor_dims(inputs[0]) if inputs else []
-    layout = _graph_layout(dims)
+    layout = input_layout(dims)
     if layout is not None and layout != card.layout:
         found.append(f"layout: the card says {card.layout}, the graph input {format_shape(dims)} is {layout}")
     if len(dims) == 4:

@@ -98,6 +98,17 @@ def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
     return [i for i in model.graph.input if i.name not in initializers]
 
 
+def input_layout(dims: list[int | None]) -> str | None:
+    """NCHW or NHWC, by the one axis of 1 and 3 that holds 3 colour channels; None when the dims say neither."""
+    if len(dims) != 4:
+        return None
+    if dims[1] == 3 and dims[3] != 3:
+        return "NCHW"
+    if dims[3] == 3 and dims[1] != 3:
+        return "NHWC"
+    return None
+
+
 def card_from_metadata(model: onnx.ModelProto, *, where: str) -> ModelCard | None:
     for prop in model.metadata_props:
         if prop.key == METADATA_CARD_KEY:
@@ -116,14 +127,12 @@ def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
     dims = tensor_dims(image_input)
     if len(dims) != 4:
         raise ModelError(f"{where}: input {image_input.name!r} has shape {format_shape(dims)}; an image input is 4-D (N,C,H,W or N,H,W,C)")
-    if dims[1] == 3 and dims[3] != 3:
-        layout, height, width = "NCHW", dims[2], dims[3]
-    elif dims[3] == 3 and dims[1] != 3:
-        layout, height, width = "NHWC", dims[1], dims[2]
-    else:
+    layout = input_layout(dims)
+    if layout is None:
         raise ModelError(
             f"{where}: cannot tell the layout of input shape {format_shape(dims)}; add a model card (JSON beside the file)"
         )
+    height, width = (dims[2], dims[3]) if layout == "NCHW" else (dims[1], dims[2])
     if not height or not width:
         raise ModelError(f"{where}: input size is dynamic {format_shape(dims)}; add a model card that gives width and height")
     output = model.graph.output[0]
