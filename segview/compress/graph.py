@@ -13,6 +13,7 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from segview.compress.step import CompressionError
+from segview.errors import first_line
 from segview.inference.card import ModelCard
 from segview.inference.postprocess import Postprocessor
 from segview.metrics.iou import binary_iou
@@ -126,7 +127,7 @@ def session(model: onnx.ModelProto | bytes, *, threads: int | None = 1, optimize
     try:
         return ort.InferenceSession(data, sess_options=so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises several unrelated types for bad graphs
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = first_line(exc)
         raise CompressionError(f"onnxruntime cannot run the result: {text}") from None
 
 

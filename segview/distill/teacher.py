@@ -15,7 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from segview.distill.availability import DistillError
-from segview.errors import ModelError
+from segview.errors import ModelError, first_line
 from segview.inference.card import ModelCard
 from segview.inference.inspect import load_onnx
 from segview.inference.postprocess import Postprocessor, _sigmoid, _softmax
@@ -85,7 +85,7 @@ class Teacher:
         try:
             self._session = ort.InferenceSession(model.SerializeToString(), sess_options=so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises several unrelated types
-            raise DistillError(f"onnxruntime cannot load teacher {self.name}: {str(exc).splitlines()[0]}") from None
+            raise DistillError(f"onnxruntime cannot load teacher {self.name}: {first_line(exc)}") from None
         self._outputs = [self.card.output_name] + ([self.feature_name] if self.feature_name else [])
         self.preprocess = Preprocessor(self.card)
         self._post = Postprocessor(self.card)
@@ -96,7 +96,7 @@ class Teacher:
         try:
             outputs = self._session.run(self._outputs, {self.card.input_name: self.preprocess(image)})
         except Exception as exc:
-            raise DistillError(f"teacher {self.name} failed while running: {str(exc).splitlines()[0]}") from None
+            raise DistillError(f"teacher {self.name} failed while running: {first_line(exc)}") from None
         scores = self._post.scores(outputs[0])
         kind = self.card.output_kind
         if kind == "sigmoid":

@@ -31,7 +31,7 @@ from segview.distill.events import Progress
 from segview.distill.data import Augment, FrameSet, Sample, to_rgb_tensor
 from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
 from segview.distill.teacher import Teacher
-from segview.errors import SegviewError
+from segview.errors import SegviewError, first_line
 from segview.fileio import atomic_write_bytes
 from segview.metrics.iou import binary_iou
 
@@ -375,7 +375,7 @@ class Trainer:
         try:
             student.load_state_dict(state["student"])
         except RuntimeError as exc:  # another teacher's network: names or shapes differ
-            raise DistillError(f"checkpoint {path} holds another network: {str(exc).splitlines()[0]}") from None
+            raise DistillError(f"checkpoint {path} holds another network: {first_line(exc)}") from None
         self.lineage = [_ancestor(path, state), *state.get("lineage", [])]
 
     def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:

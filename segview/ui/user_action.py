@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from segview.errors import SegviewError
+from segview.errors import SegviewError, first_line
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -43,12 +43,6 @@ def reports_problems(what: str, *, failed: Any = False) -> Callable[[Method], Me
         return run  # type: ignore[return-value]
 
     return decorate
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type's name when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _report(widget: Any, text: str) -> None:

@@ -16,6 +16,7 @@ from onnxruntime.quantization import quantize_dynamic
 from segview.compress import graph
 from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
 from segview.compress.steps.int8_static import QUANT_TYPES, check_quantizable, count_ops, quiet_onnxruntime
+from segview.errors import first_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class Int8DynamicStep(Step):
             except (Cancelled, CompressionError):
                 raise
             except Exception as exc:  # the quantizer raises assorted types
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                text = first_line(exc)
                 raise CompressionError(f"onnxruntime's dynamic quantizer failed: {text}") from None
         try:
             result = onnx.load(str(out))

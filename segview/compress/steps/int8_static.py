@@ -22,6 +22,7 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 
 from segview.compress import graph
 from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.errors import first_line
 
 CALIBRATION_METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
 QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
@@ -102,7 +103,7 @@ def quantize(
         except (Cancelled, CompressionError):
             raise
         except Exception as exc:  # onnxruntime's quantizer raises assorted types for graphs it cannot handle
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = first_line(exc)
             raise CompressionError(f"onnxruntime's quantizer failed: {text}") from None
     try:
         return onnx.load(str(out))
