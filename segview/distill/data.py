@@ -161,13 +161,30 @@ class Augment:
     def __call__(
         self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, others: Callable[[int], list[Sample]] | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        if others is not None and self.mosaic > 0 and rng.random() < self.mosaic:
-            return self._mosaic(rng, [(image, mask)] + [(s.image, s.mask) for s in others(3)])
-        image, mask = self._crop(rng, image, mask)
-        image, mask = self._flip(rng, image, mask)
-        return self._colour(rng, image), mask
+        wrapped = None if others is None else (lambda n: [(s, None) for s in others(n)])
+        image, mask, _ = self.with_target(rng, image, mask, None, wrapped)
+        return image, mask
 
-    def _crop(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray | None]:
+    def with_target(
+        self,
+        rng: np.random.Generator,
+        image: np.ndarray,
+        mask: np.ndarray | None,
+        target: np.ndarray | None,
+        others: Callable[[int], list[tuple[Sample, np.ndarray | None]]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """As a call, also carrying a soft target map (the teacher's probability at the image's
+        size) through the same crop, flip and mosaic; colour jitter leaves it clean, on purpose:
+        the student learns the teacher's answer on the clean frame (invariance)."""
+        if others is not None and self.mosaic > 0 and rng.random() < self.mosaic:
+            return self._mosaic(rng, [(image, mask, target)] + [(s.image, s.mask, t) for s, t in others(3)])
+        image, mask, target = self._crop(rng, image, mask, target)
+        image, mask, target = self._flip(rng, image, mask, target)
+        return self._colour(rng, image), mask, target
+
+    def _crop(
+        self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, target: np.ndarray | None = None, aspect: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         h, w = image.shape[:2]
         area = rng.uniform(self.min_area, 1.0) * h * w
         aspect = aspect * np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
@@ -175,12 +192,13 @@ class Augment:
         ch = int(max(1, min(h, round(np.sqrt(area / aspect)))))
         x0 = int(rng.integers(0, w - cw + 1))
         y0 = int(rng.integers(0, h - ch + 1))
-        return image[y0 : y0 + ch, x0 : x0 + cw], (mask[y0 : y0 + ch, x0 : x0 + cw] if mask is not None else None)
+        return tuple(None if a is None else a[y0 : y0 + ch, x0 : x0 + cw] for a in (image, mask, target))  # type: ignore[return-value]
 
-    def _flip(self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.flip and rng.random() < 0.5:
-            return np.ascontiguousarray(image[:, ::-1]), (np.ascontiguousarray(mask[:, ::-1]) if mask is not None else None)
-        return np.ascontiguousarray(image), (np.ascontiguousarray(mask) if mask is not None else None)
+    def _flip(
+        self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, target: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        flip = self.flip and rng.random() < 0.5
+        return tuple(None if a is None else np.ascontiguousarray(a[:, ::-1] if flip else a) for a in (image, mask, target))  # type: ignore[return-value]
 
     def _colour(self, rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
         if not self.colour:
@@ -192,24 +210,29 @@ class Augment:
         f = (f - f.mean()) * rng.uniform(0.7, 1.3) + f.mean() + rng.uniform(-30, 30)
         return np.clip(f, 0, 255).astype(np.uint8)
 
-    def _mosaic(self, rng: np.random.Generator, tiles: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _mosaic(
+        self, rng: np.random.Generator, tiles: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The first frame's size, split at a random point; each cell a crop of one frame at the
-        cell's shape, jittered on its own. A mask only when every tile has one."""
+        cell's shape, jittered on its own. A mask (a target) only when every tile has one."""
         h, w = tiles[0][0].shape[:2]
         cx = int(round(w * rng.uniform(0.3, 0.7)))
         cy = int(round(h * rng.uniform(0.3, 0.7)))
         canvas = np.empty((h, w, 3), np.uint8)
-        labelled = all(m is not None for _, m in tiles)
-        mask_canvas = np.empty((h, w), np.uint8) if labelled else None
+        mask_canvas = np.empty((h, w), np.uint8) if all(m is not None for _, m, _ in tiles) else None
+        target_canvas = np.empty((h, w), np.float32) if all(t is not None for _, _, t in tiles) else None
         cells = [(0, 0, cx, cy), (cx, 0, w, cy), (0, cy, cx, h), (cx, cy, w, h)]
-        for (image, mask), (x0, y0, x1, y1) in zip(tiles, cells, strict=True):
+        for (image, mask, target), (x0, y0, x1, y1) in zip(tiles, cells, strict=True):
             cw, ch = x1 - x0, y1 - y0
-            crop, crop_mask = self._crop(rng, image, mask, aspect=cw / ch)
-            crop, crop_mask = self._flip(rng, crop, crop_mask)
+            crop, crop_mask, crop_target = self._crop(rng, image, mask, target, aspect=cw / ch)
+            crop, crop_mask, crop_target = self._flip(rng, crop, crop_mask, crop_target)
             canvas[y0:y1, x0:x1] = self._colour(rng, cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA))
             if mask_canvas is not None and crop_mask is not None:
                 mask_canvas[y0:y1, x0:x1] = cv2.resize(crop_mask, (cw, ch), interpolation=cv2.INTER_NEAREST)
-        return canvas, mask_canvas
+            if target_canvas is not None and crop_target is not None:
+                # A probability resizes smoothly (cv2 has no float16 resize: float32 here).
+                target_canvas[y0:y1, x0:x1] = cv2.resize(crop_target.astype(np.float32), (cw, ch), interpolation=cv2.INTER_LINEAR)
+        return canvas, mask_canvas, target_canvas
 
 
 def to_rgb_tensor(image: np.ndarray, size: int) -> np.ndarray:
