@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).parent))
+# tests/ is on sys.path through pyproject.toml's pythonpath, so the helpers import by name.
 
 import factories  # noqa: E402
 import home_guard  # noqa: E402
-from qt_tools import isolate_qsettings  # noqa: E402
+from qt_tools import close_studio, isolate_qsettings, make_studio  # noqa: E402
 
 # The user's own segview files, fingerprinted before anything runs; compared in pytest_sessionfinish.
 USER_PLACES = home_guard.user_segview_places()
@@ -40,6 +40,21 @@ def brightness_model(model_dir: Path) -> Path:
 @pytest.fixture
 def square_video(tmp_path: Path) -> Path:
     return factories.write_video(tmp_path / "squares.mp4", factories.moving_square_frames(24))
+
+
+@pytest.fixture
+def studio(request: pytest.FixtureRequest, qtbot, model_dir: Path, brightness_model: Path):
+    """A shown 1200x800 studio window over ``model_dir`` (the bright model in it), closed at the test's end.
+
+    The one studio fixture for every folder: ``@pytest.mark.studio(workers=1)`` on a test or a
+    module changes its worker count (2 by default). A module that needs more (a model of its own,
+    a video playing) overrides it with a fixture that takes this one: ``def studio(studio): ...``.
+    """
+    marker = request.node.get_closest_marker("studio")
+    s = make_studio(qtbot, model_dir, workers=marker.kwargs.get("workers", 2) if marker else 2)
+    s.window.resize(1200, 800)
+    yield s
+    close_studio(s)
 
 
 @pytest.fixture(autouse=True)

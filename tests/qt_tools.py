@@ -39,7 +39,39 @@ def close_studio(studio) -> None:
 
     from PySide6.QtCore import QCoreApplication, QEvent
 
+    dialog = getattr(studio.window, "_distill_dialog", None)
+    if dialog is not None:  # a distillation still running in its child process is cancelled first
+        dialog.page.shutdown()
     studio.close()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
     gc.collect()
+
+
+def recorded_seconds(folder: Path) -> list[dict]:
+    """The per-second lines a recording has written so far (none yet: an empty list)."""
+    import json
+
+    from segview.recording.session_file import SECONDS_FILE
+
+    path = Path(folder) / SECONDS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def record_seconds(qtbot, studio, folder: Path | None = None, seconds: int = 1, *, timeout_ms: int = 60_000) -> Path:
+    """Record (into ``folder``, or the default place) until ``seconds`` whole seconds with frames
+    are on disk, then stop; returns the session's folder.
+
+    Waits for what a recording needs rather than for a fixed time: on two busy cores a
+    fixed 1.5 s can end before the first frame is shown."""
+    started = studio.recording.start(folder)
+
+    def enough() -> bool:
+        rows = recorded_seconds(started)
+        return len(rows) >= seconds and any(model.get("frames") for row in rows for model in row.get("models", {}).values())
+
+    qtbot.waitUntil(enough, timeout=timeout_ms)
+    studio.recording.stop()
+    return started

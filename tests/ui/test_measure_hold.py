@@ -7,17 +7,16 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-import factories  # noqa: E402
-from qt_tools import close_studio, make_studio  # noqa: E402
 from segview.ui import measure_hold  # noqa: E402
+
+pytestmark = pytest.mark.studio(workers=1)
 
 
 @pytest.fixture
-def studio(qtbot, model_dir, brightness_model, tmp_path):
-    s = make_studio(qtbot, model_dir, workers=1)
-    assert s.open(str(factories.write_video(tmp_path / "long.mp4", factories.moving_square_frames(300))), ["bright"])
-    yield s
-    close_studio(s)
+def studio(studio, slow_video):
+    """tests/conftest.py's studio, playing a long video through the bright model."""
+    assert studio.open(str(slow_video), ["bright"])
+    return studio
 
 
 def test_holds_nest_and_the_last_one_resumes(qtbot, studio):

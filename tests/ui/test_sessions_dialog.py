@@ -9,6 +9,7 @@ import shutil
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
 
+from qt_tools import record_seconds
 from segview.ui.session_browser import LIST_HEADERS, SessionBrowser
 from segview.ui.session_compare_view import NOT_AVAILABLE, comparison_headers
 from test_recording import damaged_copies, unreadable_session
@@ -176,9 +177,7 @@ def test_the_studio_sessions_action_browses_the_folder_it_records_into(qtbot, st
     from segview.ui.recording_control import DEFAULT_SESSIONS_DIR
 
     assert studio.open(str(slow_video), ["bright"])
-    folder = studio.recording.start()  # into the default folder, under the test's own HOME
-    qtbot.wait(1200)
-    studio.recording.stop()
+    folder = record_seconds(qtbot, studio)  # into the default folder, under the test's own HOME
     assert folder.parent == DEFAULT_SESSIONS_DIR
     studio.window.sessions_action.trigger()
     browser = studio.window._session_browser
