@@ -12,6 +12,7 @@ from pathlib import Path
 
 from segview.cli.numbers import real, thread_list, whole
 from segview.compress.calibration import CalibrationSpec
+from segview.compress.int8_note import int8_note, makes_int8
 from segview.compress.measure import MeasureOptions
 from segview.compress.paths import default_output_dir
 from segview.compress.recipe import Recipe, StepSpec
@@ -120,9 +121,11 @@ def _list_steps() -> None:
     for step in all_steps():
         calib = " (needs --calib)" if step.needs_calibration else ""
         print(f"{step.name}{calib}: {step.description}")
-        for name, kind, default in describe_options(step):
+        if makes_int8(step):
+            print(f"  note: {int8_note()}")
+        for name, kind, default, help_text in describe_options(step):
             shown = ",".join(default) if isinstance(default, tuple) else default
-            print(f"    {name}={shown}  ({kind})")
+            print(f"    {name}={shown}  ({kind})" + (f": {help_text}" if help_text else ""))
 
 
 class _Status:

@@ -60,6 +60,16 @@ class CancelToken:
             raise Cancelled()
 
 
+def option(default: Any, help: str) -> Any:  # noqa: A002 - argparse's word for it
+    """A config field with its description: the wizard's tooltip and ``segview compress --list-steps``' text."""
+    return field(default=default, metadata={"help": help})
+
+
+def option_help(f: dataclasses.Field) -> str:
+    """The description an :func:`option` carries ("" for a plain field)."""
+    return str(f.metadata.get("help", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class StepConfig:
     """Base of every step's options. Subclasses are frozen dataclasses with defaults for every field."""
@@ -83,6 +93,8 @@ class StepContext:
     workdir: Path
     cancel: CancelToken
     calibration: CalibrationSet | None = None
+    # The model the chain started from (recover's teacher); steps only read it.
+    source: onnx.ModelProto | None = None
     # fraction in [0, 1] of this step, and a short message
     progress: Callable[[float, str], None] = lambda fraction, message: None
     log: Callable[[str], None] = lambda message: None
@@ -105,6 +117,10 @@ class Step(abc.ABC):
     # takes, and the one it leaves (None: the form it was given).
     accepts: ClassVar[frozenset[str]] = frozenset({"float32"})
     produces: ClassVar[str | None] = None
+    # Steps of which one must come earlier in the chain (recover fine-tunes what pruning or clustering cost); empty: any place.
+    follows: ClassVar[frozenset[str]] = frozenset()
+    # Whether its config's ``max_iou_drop`` is the job's IoU-drop target (the wizard's "Largest IoU drop" sets it).
+    takes_iou_target: ClassVar[bool] = False
 
     def output_form(self, form: str) -> str:
         """The weights' form after this step, given the form before it."""
@@ -169,9 +185,10 @@ class ChainIssue:
     wanted: str  # "float32 or shared (k-means)"
     where: str  # "after fp16 they are float16", "selfie-general-int8 has int8 (quantized) weights"
     hint: str = ""  # "fp16 and int8 do not combine: choose one"
+    what: str = "weights"  # what ``wanted`` names: weights, or steps "before it"
 
     def __str__(self) -> str:
-        return f"{self.step} needs {self.wanted} weights; {self.where}" + (f" ({self.hint})" if self.hint else "")
+        return f"{self.step} needs {self.wanted} {self.what}; {self.where}" + (f" ({self.hint})" if self.hint else "")
 
 
 def chain_issue(names: list[str], *, source_form: str = "float32", source: str = "the model") -> ChainIssue | None:
@@ -179,12 +196,15 @@ def chain_issue(names: list[str], *, source_form: str = "float32", source: str =
 
     ``source_form`` is the form of the model the chain starts from (see :func:`form_of_card`)."""
     form, previous = source_form, None
-    for name in names:
+    for index, name in enumerate(names):
         step = get_step(name)
         if form not in step.accepts:
             wanted = " or ".join(text for f, text in WEIGHT_FORMS.items() if f in step.accepts)
             where = f"after {previous} they are {WEIGHT_FORMS[form]}" if previous else f"{source} has {WEIGHT_FORMS[form]} weights"
             return ChainIssue(name, wanted, where, _hint(form, step))
+        if step.follows and not step.follows & set(names[:index]):
+            where = "it is the first step" if index == 0 else f"the steps before it ({', '.join(names[:index])}) are neither"
+            return ChainIssue(name, " or ".join(sorted(step.follows)), where, "it wins back the accuracy they cost", what="before it")
         form, previous = step.output_form(form), name
     return None
 
@@ -323,8 +343,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def describe_options(step: Step) -> list[tuple[str, str, Any]]:
-    """(name, type text, default) of each option, for --help texts and the wizard's forms."""
+def describe_options(step: Step) -> list[tuple[str, str, Any, str]]:
+    """(name, type text, default, description) of each option, for ``--list-steps``."""
     hints = typing.get_type_hints(step.config_type)
     rows = []
     for f in dataclasses.fields(step.config_type):
@@ -335,5 +355,5 @@ def describe_options(step: Step) -> list[tuple[str, str, Any]]:
             kind = "list"
         else:
             kind = getattr(hint, "__name__", str(hint))
-        rows.append((f.name, kind, f.default))
+        rows.append((f.name, kind, f.default, option_help(f)))
     return rows

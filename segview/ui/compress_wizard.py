@@ -46,7 +46,7 @@ from segview.ui import measure_hold
 from segview.ui.compress_steps import ModelStepsPage, WizardPage
 from segview.ui.frame_grab import FrameGrab
 from segview.ui.palette import PROBLEM_STYLE
-from segview.ui.speed_hint import SpeedHintLine
+from segview.ui.speed_hint import Int8Note, SpeedHintLine
 
 if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, not when the wizard opens
     from segview.compress.calibration import CalibrationSpec
@@ -57,8 +57,6 @@ if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, n
 __all__ = ["CompressWizard", "ModelStepsPage", "WizardPage"]
 
 POLL_MS = 100
-# Steps whose accuracy search takes the wizard's IoU-drop target.
-TARGETED_STEPS = ("int8-auto", "cluster", "prune-channels")
 # The registry's "name (2)": a second file with a taken card name, known by that name only in this process.
 DISAMBIGUATED = re.compile(r" \(\d+\)$")
 # Default latency rounds (MeasureOptions().rounds; not imported, to keep the wizard's import light).
@@ -323,7 +321,8 @@ class CompressWizard(QDialog):
         self.registry = registry
         self.window_ref = window
         self.steps_page = ModelStepsPage(registry)
-        # "On this CPU: ... int8 will make it smaller, not faster": from a profile of the chosen model, off the GUI thread.
+        # Said before a run: int8 makes the model smaller, not faster, here (at once), then the profile's line for each step.
+        self.int8_note = Int8Note(self.steps_page)
         self.speed_hint = SpeedHintLine(self.steps_page, getattr(window, "engine", None), window)
         self.data_page = DataPage(capture_source=(lambda: window.engine) if window is not None else None)
         self.targets_page = TargetsPage()
@@ -422,7 +421,7 @@ class CompressWizard(QDialog):
         for name in names:
             step = self.steps_page.step(name)
             values = self.steps_page.step_values(name)
-            if name in TARGETED_STEPS:
+            if step.takes_iou_target:
                 values["max_iou_drop"] = target
             steps.append(StepSpec(name, config_from_dict(step, values)))
         images = self.data_page.eval_images.text().strip() or None

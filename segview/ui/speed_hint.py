@@ -7,6 +7,9 @@ CPU kernels (README, "Compression"; ``benchmarks/bench_compress.py --profile``):
 int8 kernels gain about 1.1x on pointwise convolutions and run about 2x slower on
 depthwise ones, fp16 weights are cast back to float32 when the model loads, and
 zeros or shared values in dense weights change no kernel's work.
+
+Above it, :class:`Int8Note` says the plain sentence (``segview.compress.int8_note``)
+as soon as a step that leaves int8 weights is ticked, without waiting for a profile.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel
 
+from segview.compress.int8_note import int8_note, makes_int8
 from segview.profiling.ort_trace import op_family
 from segview.ui.profile_runner import ProfileRequest, ProfileRunner
 
@@ -108,6 +112,30 @@ def hint_text(profile, steps: list[str]) -> str:
             f"(depthwise {s.depthwise:.0%}), elementwise {s.elementwise:.0%}, layout reorders {s.layout:.0%}, Resize {s.resize:.0%}.")
     lines = [line for line in (_step_line(step, s) for step in steps) if line]
     return "\n".join([head, *lines])
+
+
+# A note, not a problem: dark amber on a pale background, boxed so it reads before the steps are run.
+NOTE_STYLE = "color:#5c3d00; background:#fff4d6; border:1px solid #e0b64a; border-radius:3px; padding:4px"
+
+
+class Int8Note(QLabel):
+    """Below the steps, shown only while a ticked step leaves int8 weights: int8 makes the model smaller, not faster, here."""
+
+    def __init__(self, steps_page) -> None:
+        super().__init__("")
+        self.setWordWrap(True)
+        self.setObjectName("int8_note")
+        self.setStyleSheet(NOTE_STYLE)
+        self.page = steps_page
+        steps_page.layout().addWidget(self)
+        steps_page.completeChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        # chosen_steps(wait=False) lists names only once the steps have arrived, so step() never blocks here.
+        shown = any(makes_int8(self.page.step(name)) for name in self.page.chosen_steps(wait=False))
+        self.setText(int8_note() if shown else "")
+        self.setHidden(not shown)
 
 
 class SpeedHintLine(QLabel):

@@ -1,4 +1,9 @@
-"""One compression step's options, as a form built from its config dataclass (the Compress wizard's first page)."""
+"""One compression step's options, as a form built from its config dataclass (the Compress wizard's first page).
+
+The config's fields are the form: their types choose the editors, and each field's
+description (:func:`segview.compress.step.option`) is the tooltip of its label and
+editor, the same text ``segview compress --list-steps`` prints.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import dataclasses
 import typing
 from typing import Any, Literal, get_args, get_origin
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
-from segview.compress.step import Step
+from segview.compress.step import Step, option_help
 
 
 class StepOptionsForm(QWidget):
@@ -23,8 +28,12 @@ class StepOptionsForm(QWidget):
         for f in dataclasses.fields(step.config_type):
             editor = _editor(hints[f.name], values.get(f.name, f.default))
             editor.setObjectName(f"option_{f.name}")
+            label = QLabel(f.name.replace("_", " "))
+            label.setBuddy(editor)
+            for widget in (label, editor):
+                widget.setToolTip(option_help(f))
             self.editors[f.name] = editor
-            layout.addRow(f.name.replace("_", " "), editor)
+            layout.addRow(label, editor)
 
     def values(self) -> dict[str, Any]:
         return {name: _value(editor) for name, editor in self.editors.items()}

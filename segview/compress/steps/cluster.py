@@ -26,7 +26,7 @@ from onnx import helper, numpy_helper
 from segview.compress import graph
 from segview.compress.correction import apply_bias_shift, bias_shift, correctable
 from segview.compress.search import DriftMeter, keep_sensitive
-from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
 
 SEARCH_FRAMES = 24
 MEAN_FRAMES = 32
@@ -34,15 +34,13 @@ MEAN_FRAMES = 32
 
 @dataclass(frozen=True, slots=True)
 class ClusterConfig(StepConfig):
-    clusters: int = 16
-    per_channel_scale: bool = True
-    # Absorb the mean output shift into the bias (needs calibration frames).
-    bias_correction: bool = True
-    # With calibration frames: keep the most sensitive layers unclustered until the IoU drop against the source meets this. 1 disables.
-    max_iou_drop: float = 0.01
-    max_kept_layers: int = 12
-    storage: Literal["codebook", "dense"] = "codebook"
-    skip_nodes: tuple[str, ...] = ()
+    clusters: int = option(16, "shared values per layer (k of k-means, 2 to 65536)")
+    per_channel_scale: bool = option(True, "share the values over weights divided by each output channel's largest magnitude, so small channels keep their own range")
+    bias_correction: bool = option(True, "absorb the mean output shift into the bias (needs calibration frames)")
+    max_iou_drop: float = option(0.01, "with calibration frames: keep the most sensitive layers unclustered until the IoU drop against the source meets this (0.01 = one point; 1 disables)")
+    max_kept_layers: int = option(12, "at most this many layers stay unclustered")
+    storage: Literal["codebook", "dense"] = option("codebook", "codebook: uint8 indices and the k values (a smaller file); dense: the clustered float weights (same file size, smaller zip)")
+    skip_nodes: tuple[str, ...] = option((), "nodes (by name) whose weights stay as they are")
 
     def validate(self) -> None:
         if not 2 <= self.clusters <= 65536:
@@ -106,6 +104,7 @@ class ClusterStep(Step):
     description = "Each layer's weights share k values found by k-means; stored as small indices plus a codebook, so the zip shrinks several-fold."
     config_type = ClusterConfig
     accepts = frozenset({"float32", "float16", "shared"})
+    takes_iou_target = True
 
     def output_form(self, form: str) -> str:
         # A float32 model's weights become a codebook; fp16 ones stay fp16 (the codebook is fp16).

@@ -14,15 +14,13 @@ import numpy as np
 import onnx
 
 from segview.compress import graph
-from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
 
 
 @dataclass(frozen=True, slots=True)
 class Fp16Config(StepConfig):
-    # Op types to leave in float32 (onnxruntime's converter already keeps the ones that have no fp16 form).
-    keep_ops: tuple[str, ...] = ()
-    # Nodes (by name) to leave in float32.
-    keep_nodes: tuple[str, ...] = ()
+    keep_ops: tuple[str, ...] = option((), "op types to leave in float32 (onnxruntime's converter already keeps the ones that have no fp16 form)")
+    keep_nodes: tuple[str, ...] = option((), "nodes (by name) to leave in float32")
 
 
 @register_step

@@ -20,7 +20,7 @@ from typing import Any
 import onnx
 
 from segview.compress import graph
-from segview.compress.step import CompressionError, Step, StepContext, StepOutput, register_step
+from segview.compress.step import CompressionError, Step, StepContext, StepOutput, option, register_step
 from segview.compress.steps.int8_static import Int8StaticConfig, check_quantizable, count_ops, narrow_convs, quantize
 
 # Ops worth a sensitivity probe: those onnxruntime turns into integer kernels. Relu, Reshape and the like
@@ -31,10 +31,8 @@ SEARCH_FRAMES = 24
 
 @dataclass(frozen=True, slots=True)
 class Int8AutoConfig(Int8StaticConfig):
-    # Target: 1 - IoU of the result's masks against the float model's masks, on calibration frames.
-    max_iou_drop: float = 0.01
-    # The search stops after keeping this many nodes in float.
-    max_float_nodes: int = 16
+    max_iou_drop: float = option(0.01, "target: 1 - IoU of the result's masks against the float model's, on calibration frames (0.01 = one point)")
+    max_float_nodes: int = option(16, "the search stops after keeping this many nodes in float")
 
     def validate(self) -> None:
         Int8StaticConfig.validate(self)
@@ -51,6 +49,7 @@ class Int8AutoStep(Step):
     accepts = frozenset({"float32"})
     produces = "int8"
     needs_calibration = True
+    takes_iou_target = True
 
     def suffix(self, config: Int8AutoConfig) -> str:
         return "int8"

@@ -14,19 +14,18 @@ import onnx
 from onnxruntime.quantization import quantize_dynamic
 
 from segview.compress import graph
-from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
 from segview.compress.steps.int8_static import QUANT_TYPES, check_quantizable, count_ops, quiet_onnxruntime
 from segview.errors import first_line
 
 
 @dataclass(frozen=True, slots=True)
 class Int8DynamicConfig(StepConfig):
-    weights: Literal["uint8", "int8"] = "uint8"
-    per_channel: bool = False
-    reduce_range: bool = False
-    # Empty: every op type onnxruntime can quantize dynamically (Conv, MatMul, Gemm, ...).
-    op_types: tuple[str, ...] = ()
-    exclude_nodes: tuple[str, ...] = ()
+    weights: Literal["uint8", "int8"] = option("uint8", "the weights' 8-bit type")
+    per_channel: bool = option(False, "one scale per output channel instead of one per tensor")
+    reduce_range: bool = option(False, "7-bit weights: avoids saturation on CPUs without VNNI")
+    op_types: tuple[str, ...] = option((), "op types to quantize; empty: every one onnxruntime can quantize dynamically (Conv, MatMul, Gemm, ...)")
+    exclude_nodes: tuple[str, ...] = option((), "nodes (by name) to leave in float")
 
 
 @register_step

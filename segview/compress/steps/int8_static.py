@@ -21,7 +21,7 @@ import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
 from segview.compress import graph
-from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
 from segview.errors import first_line
 
 CALIBRATION_METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
@@ -30,29 +30,21 @@ QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 
 @dataclass(frozen=True, slots=True)
 class Int8StaticConfig(StepConfig):
-    calibration: Literal["minmax", "entropy", "percentile"] = "minmax"
-    # Percentile calibration only: the share of values the range must cover.
-    percentile: float = 99.999
-    # qdq: QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses into integer kernels; qoperator: QLinearConv etc. directly.
-    format: Literal["qdq", "qoperator"] = "qdq"
-    # uint8 activations with int8 weights (u8s8) is what onnxruntime's x86 kernels are tuned for.
-    activations: Literal["uint8", "int8"] = "uint8"
-    weights: Literal["int8", "uint8"] = "int8"
-    per_channel: bool = True
-    # 7-bit weights: avoids saturation on CPUs without VNNI; needless here.
-    reduce_range: bool = False
-    activation_symmetric: bool = False
-    # Symmetric int8 weights (zero point 0) select MLAS's fused symmetric convolution kernels.
-    weight_symmetric: bool = True
-    # Keep Relu/Clip that a quantized range would make redundant (onnxruntime removes them by default).
-    keep_removable_activations: bool = False
-    exclude_op_types: tuple[str, ...] = ()
-    exclude_nodes: tuple[str, ...] = ()
-    # Keep in float the convolutions whose input channels are not a multiple of 4 (the RGB stem): MLAS has no
-    # fast int8 kernel for them and falls back to im2col (selfie-general's stem: 675 us in int8, 226 us in float).
-    float_narrow_convs: bool = True
-    # At most this many calibration frames are fed to the calibrator.
-    frames: int = 100
+    calibration: Literal["minmax", "entropy", "percentile"] = option("minmax", "how the activations' ranges are found on the calibration frames")
+    percentile: float = option(99.999, "percentile calibration only: the share of values the range must cover")
+    format: Literal["qdq", "qoperator"] = option("qdq", "qdq: QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses into integer kernels; qoperator: QLinearConv etc. directly")
+    activations: Literal["uint8", "int8"] = option("uint8", "the activations' 8-bit type (uint8 with int8 weights is what onnxruntime's x86 kernels are tuned for)")
+    weights: Literal["int8", "uint8"] = option("int8", "the weights' 8-bit type")
+    per_channel: bool = option(True, "one scale per output channel instead of one per tensor")
+    reduce_range: bool = option(False, "7-bit weights: avoids saturation on CPUs without VNNI")
+    activation_symmetric: bool = option(False, "activations with zero point 0")
+    weight_symmetric: bool = option(True, "weights with zero point 0 (selects MLAS's fused symmetric convolution kernels)")
+    keep_removable_activations: bool = option(False, "keep the Relu/Clip that a quantized range makes redundant (onnxruntime removes them by default)")
+    exclude_op_types: tuple[str, ...] = option((), "op types to leave in float")
+    exclude_nodes: tuple[str, ...] = option((), "nodes (by name) to leave in float")
+    # MLAS has no fast int8 kernel for them and falls back to im2col (selfie-general's stem: 675 us in int8, 226 us in float).
+    float_narrow_convs: bool = option(True, "keep in float the convolutions whose input channels are not a multiple of 4 (the RGB stem): int8 is slower there")
+    frames: int = option(100, "at most this many calibration frames are fed to the calibrator")
 
     def validate(self) -> None:
         if not 0.0 < self.percentile <= 100.0:

@@ -16,18 +16,17 @@ import onnx
 
 from segview.compress import graph
 from segview.compress.correction import apply_bias_shift, bias_shift, correctable
-from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
 
 MEAN_FRAMES = 32
 
 
 @dataclass(frozen=True, slots=True)
 class PruneConfig(StepConfig):
-    sparsity: float = 0.5
-    # layer: every weight tensor loses the same share; global: one magnitude threshold for all of them.
-    scope: Literal["layer", "global"] = "layer"
-    bias_correction: bool = True
-    skip_nodes: tuple[str, ...] = ()
+    sparsity: float = option(0.5, "share of the weights set to zero (0.5 = half)")
+    scope: Literal["layer", "global"] = option("layer", "layer: every weight tensor loses the same share; global: one magnitude threshold for all of them")
+    bias_correction: bool = option(True, "absorb the mean output shift into the bias (needs calibration frames)")
+    skip_nodes: tuple[str, ...] = option((), "nodes (by name) whose weights stay as they are")
 
     def validate(self) -> None:
         if not 0.0 <= self.sparsity < 1.0:

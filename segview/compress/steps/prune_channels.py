@@ -28,7 +28,7 @@ import onnx
 from segview.compress import graph
 from segview.compress.correction import apply_bias_shift, bias_shift
 from segview.compress.search import DriftMeter, keep_sensitive
-from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
 
 MEAN_FRAMES = 32
 SEARCH_FRAMES = 24
@@ -41,15 +41,11 @@ ELEMENTWISE_BINARY = {"Add", "Sub", "Mul", "Div", "Max", "Min"}
 
 @dataclass(frozen=True, slots=True)
 class PruneChannelsConfig(StepConfig):
-    # Share of each prunable channel space's channels to remove.
-    ratio: float = 0.25
-    # Keep channel counts multiples of this: onnxruntime's blocked kernels work in blocks of 8 or 16 channels.
-    round_to: int = 8
-    min_channels: int = 8
-    bias_compensation: bool = True
-    # With calibration frames: groups whose pruning moves the mask most are left whole until the IoU drop
-    # against the source meets this. 1 prunes every group regardless.
-    max_iou_drop: float = 0.01
+    ratio: float = option(0.25, "share of each prunable group's channels to remove")
+    round_to: int = option(8, "keep channel counts multiples of this (onnxruntime's blocked kernels work in blocks of 8 or 16 channels)")
+    min_channels: int = option(8, "no group is pruned below this many channels")
+    bias_compensation: bool = option(True, "move the removed channels' mean contribution into the consuming layers' biases (needs calibration frames)")
+    max_iou_drop: float = option(0.01, "with calibration frames: the groups whose pruning moves the masks most stay whole until the IoU drop against the source meets this (0.01 = one point; 1 prunes every group)")
 
     def validate(self) -> None:
         if not 0.0 <= self.max_iou_drop <= 1.0:
@@ -99,6 +95,7 @@ class PruneChannelsStep(Step):
     description = "Removes the least important channels of each prunable group of tensors: a smaller file and a faster run, at an accuracy cost."
     config_type = PruneChannelsConfig
     accepts = frozenset({"float32", "float16"})
+    takes_iou_target = True
 
     def suffix(self, config: PruneChannelsConfig) -> str:
         return f"pruned{round(config.ratio * 100)}"
