@@ -16,6 +16,7 @@ from segview.compress.step import CompressionError
 from segview.errors import first_line
 from segview.inference.card import ModelCard
 from segview.inference.postprocess import Postprocessor
+from segview.inference.session import cpu_session
 from segview.metrics.iou import binary_iou
 
 FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE)
@@ -117,15 +118,9 @@ def input_name(model: onnx.ModelProto) -> str:
 
 def session(model: onnx.ModelProto | bytes, *, threads: int | None = 1, optimize: bool = True) -> ort.InferenceSession:
     """An onnxruntime session on CPU; a graph onnxruntime refuses becomes a CompressionError."""
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    if threads:
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
     data = model if isinstance(model, bytes) else model_bytes(model)
     try:
-        return ort.InferenceSession(data, sess_options=so, providers=["CPUExecutionProvider"])
+        return cpu_session(data, threads=threads, optimize=optimize)
     except Exception as exc:  # onnxruntime raises several unrelated types for bad graphs
         text = first_line(exc)
         raise CompressionError(f"onnxruntime cannot run the result: {text}") from None

@@ -20,8 +20,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import numpy_helper
+
+from segview.inference.session import cpu_session
 
 
 def squeeze_excite_gates(model: onnx.ModelProto) -> list[onnx.NodeProto]:
@@ -63,9 +64,7 @@ def mean_gates(model: onnx.ModelProto, inputs: Iterable[np.ndarray]) -> dict[str
     names = [g.input[1] for g in gates]
     for name in names:
         probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(probe.SerializeToString(), threads=None)
     input_name = session.get_inputs()[0].name
     sums: dict[str, np.ndarray] = {}
     count = 0

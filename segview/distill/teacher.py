@@ -18,7 +18,7 @@ from segview.distill.availability import DistillError
 from segview.errors import ModelError, first_line
 from segview.inference.card import ModelCard
 from segview.inference.inspect import load_onnx
-from segview.inference.postprocess import Postprocessor, _sigmoid, _softmax
+from segview.inference.postprocess import Postprocessor, foreground_probability
 from segview.inference.preprocess import Preprocessor
 from segview.inference.registry import ModelEntry, ModelRegistry
 
@@ -97,15 +97,7 @@ class Teacher:
             outputs = self._session.run(self._outputs, {self.card.input_name: self.preprocess(image)})
         except Exception as exc:
             raise DistillError(f"teacher {self.name} failed while running: {first_line(exc)}") from None
-        scores = self._post.scores(outputs[0])
-        kind = self.card.output_kind
-        if kind == "sigmoid":
-            prob = scores
-        elif kind == "logits":
-            prob = _sigmoid(scores)
-        else:
-            probs = _softmax(scores) if kind == "class_logits" else scores
-            prob = probs[..., self.card.foreground_class]
+        prob = foreground_probability(self._post.scores(outputs[0]), self.card)
         feature = None
         if self.feature_name is not None:
             feature = np.asarray(outputs[1], dtype=np.float32)

@@ -43,14 +43,26 @@ class Postprocessor:
         """Returns (mask uint8 at frame_size, foreground probability at model resolution)."""
         scores = self.scores(output)
         if self.binary:
-            probability = scores if self.card.output_kind == "sigmoid" else _sigmoid(scores)
+            probability = foreground_probability(scores, self.card)
             return binary_mask(probability, frame_size), probability
         big = cv2.resize(scores, frame_size, interpolation=cv2.INTER_LINEAR)
         if big.ndim == 2:  # cv2 drops a single trailing channel
             big = big[..., None]
         mask = np.argmax(big, axis=-1).astype(np.uint8)
-        probability = _softmax(scores)[..., self.foreground] if self.card.output_kind == "class_logits" else scores[..., self.foreground]
-        return mask, probability
+        return mask, foreground_probability(scores, self.card)
+
+
+def foreground_probability(scores: np.ndarray, card: ModelCard) -> np.ndarray:
+    """The foreground probability at model resolution, from :meth:`Postprocessor.scores` of a raw output:
+    a sigmoid output as it is, logits through a sigmoid, class scores (softmaxed when they are logits)
+    at the card's foreground class. The studio's postprocessing and the distillation teacher share it."""
+    kind = card.output_kind
+    if kind == "sigmoid":
+        return scores
+    if kind == "logits":
+        return _sigmoid(scores)
+    probabilities = _softmax(scores) if kind == "class_logits" else scores
+    return probabilities[..., card.foreground_class]
 
 
 def binary_mask(probability: np.ndarray, frame_size: tuple[int, int], threshold: float = THRESHOLD) -> np.ndarray:

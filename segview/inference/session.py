@@ -94,20 +94,37 @@ class SegmentationSession:
         return (1, 3, c.height, c.width) if c.layout == "NCHW" else (1, c.height, c.width, 3)
 
 
+def ort_options(threads: int | None = None, *, optimize: bool = True, log_severity: int = 3) -> ort.SessionOptions:
+    """onnxruntime's options as segview sets them everywhere: ``threads`` threads inside one run
+    (None: onnxruntime's choice, every core) and none across runs, all graph optimisations unless
+    ``optimize`` is False (a probe of intermediate tensors wants the graph as written), and errors
+    only in onnxruntime's own log (``log_severity`` 3), as segview words them itself."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.log_severity_level = log_severity
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    return so
+
+
+def cpu_session(model: bytes | str | os.PathLike[str], *, threads: int | None = 1, optimize: bool = True) -> ort.InferenceSession:
+    """An onnxruntime session on the CPU for segview's own work on a graph (the compress steps' checks,
+    the distillation teacher, speed and gate probes): serialized bytes or a file. onnxruntime's
+    exceptions go on unchanged; each caller words them as its own error."""
+    data = model if isinstance(model, bytes) else os.fspath(model)
+    return ort.InferenceSession(data, sess_options=ort_options(threads, optimize=optimize), providers=["CPUExecutionProvider"])
+
+
 def ort_session_options(options: SessionOptions) -> ort.SessionOptions:
     """onnxruntime's options for a segview session (also the profiler's, so both run the same way)."""
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Fatal only: a node failing at run time is an exception segview reports in its own line;
     # at 3 (errors) onnxruntime also printed it first, in colour, once per worker.
-    so.log_severity_level = 4
-    if options.threads:
-        so.intra_op_num_threads = options.threads
-        so.inter_op_num_threads = 1
-        if options.threads == 1:
-            # Without a thread pool there is nothing to spin; with one, spinning
-            # burns the core the other pipeline threads need.
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so = ort_options(options.threads, log_severity=4)
+    if options.threads == 1:
+        # Without a thread pool there is nothing to spin; with one, spinning
+        # burns the core the other pipeline threads need.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
