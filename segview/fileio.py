@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from segview.errors import SegviewError
+from segview.jsonsafe import json_bytes
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -45,15 +47,48 @@ def _short(name: str, limit: int = 64) -> str:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, allow_nan=False, default=_jsonable) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, json_bytes(data))
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def move_all_into_place(moves: Sequence[tuple[Path, Path]]) -> None:
+    """Move each staged file or folder onto its final path, all or nothing.
+
+    What a move replaces is parked beside it (``NAME.previous`` in a hidden temporary folder) until
+    every move is done, then deleted. If one move fails (a full disk, or a signal between two moves),
+    the moves done are undone, what they replaced is put back, and the exception goes on to the
+    caller, who words it. Each staged path must be on its final path's file system (os.replace).
+    """
+    done: list[Path] = []
+    parked: list[tuple[Path, Path]] = []  # (parked, final)
+    try:
+        for staged, final in moves:
+            if final.exists() or final.is_symlink():
+                spot = Path(tempfile.mkdtemp(prefix=f".{_short(final.name)}.", suffix=".old", dir=final.parent)) / f"{final.name}.previous"
+                parked.append((spot, final))
+                os.replace(final, spot)
+            os.replace(staged, final)
+            done.append(final)
+    except BaseException:
+        _undo(done, parked)
+        raise
+    for spot, _ in parked:
+        shutil.rmtree(spot.parent, ignore_errors=True)
+
+
+def _undo(done: list[Path], parked: list[tuple[Path, Path]]) -> None:
+    """Take the moved-in paths out again and put back what they replaced (best effort: the first error is the one to report)."""
+    for final in done:
+        if final.is_dir() and not final.is_symlink():
+            shutil.rmtree(final, ignore_errors=True)
+        else:
+            final.unlink(missing_ok=True)
+    for spot, final in parked:
+        if spot.exists() or spot.is_symlink():
+            try:
+                os.replace(spot, final)
+            except OSError:
+                continue
+        shutil.rmtree(spot.parent, ignore_errors=True)
 
 
 # Linux's NAME_MAX and PATH_MAX, used where os.pathconf cannot say what the file system allows.
