@@ -192,6 +192,7 @@ def _run_steps(recipe, source_model, card, workdir, calibration, cancel, events)
             workdir=workdir,
             cancel=cancel,
             calibration=calibration,
+            source=source_model,
             progress=lambda f, m, base=base, name=step.name: events.progress(base + share * min(1.0, max(0.0, f)), f"{name}: {m}"),
             log=lambda m, name=step.name: events.log(f"{name}: {m}"),
         )

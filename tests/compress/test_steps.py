@@ -13,7 +13,7 @@ from compress import tiny
 from segview.compress import graph
 from segview.compress.step import CancelToken, CompressionError, StepContext, config_from_dict, get_step, parse_step_text, step_names
 
-ALL_STEPS = ["rewrite", "fp16", "int8-static", "int8-dynamic", "int8-auto", "prune", "prune-channels", "cluster"]
+ALL_STEPS = ["rewrite", "fp16", "int8-static", "int8-dynamic", "int8-auto", "prune", "prune-channels", "cluster", "recover"]
 
 
 def apply(name: str, model: onnx.ModelProto, card, tmp_path: Path, frames=None, **options):

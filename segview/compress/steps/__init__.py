@@ -11,3 +11,4 @@ from segview.compress.steps import int8_auto  # noqa: F401
 from segview.compress.steps import prune  # noqa: F401
 from segview.compress.steps import prune_channels  # noqa: F401
 from segview.compress.steps import cluster  # noqa: F401
+from segview.compress.steps import recover  # noqa: F401 - after the steps it follows
