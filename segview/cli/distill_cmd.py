@@ -29,11 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slim-skip-last-stage", action="store_true", help="slim: leave out the decoder's last, highest-resolution stage (the mask comes out at half the resolution; much faster)")
     p.add_argument("--resolution", type=whole(32, 4096), default=160, metavar="R", help="student input side in pixels, a multiple of 16 (default 160)")
     src = p.add_argument_group("frames (at least one)")
-    src.add_argument("--images", type=Path, metavar="DIR", help="folder of images")
-    src.add_argument("--masks", type=Path, metavar="DIR", help="0/255 masks named like the images: adds cross-entropy on ground truth")
+    src.add_argument("--images", type=Path, action="append", default=[], metavar="DIR", help="folder of images; repeatable")
+    src.add_argument("--masks", type=Path, metavar="DIR", help="0/255 masks named like the (first folder's) images: adds cross-entropy on ground truth")
     src.add_argument("--video", action="append", default=[], metavar="FILE", help="a video file, or any source (camera:0, adb); repeatable")
+    src.add_argument("--recording", type=Path, action="append", default=[], metavar="SESSION_DIR", help="a segview recorded session folder: the video it holds; repeatable")
     src.add_argument("--video-every", type=whole(1, 1_000_000), default=5, metavar="N", help="keep every Nth video frame (default 5)")
     src.add_argument("--video-frames", type=whole(1, MAX_FRAMES), default=400, metavar="N", help="at most N frames per video or live source (default 400)")
+    src.add_argument("--thin", type=real(0.0, 255.0), default=4.0, metavar="T", help="drop a video frame whose 32x32 grey thumbnail differs from the last kept one by less than T grey levels on average (default 4; 0 keeps all)")
+    src.add_argument("--licence", type=_licence, action="append", default=[], metavar="NAME_OR_PATH=TEXT", help="the licence of a source, for the card (default: a LICENSE/NOTICE file in an image folder, else 'not stated'); repeatable")
+    src.add_argument("--composites", type=whole(0, MAX_FRAMES), default=0, metavar="N", help="add N synthetic frames: people cut out of the pool with the teacher's masks, pasted over --backgrounds (default 0)")
+    src.add_argument("--backgrounds", type=Path, action="append", default=[], metavar="DIR", help="folder of pictures without people for --composites; repeatable")
+    src.add_argument("--composite-seed", type=whole(0, 2**32 - 1), default=0, metavar="N", help="seed of the composites (default 0)")
     src.add_argument("--val-images", type=Path, metavar="DIR", help="validation images that training never sees (default: every 10th frame)")
     src.add_argument("--val-masks", type=Path, metavar="DIR", help="masks for the validation images")
     length = p.add_mutually_exclusive_group()
@@ -62,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> DistillConfig:
-    if args.images is None and not args.video:
-        raise DistillError("no frames to learn from: give --images DIR or --video FILE")
+    if not args.images and not args.video and not args.recording:
+        raise DistillError("no frames to learn from: give --images DIR, --video FILE or --recording SESSION_DIR")
     minutes = args.minutes if args.minutes is not None else (None if args.epochs or args.steps else 10.0)
     return DistillConfig(
         teacher=args.teacher,
@@ -74,11 +80,17 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
         slim_relu=args.slim_relu,
         slim_skip_last_stage=args.slim_skip_last_stage,
         data=DataConfig(
-            images=args.images,
+            images=tuple(args.images),
             masks=args.masks,
             videos=tuple(args.video),
+            recordings=tuple(args.recording),
             video_every=args.video_every,
             video_max_frames=args.video_frames,
+            thin=args.thin,
+            licences=tuple(args.licence),
+            composites=args.composites,
+            backgrounds=tuple(args.backgrounds),
+            composite_seed=args.composite_seed,
             val_images=args.val_images,
             val_masks=args.val_masks,
         ),
@@ -144,6 +156,15 @@ def _saved(checkpoint: Path | None) -> str:
     if checkpoint is not None and checkpoint.is_file():
         return f"checkpoint {checkpoint}; go on with --resume"
     return "nothing was saved (training had not started)"
+
+
+def _licence(text: str) -> tuple[str, str]:
+    from segview.distill.pool import parse_licence
+
+    try:
+        return parse_licence(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -18,19 +18,42 @@ HINT_KINDS = ("none", "attention", "hint")
 
 @dataclass(frozen=True, slots=True)
 class DataConfig:
-    """Where frames come from. Masks (0/255 PNGs sharing the images' stems) are optional."""
+    """Where frames come from: any mix of image folders, videos, live sources and recorded
+    sessions, plus synthetic composites. Masks (0/255 PNGs sharing the images' stems) are optional."""
 
-    images: Path | None = None
-    masks: Path | None = None
+    images: tuple[Path, ...] = ()  # image folders (one Path or None is accepted and normalised)
+    masks: Path | None = None  # masks for the first image folder
     videos: tuple[str, ...] = ()  # video files or any segview source spec (camera:0, adb ...)
+    recordings: tuple[Path, ...] = ()  # segview recorded session folders (their video, if they hold one)
     video_every: int = 5  # keep every Nth video frame: neighbours are near-duplicates
     video_max_frames: int = 400  # per video or live source, so a camera cannot run forever
+    # A video frame whose 32x32 grey thumbnail differs from the last kept one by less than this
+    # mean absolute difference (0-255) is a near-duplicate and dropped; 0 keeps every frame.
+    thin: float = 4.0
+    licences: tuple[tuple[str, str], ...] = ()  # (source name or path, licence text), for the card
+    composites: int = 0  # synthetic frames: people cut out of the pool, pasted over backgrounds
+    backgrounds: tuple[Path, ...] = ()
+    composite_seed: int = 0
     # An explicit validation set that training never sees; without one a fraction is held out.
     val_images: Path | None = None
     val_masks: Path | None = None
     val_fraction: float = 0.1
     # Frames are kept in memory at most this long side: students train at 128-256 px.
     max_side: int = 384
+
+    def __post_init__(self) -> None:
+        # Older callers pass one folder (or None); frozen, so set through object.
+        if self.images is None or isinstance(self.images, (str, Path)):
+            object.__setattr__(self, "images", () if self.images is None else (Path(self.images),))
+        object.__setattr__(self, "images", tuple(Path(p) for p in self.images))
+        object.__setattr__(self, "recordings", tuple(Path(p) for p in self.recordings))
+        object.__setattr__(self, "backgrounds", tuple(Path(p) for p in self.backgrounds))
+        if self.thin < 0:
+            raise DistillError("--thin is a mean difference in grey levels, 0 or more")
+        if self.composites < 0:
+            raise DistillError("--composites must be 0 or more")
+        if self.composites and not self.backgrounds:
+            raise DistillError("--composites needs --backgrounds DIR: the people are pasted over those images")
 
 
 @dataclass(frozen=True, slots=True)

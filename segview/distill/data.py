@@ -1,4 +1,5 @@
-"""Frames to learn from: image folders, video files or live sources, with optional masks.
+"""Frames to learn from: image folders, videos, live sources and recordings (pool.py), with
+optional masks, and synthetic composites (composites.py).
 
 Plain numpy and OpenCV (no torch), so loading and its error messages work anywhere.
 Everything is read once into memory at a reduced size: distillation data sets here
@@ -10,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from segview.distill.availability import DistillError
 from segview.distill.config import DataConfig
-from segview.errors import SegviewError
 from segview.evaluation import read_truth
 from segview.sources.image_folder import IMAGE_SUFFIXES, list_images
-from segview.sources.spec import open_source
+
+if TYPE_CHECKING:
+    from segview.distill.teacher import Teacher
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,31 +47,45 @@ class FrameSet:
 Cancelled = Callable[[], bool]
 
 
-def load_frames(config: DataConfig, *, cancelled: Cancelled = lambda: False) -> FrameSet:
-    """Read every frame the config names; raises DistillError when there are none."""
-    train: list[Sample] = []
-    if config.images is not None:
-        train += _read_folder(config.images, config.masks, config.max_side)
-    elif config.masks is not None:
+def load_frames(config: DataConfig, *, teacher: Teacher | None = None, cancelled: Cancelled = lambda: False) -> FrameSet:
+    """Read every frame the config names, and make its composites; raises DistillError when there
+    are none. With a teacher, the pool is first checked to show people (pool.require_people): the
+    composites' cut-outs and background checks need it too."""
+    # Here, not at the top: pool and composites build on this module's Sample and readers.
+    from segview.distill import composites, pool
+
+    if config.masks is not None and not config.images:
         raise DistillError("--masks needs --images: masks are matched to images by file name")
-    for spec in config.videos:
-        train += _read_video(spec, config.video_every, config.video_max_frames, config.max_side, cancelled)
+    backgrounds = composites.read_backgrounds(config.backgrounds, config.max_side) if config.composites else []
+    train, records = pool.read_sources(config, cancelled)
     if not train:
         raise DistillError("no frames to learn from: give an image folder with images in it, or a video with frames")
+    if teacher is not None:
+        pool.require_people(teacher, train, cancelled)
     if config.val_images is not None:
         # Full size: validation must score like segview eval, which never shrinks images.
-        val = _read_folder(config.val_images, config.val_masks, None)
+        val = read_folder(config.val_images, config.val_masks, None)
         if not val:
             raise DistillError(f"no images in the validation folder {config.val_images}")
         held_out = "folder"
     else:
         train, val = _hold_out(train, config.val_fraction)
         held_out = f"every {round(1 / config.val_fraction)}th frame" if val else "none"
+    if config.composites:
+        if teacher is None:
+            raise DistillError("composites need the teacher: it cuts the people out and checks the backgrounds")
+        # From training frames only, after the hold-out: no validation person is pasted into training.
+        made, record = composites.build(config, teacher, train, backgrounds, cancelled)
+        train += made
+        records.append(record)
     description = {
-        "images": str(config.images) if config.images else None,
+        "sources": [r.as_dict() for r in records],
+        "images": [str(p) for p in config.images],
         "masks": str(config.masks) if config.masks else None,
         "videos": list(config.videos),
+        "recordings": [str(p) for p in config.recordings],
         "video_every": config.video_every,
+        "thin": config.thin,
         "train_frames": len(train),
         "train_labelled": sum(s.mask is not None for s in train),
         "val_frames": len(val),
@@ -79,7 +96,7 @@ def load_frames(config: DataConfig, *, cancelled: Cancelled = lambda: False) -> 
     return FrameSet(tuple(train), tuple(val), description)
 
 
-def _shrink(image: np.ndarray, max_side: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+def shrink(image: np.ndarray, max_side: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
     h, w = image.shape[:2]
     scale = max_side / max(h, w)
     if scale >= 1.0:
@@ -87,7 +104,7 @@ def _shrink(image: np.ndarray, max_side: int, interpolation: int = cv2.INTER_ARE
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
 
 
-def _read_folder(images: Path, masks: Path | None, max_side: int | None) -> list[Sample]:
+def read_folder(images: Path, masks: Path | None, max_side: int | None) -> list[Sample]:
     if not images.is_dir():
         raise DistillError(f"image folder not found: {images}")
     if masks is not None and not masks.is_dir():
@@ -106,33 +123,10 @@ def _read_folder(images: Path, masks: Path | None, max_side: int | None) -> list
         if max_side is None:
             samples.append(Sample(path.name, image, mask))
             continue
-        image = _shrink(image, max_side)
+        image = shrink(image, max_side)
         if mask is not None:
             mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
         samples.append(Sample(path.name, image, mask))
-    return samples
-
-
-def _read_video(spec: str, every: int, max_frames: int, max_side: int, cancelled: Cancelled) -> list[Sample]:
-    """Every Nth frame of a file, or of a live source (a camera, a phone) until max_frames."""
-    text = spec if ":" in spec.split("?")[0] or not Path(spec).exists() else f"file:{spec}"
-    try:
-        source = open_source(text)
-    except SegviewError as exc:
-        raise DistillError(f"cannot read frames from {spec}: {exc}") from None
-    samples: list[Sample] = []
-    label = Path(spec).name if Path(spec).exists() else spec
-    try:
-        index = 0
-        while len(samples) < max_frames and not cancelled():
-            frame = source.read()
-            if frame is None:
-                break
-            if index % max(1, every) == 0:
-                samples.append(Sample(f"{label}#{index}", _shrink(frame.image, max_side), None))
-            index += 1
-    finally:
-        source.close()
     return samples
 
 

@@ -32,13 +32,23 @@ def config_to_argv(config: DistillConfig) -> list[str]:
         argv.append("--slim-relu")
     if config.slim_skip_last_stage:
         argv.append("--slim-skip-last-stage")
-    if d.images is not None:
-        argv += ["--images", str(d.images)]
+    for folder in d.images:
+        argv += ["--images", str(folder)]
     if d.masks is not None:
         argv += ["--masks", str(d.masks)]
     for video in d.videos:
         argv += ["--video", video]
-    argv += ["--video-every", str(d.video_every), "--video-frames", str(d.video_max_frames)]
+    for recording in d.recordings:
+        argv += ["--recording", str(recording)]
+    argv += ["--video-every", str(d.video_every), "--video-frames", str(d.video_max_frames), "--thin", repr(d.thin)]
+    for key, text in d.licences:
+        argv += ["--licence", f"{key}={text}"]
+    if d.composites:
+        argv += ["--composites", str(d.composites)]
+    if d.composite_seed:
+        argv += ["--composite-seed", str(d.composite_seed)]
+    for folder in d.backgrounds:
+        argv += ["--backgrounds", str(folder)]
     if d.val_images is not None:
         argv += ["--val-images", str(d.val_images)]
     if d.val_masks is not None:

@@ -35,6 +35,7 @@ def distill(
     from segview.distill import export
     from segview.distill.architectures import StudentSpec
     from segview.distill.data import load_frames
+    from segview.distill.pool import describe_sources
     from segview.distill.teacher import Teacher, resolve_teacher
     from segview.distill.trainer import Trainer
     from segview.inference.registry import ModelRegistry
@@ -64,7 +65,10 @@ def distill(
         raise DistillError("the student would overwrite its teacher; choose another --out")
     teacher = Teacher(entry, hint_layer=config.loss.hint_layer, want_feature=config.loss.hint != "none")
     stage("reading frames")
-    frames = load_frames(config.data, cancelled=cancelled)
+    # With the teacher: the pool is refused before training when it shows no people
+    # (pool.require_people), and the composites' people are cut out with its masks.
+    frames = load_frames(config.data, teacher=teacher, cancelled=cancelled)
+    stage(describe_sources(frames.description))
     if cancelled():
         return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
     stage(f"training on {len(frames.train)} frames ({frames.labelled_train} with masks)")

@@ -239,7 +239,7 @@ class DistillPage(QWidget):
             return False
         try:
             config = self.config()
-            if config.data.images is None and not config.data.videos:
+            if not config.data.images and not config.data.videos:
                 raise availability.DistillError("no frames to learn from: choose a folder of frames or a video")
         except SegviewError as exc:
             self.status_label.setText(str(exc))
