@@ -21,6 +21,33 @@ class DataError(SegviewError):
     """Evaluation or calibration data is missing or malformed."""
 
 
+class AdbError(SourceError):
+    """adb is missing, its server does not answer, or a phone cannot be used; the message says what to do."""
+
+
+class AdbNotFound(AdbError):
+    pass
+
+
+class CompressionError(SegviewError):
+    """A step cannot handle this model or these options; the message says why."""
+
+
+class Cancelled(SegviewError):
+    """The user cancelled the job; nothing was written."""
+
+    def __init__(self, message: str = "compression cancelled; nothing was written") -> None:
+        super().__init__(message)
+
+
+class DistillError(SegviewError):
+    """Distillation cannot start or cannot go on; the message says why and what to do."""
+
+
+class StartupError(SegviewError):
+    """The studio cannot start here; the message says what to do."""
+
+
 def first_line(exc: BaseException) -> str:
     """An exception's first line, for one-line messages (onnxruntime and OpenCV write several)."""
     text = str(exc).strip()

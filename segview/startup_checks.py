@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 
-from segview.errors import ModelError, SegviewError
+from segview.errors import ModelError, StartupError  # StartupError: tests import it from here too
 
 # Shared libraries (soname -> Debian/Ubuntu package) that PySide6's wheels link to but do
 # not ship: QtGui's (any platform, offscreen too), then the xcb platform plugin's.
@@ -53,10 +53,6 @@ HEADLESS_PLATFORMS = frozenset({"offscreen", "minimal", "minimalegl", "vnc", "li
 NO_DISPLAY = "no display: run under xvfb-run, or set QT_QPA_PLATFORM=offscreen for scripted runs"
 
 LibraryLoader = Callable[[str], bool]
-
-
-class StartupError(SegviewError):
-    """The studio cannot start here; the message says what to do."""
 
 
 def check_studio_start(

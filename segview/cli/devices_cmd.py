@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from segview.cli.table import print_table
-from segview.phone.adb import AdbError, find_adb
+from segview.errors import AdbError
+from segview.phone.adb import find_adb
 from segview.phone.devices import USB_DEBUGGING_HINT, list_phones
 from segview.sources.camera import list_cameras
 

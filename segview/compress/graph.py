@@ -12,8 +12,7 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
-from segview.compress.step import CompressionError
-from segview.errors import first_line
+from segview.errors import CompressionError, first_line
 from segview.inference.card import ModelCard
 from segview.inference.postprocess import Postprocessor
 from segview.inference.session import cpu_session

@@ -32,8 +32,8 @@ from typing import Any, Literal
 from segview.compress import measure
 from segview.compress.recipe import Recipe
 from segview.compress.runner import JobEvent, RunResult, run_recipe
-from segview.compress.step import Cancelled, CancelToken
-from segview.errors import SegviewError
+from segview.compress.step import CancelToken
+from segview.errors import Cancelled, SegviewError
 from segview.inference.registry import ModelRegistry
 
 State = Literal["idle", "running", "finished", "failed", "cancelled"]

@@ -15,8 +15,8 @@ from typing import Any
 
 from segview.compress.calibration import CalibrationSpec
 from segview.compress.measure import MeasureOptions
-from segview.compress.step import CompressionError, Step, StepConfig, chain_problem, config_from_dict, form_of_card, get_step
-from segview.errors import SegviewError
+from segview.compress.step import Step, StepConfig, chain_problem, config_from_dict, form_of_card, get_step
+from segview.errors import CompressionError, SegviewError
 from segview.fileio import atomic_write_json, user_path
 from segview.inference.registry import ModelRegistry
 

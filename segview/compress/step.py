@@ -20,22 +20,12 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 
 import onnx
 
-from segview.errors import SegviewError
+from segview.errors import Cancelled, CompressionError  # re-exported: the steps and tests import them from here
+from segview.jsonsafe import json_safe
 
 if typing.TYPE_CHECKING:
     from segview.compress.calibration import CalibrationSet
     from segview.inference.card import ModelCard
-
-
-class CompressionError(SegviewError):
-    """A step cannot handle this model or these options; the message says why."""
-
-
-class Cancelled(SegviewError):
-    """The user cancelled the job; nothing was written."""
-
-    def __init__(self, message: str = "compression cancelled; nothing was written") -> None:
-        super().__init__(message)
 
 
 class CancelToken:
@@ -75,7 +65,7 @@ class StepConfig:
     """Base of every step's options. Subclasses are frozen dataclasses with defaults for every field."""
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,12 +325,6 @@ def _coerce(raw: Any, hint: Any, *, where: str) -> Any:
     if hint is str:
         return str(raw)
     return raw
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def describe_options(step: Step) -> list[tuple[str, str, Any, str]]:

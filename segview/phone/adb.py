@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from segview.errors import SourceError
+from segview.errors import AdbError, AdbNotFound  # re-exported: phone's modules and tests import them from here
 
 INSTALL_HINT = (
     "install Android platform tools: 'sudo apt-get install adb' on Debian and Ubuntu, "
@@ -29,14 +29,6 @@ INSTALL_HINT = (
 # How long a plain command (devices, getprop, dumpsys) may take; starting the adb server takes a few seconds.
 DEFAULT_TIMEOUT_S = 15.0
 DEFAULT_SERVER_PORT = 5037
-
-
-class AdbError(SourceError):
-    """adb is missing, its server does not answer, or a phone cannot be used; the message says what to do."""
-
-
-class AdbNotFound(AdbError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
