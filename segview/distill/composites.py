@@ -56,6 +56,9 @@ class CompositeSettings:
 class Cutout:
     image: np.ndarray  # BGR uint8, the person's bounding box (with the feather's margin)
     alpha: np.ndarray  # float32 0-1 at the same size, feathered
+    # The person reached the frame's bottom edge (a portrait's shoulders, legs cut off):
+    # pasted standing on the composite's bottom edge too, never floating mid-air.
+    grounded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,8 @@ def cutout_from(image: np.ndarray, mask: np.ndarray, settings: CompositeSettings
     alpha = binary[y0:y1, x0:x1].astype(np.float32)
     if settings.feather_px > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), settings.feather_px)
-    return Cutout(np.ascontiguousarray(image[y0:y1, x0:x1]), alpha)
+    grounded = bool(ys.max() >= binary.shape[0] - max(2, binary.shape[0] // 50))
+    return Cutout(np.ascontiguousarray(image[y0:y1, x0:x1]), alpha, grounded)
 
 
 def read_backgrounds(folders: Sequence[Path], max_side: int) -> list[Background]:
@@ -127,7 +131,8 @@ def _background_crop(rng: np.random.Generator, image: np.ndarray, settings: Comp
 
 def _paste(rng: np.random.Generator, canvas: np.ndarray, coverage: np.ndarray, cut: Cutout, settings: CompositeSettings) -> None:
     """Alpha-blends one person in place, at a random height, place and side; up to a quarter may
-    hang off the left, right or bottom edge, as people do in frames."""
+    hang off the left, right or bottom edge, as people do in frames (a grounded one always does
+    at the bottom, or sits on it)."""
     H, W = coverage.shape
     scale = rng.uniform(*settings.person_height) * H / cut.image.shape[0]
     scale = min(scale, W / cut.image.shape[1])
@@ -138,7 +143,8 @@ def _paste(rng: np.random.Generator, canvas: np.ndarray, coverage: np.ndarray, c
     if rng.random() < settings.flip:
         person, alpha = person[:, ::-1], alpha[:, ::-1]
     x0 = int(rng.integers(-(cw // 4), W - cw + cw // 4 + 1))
-    y0 = int(rng.integers(min(0, H - ch), max(0, H - ch) + ch // 4 + 1))
+    low = H - ch if cut.grounded else min(0, H - ch)
+    y0 = int(rng.integers(low, max(0, H - ch) + ch // 4 + 1))
     # The part of the person inside the frame, in canvas and in person coordinates.
     cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(W, x0 + cw), min(H, y0 + ch)
     if cx1 <= cx0 or cy1 <= cy0:

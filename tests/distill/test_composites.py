@@ -156,3 +156,15 @@ def test_the_students_card_records_every_source_and_the_composite_settings(capsy
     sources = json.loads(out.with_suffix(".json").read_text())["distillation"]["data"]["sources"]
     assert [(s["name"], s["kind"], s["licence"]) for s in sources][0] == ("frames", "images", "CC0")
     assert sources[1]["kind"] == "composites" and sources[1]["count"] == 5 and "gamma" in sources[1]["settings"]
+
+
+def test_a_person_cut_off_by_the_frames_bottom_stands_on_the_composites_bottom():
+    bust = factories.bright_square_frame(80, 60, box=(30, 20, 50, 60))  # reaches the bottom edge
+    floating = factories.bright_square_frame(80, 60, box=(30, 10, 50, 40))
+    settings = replace(CompositeSettings(), people=(1, 1))
+    grounded, free = (cutout_from(f, f[..., 0] > 128, settings) for f in (bust, floating))
+    assert grounded.grounded and not free.grounded
+    background = np.zeros((90, 120, 3), np.uint8)
+    for seed in range(20):
+        made = compose(np.random.default_rng(seed), background, [grounded], settings, 120)
+        assert made.coverage[-1].max() > 0.5  # on the bottom row, every time
