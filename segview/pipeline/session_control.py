@@ -350,7 +350,7 @@ class SessionControl:
         views = []
         cards = {e.name: e.card for e in self.models}
         screens = self.screen_sizes
-        for i, (result, mask) in enumerate(zip(bundle.results, masks)):
+        for i, (result, mask) in enumerate(zip(bundle.results, masks, strict=True)):
             card = cards.get(result.model)
             classes = card.classes if card else ("background", "person")
             colours = binary_palette(settings.color) if card is None or card.is_binary else palette(len(classes))

@@ -131,7 +131,7 @@ def test_set_smoothing_while_frames_flow(control, square_video):
         control.set_smoothing(strengths[i % len(strengths)])
         if i % 20 == 0:
             seen = len(frames)
-            wait_for(control, lambda: len(frames) > seen)  # frames keep flowing between changes
+            wait_for(control, lambda seen=seen: len(frames) > seen)  # frames keep flowing between changes
     assert used._state is not None and used.strength == 0.8  # the one in use was swapped out, not reset
     control.set_smoothing(0.6)
     seen = len(frames)
