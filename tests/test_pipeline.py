@@ -57,7 +57,7 @@ def test_channel_blocking_waits_for_room():
     threading.Thread(target=lambda: (ch.put(2), done.set()), daemon=True).start()
     assert not done.wait(0.1)
     assert ch.get() == 1
-    assert done.wait(1.0)
+    assert done.wait(30.0)  # generous: returns as soon as the put goes through
     assert ch.get() == 2 and ch.dropped == 0
 
 
@@ -93,9 +93,11 @@ def test_several_models_run_on_the_same_frame(brightness_model, model_dir, squar
 
 def test_live_source_drops_old_frames_and_keeps_latency_bounded(brightness_model):
     seen = []
+    shown_at = []  # perf_counter, the clock of Frame.captured_at
 
     def slow_consumer(bundle):
-        time.sleep(0.005)
+        shown_at.append(time.perf_counter())
+        time.sleep(0.005)  # paces a consumer slower than the camera
         seen.append(bundle)
 
     source = FastLiveSource(400)
@@ -105,9 +107,14 @@ def test_live_source_drops_old_frames_and_keeps_latency_bounded(brightness_model
     assert len(seen) + stats.frames_dropped + stats.results_late <= 400
     indices = [b.frame.index for b in seen]
     assert indices == sorted(indices)  # never shown out of order
-    latencies = [b.results[0].timings.end_to_end_ms for b in seen]
+    timings = [b.results[0].timings for b in seen]
+    assert all(t.end_to_end_ms > 0 and t.end_to_end_ms >= t.queue_ms + t.inference_ms for t in timings)  # measured, stages in order
     # Bounded: a frame waits behind at most a couple of others, never behind a growing backlog.
-    assert max(latencies[len(latencies) // 2:]) < 500
+    # Counted, not timed: how many frames were shown between this frame's capture and its own
+    # showing. The pipeline holds at most one frame in the worker and four results, so a few;
+    # a backlog would make the count grow with the run, on any machine.
+    waited_behind = [sum(1 for t in shown_at[:k] if t > b.frame.captured_at) for k, b in enumerate(seen)]
+    assert max(waited_behind) <= 6, waited_behind
 
 
 def test_max_frames_stops_early(brightness_model, square_video):

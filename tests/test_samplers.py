@@ -177,23 +177,33 @@ def test_cpu_clock_zero_is_unknown(tmp_path, monkeypatch):
 
 
 def test_process_samplers_read_this_process():
+    # Burn a known amount of this process's CPU time (not of wall-clock time: on a busy machine
+    # that could be mostly waiting), then the share is at least that CPU time over the wall time
+    # around the sampler's span, however busy the machine is. Less 20 ms: psutil counts 10 ms ticks.
+    started = time.monotonic()
     cpu = ProcessCpuSampler()
-    end = time.monotonic() + 0.3
-    while time.monotonic() < end:
+    burn_until = time.process_time() + 0.3
+    while time.process_time() < burn_until:
         pass
     busy = cpu.read()
-    assert 30.0 < busy <= 100.0 * os.cpu_count() + 10.0
+    wall = time.monotonic() - started
+    assert 100.0 * (0.3 - 0.02) / wall <= busy <= 100.0 * os.cpu_count() + 10.0
     assert ProcessMemorySampler().read() > 1.0
 
 
-def test_process_cpu_read_again_within_a_clock_tick_repeats_the_last_figure():
+def test_process_cpu_read_again_within_a_clock_tick_repeats_the_last_figure(monkeypatch):
     # CPU times advance in 10 ms ticks: a fresh figure over 1 ms could read 1000%.
+    # The sampler's clock is the test's, so a preempted test cannot stretch "within" past the limit.
+    now = [100.0]
+    monkeypatch.setattr(samplers_module, "time", type("Clock", (), {"monotonic": staticmethod(lambda: now[0])}))
     cpu = ProcessCpuSampler()
-    time.sleep(0.3)
-    first = cpu.read()
-    end = time.monotonic() + 0.012
-    while time.monotonic() < end:
+    burn_until = time.process_time() + 0.05  # real CPU time, so the first figure is not 0
+    while time.process_time() < burn_until:
         pass
+    now[0] += samplers_module.MIN_CPU_SPAN_S + 0.05
+    first = cpu.read()
+    assert first is not None and first > 0.0
+    now[0] += samplers_module.MIN_CPU_SPAN_S / 20  # 12 ms later
     assert cpu.read() == first
 
 
@@ -310,7 +320,7 @@ def test_hub_collects_samples_and_stops_cleanly():
 
     hub.subscribe(subscriber)
     hub.start()
-    assert got_five.wait(5.0)
+    assert got_five.wait(60.0)  # generous: returns as soon as the fifth sample is in
     hub.stop()
     assert not hub.running and counting.closed
     settled = len(received)
