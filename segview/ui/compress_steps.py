@@ -28,60 +28,17 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QStackedWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from segview.compress.step import ChainIssue, Step, all_steps, chain_issue, chain_problem, form_of_card
 from segview.inference.registry import ModelRegistry
 from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.step_options_form import StepOptionsForm
+from segview.ui.wizard_page import WizardPage
 
 __all__ = ["ModelStepsPage", "StepLoader", "StepOptionsForm", "WizardPage"]
 
 LOAD_DELAY_MS = 250
-
-
-class WizardPage(QWidget):
-    """One page: a title, a subtitle and whether the user may move on.
-
-    Not QWizard/QWizardPage: under PySide6 6.11 a QWizard whose pages hold widgets crashes the
-    interpreter when the application's style sheet is applied again later (seen offscreen, in tests).
-    """
-
-    completeChanged = Signal()  # noqa: N815 - the name QWizardPage uses
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._title = ""
-        self._subtitle = ""
-        self._wizard = None
-
-    def title(self) -> str:
-        return self._title
-
-    def subTitle(self) -> str:  # noqa: N802 - QWizardPage's name
-        return self._subtitle
-
-    def setTitle(self, text: str) -> None:  # noqa: N802
-        self._title = text
-        self._changed()
-
-    def setSubTitle(self, text: str) -> None:  # noqa: N802
-        self._subtitle = text
-        self._changed()
-
-    def wizard(self):
-        return self._wizard
-
-    def isComplete(self) -> bool:  # noqa: N802
-        return True
-
-    def initializePage(self) -> None:  # noqa: N802
-        """Called when the page is entered."""
-
-    def _changed(self) -> None:
-        if self._wizard is not None:
-            self._wizard.refresh_header()
 
 
 def _blocked_text(blocked: list[tuple[str, ChainIssue]]) -> str:
@@ -306,6 +263,11 @@ class ModelStepsPage(WizardPage):
     def step(self, name: str) -> Step:
         self.ensure_steps()
         return self._steps[name]
+
+    def steps(self) -> list[Step]:
+        """Every registered step, in the registry's order."""
+        self.ensure_steps()
+        return list(self._steps.values())
 
     def form(self, name: str) -> StepOptionsForm:
         """The step's options form, built the first time it is needed."""

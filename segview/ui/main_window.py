@@ -407,7 +407,9 @@ class StudioWindow(QMainWindow):
         from segview.ui.compress_wizard import CompressWizard
 
         if getattr(self, "_compress_wizard", None) is None:
-            self._compress_wizard = CompressWizard(self.registry, window=self, parent=self)
+            self._compress_wizard = CompressWizard(self.registry, engine=self.engine, parent=self)
+            self._compress_wizard.result_registered.connect(lambda _name: self.refresh_models())
+            self._compress_wizard.compare_requested.connect(self.choose_models)
             running = self._running_model()
             if running:
                 self._compress_wizard.steps_page.set_model(running)
