@@ -204,8 +204,11 @@ def cutouts_of(teacher: Teach, samples: Sequence[Sample], settings: CompositeSet
     return cutouts, given
 
 
-def build(config: DataConfig, teacher: Teach, pool: Sequence[Sample], backgrounds: Sequence[Background], cancelled: Cancelled) -> tuple[list[Sample], SourceRecord]:
-    """``config.composites`` composites (fewer when cancelled) and their record for the card."""
+def build(
+    config: DataConfig, teacher: Teach, pool: Sequence[Sample], backgrounds: Sequence[Background], cancelled: Cancelled, *, pool_sources: Sequence[str] = ()
+) -> tuple[list[Sample], SourceRecord]:
+    """``config.composites`` composites (fewer when cancelled) and their record for the card;
+    ``pool_sources`` names the sources the people were cut out of."""
     settings = CompositeSettings()
     cutouts, given = cutouts_of(teacher, pool, settings, cancelled)
     if not cutouts and not cancelled():
@@ -223,14 +226,14 @@ def build(config: DataConfig, teacher: Teach, pool: Sequence[Sample], background
     record = SourceRecord(
         "composites",
         "composites",
-        "",
+        "; ".join(str(b) for b in config.backgrounds),
         len(made),
         0,
         "derived from the pool's frames and the backgrounds: see their licences",
         details={
             "seed": config.composite_seed,
             "settings": settings.as_dict(),
-            "people_from": {"frames": len(cutouts), "given_masks": given, "teacher_masks": len(cutouts) - given, "pool_frames": len(pool)},
+            "people_from": {"sources": list(pool_sources), "frames": len(cutouts), "given_masks": given, "teacher_masks": len(cutouts) - given, "pool_frames": len(pool)},
             "backgrounds_from": _background_records(backgrounds, clean, config),
         },
     )

@@ -75,7 +75,7 @@ def load_frames(config: DataConfig, *, teacher: Teacher | None = None, cancelled
         if teacher is None:
             raise DistillError("composites need the teacher: it cuts the people out and checks the backgrounds")
         # From training frames only, after the hold-out: no validation person is pasted into training.
-        made, record = composites.build(config, teacher, train, backgrounds, cancelled)
+        made, record = composites.build(config, teacher, train, backgrounds, cancelled, pool_sources=[r.name for r in records])
         train += made
         records.append(record)
     description = {

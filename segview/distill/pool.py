@@ -144,8 +144,8 @@ def read_video(spec: str, limits: StreamLimits, licences: Sequence[tuple[str, st
         raise DistillError(f"cannot read frames from {spec}: {exc}") from None
     label = Path(spec).name if is_file else spec
     samples, thinner = _read_stream(source, label, limits, cancelled)
-    folder = Path(spec).parent if is_file else None
-    record = SourceRecord(label, kind or ("video" if is_file else "source"), spec, len(samples), thinner.thinned, licence_of(label, spec, licences, folder))
+    # Only what --licence names: a LICENSE beside a video may be the licence of a whole project.
+    record = SourceRecord(label, kind or ("video" if is_file else "source"), spec, len(samples), thinner.thinned, licence_of(label, spec, licences))
     return samples, record
 
 

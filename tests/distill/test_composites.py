@@ -59,6 +59,7 @@ def test_composites_are_deterministic_per_seed_and_counted_in_their_record(pool_
     assert (record["kind"], record["count"], record["seed"]) == ("composites", 6, 0)
     assert record["settings"]["person_height"] == [0.15, 1.0] and record["settings"]["jpeg_quality"] == [30, 95]
     assert record["people_from"]["frames"] == 24 and record["people_from"]["teacher_masks"] == 24
+    assert record["people_from"]["sources"] == ["frames"] and record["path"] == str(backgrounds)
     assert record["backgrounds_from"] == [{"path": str(backgrounds), "images": 5, "used": 5, "dropped_with_people": 0, "licence": "not stated"}]
     json.dumps(first.description)
 

@@ -43,6 +43,16 @@ def test_two_image_folders_and_a_video_are_mixed_and_each_recorded_with_its_coun
     json.dumps(frames.description)  # it goes into the card as it is
 
 
+def test_a_licence_file_beside_a_video_is_not_taken_for_the_videos(tmp_path):
+    # A LICENSE next to a clip is as likely the licence of the project holding it.
+    video = factories.write_video(tmp_path / "walk.mp4", factories.moving_square_frames(4))
+    (tmp_path / "LICENSE").write_text("MIT License\n")
+    frames = load_frames(DataConfig(videos=(str(video),), val_fraction=0, licences=()))
+    assert frames.description["sources"][0]["licence"] == "not stated"
+    named = load_frames(DataConfig(videos=(str(video),), val_fraction=0, licences=(("walk.mp4", "CC BY 4.0"),)))
+    assert named.description["sources"][0]["licence"] == "CC BY 4.0"
+
+
 def test_one_folder_given_the_old_way_still_reads():
     config = DataConfig(images=None)
     assert config.images == ()
