@@ -21,7 +21,13 @@ import numpy as np
 from segview.distill.availability import DistillError
 from segview.distill.config import DataConfig
 from segview.distill.data import Cancelled, Sample, shrink
-from segview.distill.pool import PERSON_SHARE, SourceRecord, licence_of, person_share, teacher_probability
+from segview.distill.pool import (
+    PERSON_SHARE,
+    SourceRecord,
+    licence_of,
+    person_share,
+    teacher_probability,
+)
 from segview.sources.image_folder import list_images
 
 # Teacher runs to find cut-outs: enough frames for variety, without minutes of work on a large pool.

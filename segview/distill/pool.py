@@ -149,7 +149,7 @@ def read_video(spec: str, limits: StreamLimits, licences: Sequence[tuple[str, st
     return samples, record
 
 
-def _read_stream(source, label: str, limits: StreamLimits, cancelled: Cancelled) -> tuple[list[Sample], Thinner]:  # noqa: ANN001 - a segview FrameSource
+def _read_stream(source, label: str, limits: StreamLimits, cancelled: Cancelled) -> tuple[list[Sample], Thinner]:
     samples: list[Sample] = []
     thinner = Thinner(limits.thin)
     every = max(1, limits.every)

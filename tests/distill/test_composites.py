@@ -6,12 +6,17 @@ import json
 from dataclasses import replace
 
 import cv2
+import factories
 import numpy as np
 import pytest
 
-import factories
 from segview.distill.availability import DistillError
-from segview.distill.composites import CompositeSettings, compose, cutout_from, read_backgrounds
+from segview.distill.composites import (
+    CompositeSettings,
+    compose,
+    cutout_from,
+    read_backgrounds,
+)
 from segview.distill.config import DataConfig
 from segview.distill.data import load_frames
 from segview.distill.teacher import Teacher, resolve_teacher
@@ -147,15 +152,13 @@ def test_bad_composite_settings_are_one_line_through_the_cli_and_write_nothing(c
 
 
 def test_the_students_card_records_every_source_and_the_composite_settings(capsys, tmp_path, brightness_model, square_frames, model_dir):
-    import json
-
     factories.write_images(tmp_path / "rooms", _textures(3))
     out = model_dir / "mixed.onnx"
     args = ["--images", str(square_frames), "--composites", "5", "--backgrounds", str(tmp_path / "rooms"), "--licence", "frames=CC0", "--batch-size", "4"]
     code, err = _cli(capsys, brightness_model, out, *args)
     assert code == 0, err
     sources = json.loads(out.with_suffix(".json").read_text())["distillation"]["data"]["sources"]
-    assert [(s["name"], s["kind"], s["licence"]) for s in sources][0] == ("frames", "images", "CC0")
+    assert (sources[0]["name"], sources[0]["kind"], sources[0]["licence"]) == ("frames", "images", "CC0")
     assert sources[1]["kind"] == "composites" and sources[1]["count"] == 5 and "gamma" in sources[1]["settings"]
 
 

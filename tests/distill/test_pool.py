@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+import factories
 import numpy as np
 import pytest
 
-import factories
 from segview.distill.availability import DistillError
 from segview.distill.config import DataConfig
 from segview.distill.data import load_frames
