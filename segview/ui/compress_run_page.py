@@ -103,13 +103,13 @@ class RunPage(WizardPage):
         return True
 
     def cancel(self) -> None:
-        if self.running:
+        if self.job is not None and self.job.running:
             self.job.cancel()
             self.status.setText("Cancelling…")
 
     def stop(self) -> None:
         """Stop a running job at once (the wizard closes); the job removes its partial files."""
-        if self.running:
+        if self.job is not None and self.job.running:
             self._timer.stop()
             self.job.close()
 

@@ -61,7 +61,7 @@ class CompressWizard(QDialog):
         self.resize(900, 680)
         self.registry = registry
         self.engine = engine
-        self.result: RunResult | None = None
+        self.last_result: RunResult | None = None  # not self.result: QDialog.result() is the dialog's own
         self.steps_page = ModelStepsPage(registry)
         # Said before a run: int8 makes the model smaller, not faster, here (at once), then the profile's line for each step.
         self.int8_note = Int8Note(self.steps_page)
@@ -251,7 +251,7 @@ class CompressWizard(QDialog):
 
     def _on_finished(self, result: RunResult) -> None:
         """The result joins the registry (and, through ``result_registered``, the studio's picker)."""
-        self.result = result
+        self.last_result = result
         page = self.run_page
         try:
             entry = self.registry.add_file(result.model_path)
@@ -266,10 +266,11 @@ class CompressWizard(QDialog):
 
     def compare_with_original(self) -> bool:
         """Ask for the result to run beside its source (the studio window chooses the models)."""
-        if self.result is None:
+        result = self.last_result
+        if result is None:
             return False
-        entry = self.registry.add_file(self.result.model_path)
-        self.compare_requested.emit([self.result.report.source_name, entry.name])
+        entry = self.registry.add_file(result.model_path)
+        self.compare_requested.emit([result.report.source_name, entry.name])
         return True
 
     def _on_measuring(self, measuring: bool) -> str:

@@ -194,9 +194,11 @@ class SpeedHintLine(QLabel):
             return None
 
     def _on_profiled(self, outcome) -> None:
-        self.profiles[self._profiling] = outcome.profiles[0]
+        if self._profiling is not None:
+            self.profiles[self._profiling] = outcome.profiles[0]
         self.refresh()
 
     def _on_failed(self, message: str) -> None:
-        self.problems[self._profiling] = message
+        if self._profiling is not None:
+            self.problems[self._profiling] = message
         self.refresh()

@@ -60,12 +60,12 @@ def _editor(hint: Any, value: Any) -> QWidget:
         spin.setValue(int(value))
         return spin
     if hint is float:
-        spin = QDoubleSpinBox()
-        spin.setDecimals(4)
-        spin.setRange(0.0, 100.0)
-        spin.setSingleStep(0.01)
-        spin.setValue(float(value))
-        return spin
+        real = QDoubleSpinBox()
+        real.setDecimals(4)
+        real.setRange(0.0, 100.0)
+        real.setSingleStep(0.01)
+        real.setValue(float(value))
+        return real
     line = QLineEdit(", ".join(value) if isinstance(value, tuple) else str(value))
     line.setPlaceholderText("comma-separated" if get_origin(hint) is tuple else "")
     return line

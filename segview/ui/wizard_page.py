@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
@@ -19,7 +21,7 @@ class WizardPage(QWidget):
         super().__init__()
         self._title = ""
         self._subtitle = ""
-        self._wizard = None
+        self._wizard: Any = None  # the CompressWizard that holds the page (set by it)
 
     def title(self) -> str:
         return self._title
