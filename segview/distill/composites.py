@@ -164,30 +164,33 @@ def _paste(rng: np.random.Generator, canvas: np.ndarray, coverage: np.ndarray, c
 
 def _camera(rng: np.random.Generator, canvas: np.ndarray, settings: CompositeSettings) -> np.ndarray:
     """Lighting (gain, gamma, colour cast), sometimes a blur, sensor noise and a JPEG round trip."""
-    cast = 1.0 + rng.uniform(-settings.colour_cast, settings.colour_cast, 3).astype(np.float32)
-    f = np.clip(canvas / 255.0 * rng.uniform(*settings.gain) * cast, 0.0, 1.0) ** rng.uniform(*settings.gamma)
-    f = f * 255.0
+    cast = 1.0 + rng.uniform(-settings.colour_cast, settings.colour_cast, 3)
+    gain, gamma = rng.uniform(*settings.gain), rng.uniform(*settings.gamma)
+    # Per channel, on 256 levels: a look-up table is ten times cheaper than the power per pixel.
+    levels = np.arange(256, dtype=np.float64)[:, None] / 255.0
+    lut = (np.clip(levels * gain * cast[None, :], 0.0, 1.0) ** gamma * 255.0).round().astype(np.uint8)
+    image = cv2.LUT(np.clip(canvas, 0, 255).round().astype(np.uint8), lut.reshape(256, 1, 3))
     if rng.random() < settings.blur:
-        f = _blur(rng, f, settings)
+        image = _blur(rng, image, settings)
     sigma = rng.uniform(*settings.noise_sigma)
     if sigma > 0:
-        f = f + rng.normal(0.0, sigma, f.shape).astype(np.float32)
-    image = np.clip(f, 0, 255).round().astype(np.uint8)
+        noise = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(sigma)
+        image = np.clip(image + noise, 0, 255).round().astype(np.uint8)
     quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else image
 
 
-def _blur(rng: np.random.Generator, f: np.ndarray, settings: CompositeSettings) -> np.ndarray:
+def _blur(rng: np.random.Generator, image: np.ndarray, settings: CompositeSettings) -> np.ndarray:
     if rng.random() < 0.5:
-        return cv2.GaussianBlur(f, (0, 0), rng.uniform(*settings.blur_sigma))
+        return cv2.GaussianBlur(image, (0, 0), rng.uniform(*settings.blur_sigma))
     # Motion: a line of ones at a random angle, normalised: a camera or a person moving.
     length = int(rng.integers(settings.motion_px[0], settings.motion_px[1] + 1))
     kernel = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1.0
     turn = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1.0)
     kernel = cv2.warpAffine(kernel, turn, (length, length))
-    return cv2.filter2D(f, -1, kernel / max(kernel.sum(), 1e-6))
+    return cv2.filter2D(image, -1, kernel / max(kernel.sum(), 1e-6))
 
 
 Teach = Callable[[np.ndarray], object]
