@@ -14,7 +14,7 @@ from segview.types import StageTimings
 from segview.ui.palette import MODEL_COLOURS, ModelPalette
 from segview.ui.video_view import tile_caption
 
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000  # generous: two busy cores; each wait ends as soon as its state is reached
 
 OKABE_ITO = {(0, 0, 0), (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0), (204, 121, 167)}
 

@@ -24,7 +24,7 @@ from segview.render.overlay import OverlayMode
 from segview.ui.screenshot import composited_picture
 from segview.ui.settings_store import StudioPreferences, load_preferences, save_preferences
 
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 30_000  # generous: two busy cores; each wait ends as soon as its state is reached
 
 
 @pytest.fixture

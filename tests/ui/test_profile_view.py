@@ -120,7 +120,7 @@ def test_an_error_in_profiling_is_shown_and_the_studio_keeps_running(qtbot, play
     with qtbot.waitSignal(view.runner.failed, timeout=PROFILE_TIMEOUT_MS) as failed:
         assert view.profile("broken")
     assert failed.args[0] and "Cannot profile" in view.status.text() and failed.args[0] in view.status.text()
-    qtbot.waitUntil(lambda: playing.engine.running, timeout=10_000)
+    qtbot.waitUntil(lambda: playing.engine.running, timeout=30_000)
     assert view.profile_button.isEnabled() and not view.runner.running and not measure_hold.held(playing.engine)
     assert playing.window.isVisible()
 
@@ -142,7 +142,7 @@ def test_the_wizard_says_before_a_run_that_int8_makes_the_model_smaller_not_fast
     hint = wizard.speed_hint
     qtbot.waitUntil(lambda: "int8-static: smaller, not faster" in hint.text(), timeout=PROFILE_TIMEOUT_MS)
     assert hint.text().startswith("On this CPU (1 thread, tiny): Conv") and hint.isVisible()
-    qtbot.waitUntil(lambda: playing.engine.running, timeout=10_000)  # paused for the profile, playing again
+    qtbot.waitUntil(lambda: playing.engine.running, timeout=30_000)  # paused for the profile, playing again
     profile = next(iter(hint.profiles.values()))
     depthwise = sum(n.share for n in profile.nodes if n.graph_node == "dw")
     assert depthwise > 0 and shares_of(profile).depthwise == pytest.approx(depthwise)  # the [16,1,3,3] Conv

@@ -27,6 +27,11 @@ def view(qtbot):
     return v
 
 
+def _shown(qtbot, view):
+    """Wait until the view shows what it was last handed: its screen up with a picture, down without."""
+    qtbot.waitUntil(lambda: view._screen.isVisible() == (view.picture() is not None))
+
+
 def _rgb(qimage, x, y):
     colour = qimage.pixelColor(x, y)
     return colour.red(), colour.green(), colour.blue()
@@ -41,7 +46,7 @@ def test_shown_size_letterboxes_and_keeps_near_native_pictures_unscaled():
 def test_picture_is_drawn_centred_at_its_shown_size(qtbot, view):
     image = _picture()
     view.set_picture(image)
-    qtbot.wait(20)
+    _shown(qtbot, view)
     grab = view.grab().toImage()
     w, h = shown_size((160, 120), view.screen_size)
     left, top = (300 - w) // 2, (200 - h) // 2
@@ -58,7 +63,7 @@ def test_prepared_image_is_used_only_when_made_for_this_size(qtbot, view):
     wrong = screen_image(image, (80, 60))
     for prepared in (right, wrong, None):
         view.set_picture(image, prepared)
-        qtbot.wait(20)
+        _shown(qtbot, view)
         grab = view.grab().toImage()
         w, h = shown_size((160, 120), view.screen_size)
         # Whatever was handed over, the picture fills its letterboxed place.
@@ -70,7 +75,7 @@ def test_clearing_the_picture_shows_the_placeholder(qtbot, view):
     view.set_picture(_picture())
     view.placeholder = "Tick a model to start"
     view.set_picture(None)
-    qtbot.wait(20)
+    _shown(qtbot, view)
     grab = view.grab().toImage()
     assert view.picture() is None
     assert _rgb(grab, 150, 40) == (24, 26, 30)  # no picture left behind
@@ -81,7 +86,7 @@ def test_new_pictures_do_not_push_other_things_out_of_the_pixmap_cache(qtbot, vi
     """Qt 6's QLabel.setPixmap enters every new pixmap in QPixmapCache; at 30 pictures a second that
     evicted the plots' cached axes, which were then redrawn in Python many times a second."""
     view.resize(700, 520)
-    qtbot.wait(20)
+    qtbot.waitUntil(lambda: view.screen_size == (700, 520))  # the view has taken its new size
     key = QPixmapCache.insert(QPixmap(100, 100))
     for i in range(40):  # 40 x 1.2 MB: four times the cache's default 10 MB
         view.set_picture(_picture(640, 480, seed=i))

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 import factories
 from segview.ui.user_action import first_line
 
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 30_000  # generous: two busy cores; each wait ends as soon as its state is reached
 
 
 def card_with_a_string_width(folder: Path) -> Path:
