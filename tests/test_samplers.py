@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segview.metrics import samplers as samplers_module
+from segview.metrics import cpu_samplers, sampler_base
 from segview.metrics.hub import MetricsHub, MetricsSample, energy_per_frame_mj
 from segview.metrics.samplers import (
     BatteryPowerSampler,
@@ -95,7 +95,7 @@ def test_rapl_missing_is_unavailable(tmp_path):
 
 def test_rapl_root_only_counter_is_unavailable_with_reason(tmp_path, monkeypatch):
     _rapl_zone(tmp_path, "intel-rapl:0", name="package-0", energy=1)
-    real = samplers_module._read_text
+    real = sampler_base.read_sysfs_text
 
     def deny(path):
         if path.name == "energy_uj":
@@ -103,7 +103,7 @@ def test_rapl_root_only_counter_is_unavailable_with_reason(tmp_path, monkeypatch
         return real(path)
 
     # Tests may run as root, who reads a chmod 000 file anyway: deny it here instead.
-    monkeypatch.setattr(samplers_module, "_read_text", deny)
+    monkeypatch.setattr(sampler_base, "read_sysfs_text", deny)
     sampler = RaplPowerSampler(tmp_path)
     assert not sampler.available and sampler.read() is None
     assert "permission denied" in sampler.unavailable_reason and "root" in sampler.unavailable_reason
@@ -172,7 +172,7 @@ def test_cpu_clock_missing_is_unavailable_not_zero(tmp_path):
 
 def test_cpu_clock_zero_is_unknown(tmp_path, monkeypatch):
     _write(tmp_path / "devices" / "system" / "cpu" / "cpu0" / "cpufreq" / "scaling_cur_freq", 0)
-    monkeypatch.setattr(samplers_module, "_psutil_mhz", lambda: None)
+    monkeypatch.setattr(cpu_samplers, "_psutil_mhz", lambda: None)
     assert not CpuClockSampler(tmp_path).available
 
 
@@ -195,15 +195,15 @@ def test_process_cpu_read_again_within_a_clock_tick_repeats_the_last_figure(monk
     # CPU times advance in 10 ms ticks: a fresh figure over 1 ms could read 1000%.
     # The sampler's clock is the test's, so a preempted test cannot stretch "within" past the limit.
     now = [100.0]
-    monkeypatch.setattr(samplers_module, "time", type("Clock", (), {"monotonic": staticmethod(lambda: now[0])}))
+    monkeypatch.setattr(cpu_samplers, "time", type("Clock", (), {"monotonic": staticmethod(lambda: now[0])}))
     cpu = ProcessCpuSampler()
     burn_until = time.process_time() + 0.05  # real CPU time, so the first figure is not 0
     while time.process_time() < burn_until:
         pass
-    now[0] += samplers_module.MIN_CPU_SPAN_S + 0.05
+    now[0] += cpu_samplers.MIN_CPU_SPAN_S + 0.05
     first = cpu.read()
     assert first is not None and first > 0.0
-    now[0] += samplers_module.MIN_CPU_SPAN_S / 20  # 12 ms later
+    now[0] += cpu_samplers.MIN_CPU_SPAN_S / 20  # 12 ms later
     assert cpu.read() == first
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from segview.metrics.samplers import Sampler
+from segview.metrics.sampler_base import Sampler
 
 
 @dataclass(frozen=True, slots=True)
