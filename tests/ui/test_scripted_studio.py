@@ -40,7 +40,7 @@ def test_a_clip_shorter_than_the_duration_ends_the_run_there_and_keeps_the_sessi
     assert "Traceback" not in proc.stderr and "error" not in proc.stderr
     assert "short.mp4 ended after" in proc.stdout and "of the 20 s asked" in proc.stdout
     studio = json.loads((folder / "studio.json").read_text())
-    assert studio["duration_asked_s"] == 20.0 and 0 < studio["duration_s"] < 15
+    assert studio["duration_asked_s"] == 20.0 and 0 < studio["duration_s"] < 20.0  # ended by the clip, before the clock
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["models"]["bright"]["frames"] >= 10
 
