@@ -11,7 +11,7 @@ from pathlib import Path
 
 from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, WEEK_S, comma_items, real, whole
 from segview.distill.availability import DistillError, require_torch
-from segview.distill.config import ARCHS, HINT_KINDS, DataConfig, DistillConfig, LossConfig, TrainConfig
+from segview.distill.config import ARCHS, HINT_KINDS, DataConfig, DistillConfig, LossConfig, SelectConfig, TrainConfig
 from segview.interrupts import exit_status, stop_on_signals
 
 
@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--composite-seed", type=whole(0, 2**32 - 1), default=0, metavar="N", help="seed of the composites (default 0)")
     src.add_argument("--val-images", type=Path, metavar="DIR", help="validation images that training never sees (default: every 10th frame)")
     src.add_argument("--val-masks", type=Path, metavar="DIR", help="masks for the validation images")
+    sel = p.add_argument_group("unseen selection pool (sources the run never trains on)")
+    sel.add_argument("--select-images", type=Path, action="append", default=[], metavar="DIR", help="folder of frames scored by agreement with the teacher; the best-agreeing checkpoint is exported; repeatable")
+    sel.add_argument("--select-video", action="append", default=[], metavar="FILE", help="a video for the selection pool, read like --video; repeatable")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=whole(1, 1_000_000), metavar="N", help="passes over the frames")
     length.add_argument("--minutes", type=real(0.0, WEEK_S / 60, low_open=True), metavar="T", help="wall-clock budget (default 10)")
@@ -107,6 +110,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
             augment=not args.no_augment,
             mosaic=args.mosaic,
         ),
+        select=SelectConfig(images=tuple(args.select_images), videos=tuple(args.select_video)),
         out=args.out,
         name=args.name,
         checkpoint=args.checkpoint,

@@ -57,6 +57,19 @@ class DataConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SelectConfig:
+    """An unseen selection pool: frames from sources the run never trains on, scored by their
+    agreement with the teacher; with one, the checkpoint that agrees best is the one exported."""
+
+    images: tuple[Path, ...] = ()
+    videos: tuple[str, ...] = ()  # read like training videos (every video_every-th frame, at most video_max_frames)
+
+    @property
+    def given(self) -> bool:
+        return bool(self.images or self.videos)
+
+
+@dataclass(frozen=True, slots=True)
 class LossConfig:
     """Hinton et al.'s soft targets at a temperature, plus ground truth and an optional hint term."""
 
@@ -111,6 +124,7 @@ class DistillConfig:
     data: DataConfig = DataConfig()
     loss: LossConfig = LossConfig()
     train: TrainConfig = TrainConfig()
+    select: SelectConfig = SelectConfig()
     out: Path = Path("student.onnx")
     name: str | None = None  # registry name; default: the output file's stem
     checkpoint: Path | None = None  # default: beside the output, <stem>.ckpt.pt

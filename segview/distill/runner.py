@@ -58,6 +58,9 @@ def distill(
         raise DistillError(f"nothing to resume: no checkpoint at {config.checkpoint_path}")
     if config.init_from is not None and not config.init_from.exists():
         raise DistillError(f"nothing to start from: no checkpoint at {config.init_from}")
+    from segview.distill.selection import check_selection_sources, load_selection
+
+    check_selection_sources(config.select, config.data)  # an unseen pool the run trains on is not unseen
     registry = registry or ModelRegistry()
     stage("loading the teacher")
     entry = resolve_teacher(config.teacher, registry)
@@ -71,8 +74,13 @@ def distill(
     stage(describe_sources(frames.description))
     if cancelled():
         return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
+    if config.select.given:
+        stage("reading the selection pool")
+    selection = load_selection(config.select, config.data, cancelled)
+    if cancelled():
+        return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
     stage(f"training on {len(frames.train)} frames ({frames.labelled_train} with masks)")
-    result = Trainer(config, teacher, frames, on_progress=on_progress, cancelled=cancelled).run()
+    result = Trainer(config, teacher, frames, selection=selection, on_progress=on_progress, on_stage=stage, cancelled=cancelled).run()
     if result.cancelled:
         return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
 
@@ -134,7 +142,10 @@ def distill(
                 "val_frames": len(frames.val),
                 "val_against": against,
             },
+            # Both validation figures of the weights exported, by person size, and which step they are.
+            "validation": result.validation,
             "val_curve": [[s, round(v, 4)] for s, v in result.val_curve],
+            "agreement_curve": [[s, round(v, 4)] for s, v in result.agreement_curve],
             "recipe": list(config.command) if config.command else None,
             "config": config.to_json_dict(),
         }

@@ -30,12 +30,15 @@ from segview.distill.config import GRAPH_ARCHS, DistillConfig
 from segview.distill.events import Progress
 from segview.distill.data import Augment, FrameSet, Sample, to_rgb_tensor
 from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
+from segview.distill.selection import BIN_RULE, BestKeeper, Figure, MaskScorer, SelectionPool
+from segview.distill.targets import soft_targets, teacher_masks
 from segview.distill.teacher import Teacher
 from segview.errors import SegviewError, first_line
 from segview.fileio import atomic_write_bytes
 from segview.metrics.iou import binary_iou
 
 CHECKPOINT_FORMAT = 1
+CHOSEN_BY_POOL, CHOSEN_LAST = "unseen-pool agreement", "last step"
 # What makes two students the same network (the input resolution does not: it is fully convolutional).
 STUDENT_KNOBS = ("arch", "width", "slim_gates", "slim_relu", "slim_skip_last_stage")
 # Frames whose mean squeeze-excite gates seed a slim student: the means settle within a few dozen.
@@ -56,6 +59,9 @@ class TrainResult:
     # The runs whose weights this one started from (--init-from), nearest first: a card's
     # training time must count them too.
     lineage: list[dict] = field(default_factory=list)
+    agreement_curve: list[tuple[int, float]] = field(default_factory=list)
+    # Both validation figures of the exported weights, and which step those are (selection.py).
+    validation: dict | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -83,12 +89,17 @@ class _Batch:
 
 
 class _BatchMaker:
-    """Augments frames and runs the teacher on them, on its own thread, a batch or two ahead:
-    onnxruntime and OpenCV release the GIL, so the teacher overlaps with the student's step."""
+    """Augments frames on its own thread, a batch or two ahead, and gives each the teacher's
+    answer: its cached soft target carried through the same crop, flip and mosaic when
+    ``targets`` are given, else the teacher run on the augmented frame (onnxruntime and OpenCV
+    release the GIL, so the teacher then overlaps with the student's step)."""
 
-    def __init__(self, frames: tuple[Sample, ...], teacher: Teacher, *, resolution: int, batch_size: int, augment: bool, mosaic: float, seed: int) -> None:
+    def __init__(
+        self, frames: tuple[Sample, ...], teacher: Teacher, *, targets: list[np.ndarray] | None, resolution: int, batch_size: int, augment: bool, mosaic: float, seed: int
+    ) -> None:
         self.frames = frames
         self.teacher = teacher
+        self.targets = targets
         self.resolution = resolution
         self.batch_size = min(batch_size, len(frames))
         self.augment = Augment(mosaic=mosaic) if augment else None
@@ -121,7 +132,7 @@ class _BatchMaker:
                 for _ in range(self.batch_size):
                     if not order:
                         order = list(self.rng.permutation(len(self.frames)))
-                    picks.append(self.frames[order.pop()])
+                    picks.append(int(order.pop()))
                 batch = self._make(picks)
             except BaseException as exc:  # handed to the training thread, which reports it
                 batch = exc  # type: ignore[assignment]
@@ -134,78 +145,78 @@ class _BatchMaker:
             if isinstance(batch, BaseException):
                 return
 
-    def _others(self, n: int) -> list[Sample]:
+    def _other_indices(self, n: int) -> list[int]:
         """Random frames to share a mosaic with (drawn apart from the epoch's order)."""
-        return [self.frames[int(i)] for i in self.rng.integers(0, len(self.frames), n)]
+        return [int(i) for i in self.rng.integers(0, len(self.frames), n)]
 
-    def _make(self, picks: list[Sample]) -> _Batch:
+    def _one(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """One training frame: (image, teacher probability, mask, teacher feature)."""
+        sample = self.frames[index]
+        image, mask = sample.image, sample.mask
+        if self.targets is None:
+            if self.augment is not None:
+                image, mask = self.augment(self.rng, image, mask, lambda n: [self.frames[i] for i in self._other_indices(n)])
+            out = self.teacher(image)
+            return image, out.probability, mask, out.feature
+        target: np.ndarray | None = self.targets[index]
+        if self.augment is not None:
+            others = lambda n: [(self.frames[i], self.targets[i]) for i in self._other_indices(n)]  # noqa: E731
+            image, mask, target = self.augment.with_target(self.rng, image, mask, target, others)
+        assert target is not None  # every frame has one, so every mosaic does
+        return image, target.astype(np.float32), mask, None
+
+    def _make(self, picks: list[int]) -> _Batch:
         r = self.resolution
         images, teacher, masks, has_mask, features = [], [], [], [], []
-        for sample in picks:
-            image, mask = sample.image, sample.mask
-            if self.augment is not None:
-                image, mask = self.augment(self.rng, image, mask, self._others)
-            out = self.teacher(image)
+        for index in picks:
+            image, prob, mask, feature = self._one(index)
             images.append(to_rgb_tensor(image, r))
-            teacher.append(cv2.resize(out.probability, (r, r), interpolation=cv2.INTER_LINEAR)[None])
+            teacher.append(cv2.resize(prob, (r, r), interpolation=cv2.INTER_LINEAR)[None])
             if mask is not None:
                 masks.append(cv2.resize(mask.astype(np.float32), (r, r), interpolation=cv2.INTER_LINEAR)[None])
                 has_mask.append(1.0)
             else:
                 masks.append(np.zeros((1, r, r), np.float32))
                 has_mask.append(0.0)
-            if out.feature is not None:
-                features.append(out.feature)
+            if feature is not None:
+                features.append(feature)
         return _Batch(
             np.stack(images), np.stack(teacher), np.stack(masks), np.asarray(has_mask, np.float32), np.stack(features) if features else None
         )
 
 
-class Validator:
-    """IoU by segview's eval protocol: probability resized to the frame (bilinear), threshold 0.5.
-    Against the mask where a frame has one, else against the teacher's own mask."""
-
-    def __init__(self, frames: tuple[Sample, ...], teacher: Teacher, resolution: int) -> None:
-        self.frames = frames
-        self.resolution = resolution
-        self.inputs = np.stack([to_rgb_tensor(s.image, resolution) for s in frames]) if frames else None
-        self.truths = []
-        for s in frames:
-            if s.mask is not None:
-                self.truths.append(s.mask > 0)
-            else:
-                prob = teacher(s.image).probability
-                self.truths.append(cv2.resize(prob, (s.image.shape[1], s.image.shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5)
-
-    @torch.no_grad()
-    def __call__(self, student: nn.Module, device: torch.device) -> float | None:
-        if self.inputs is None:
-            return None
-        was_training = student.training
-        student.eval()
-        scores = []
-        for start in range(0, len(self.frames), 32):
-            logits = student(torch.from_numpy(self.inputs[start : start + 32]).to(device))[0]
-            probs = torch.sigmoid(logits)[:, 0].cpu().numpy()
-            for prob, sample, truth in zip(probs, self.frames[start : start + 32], self.truths[start : start + 32], strict=True):
-                big = cv2.resize(prob, (sample.image.shape[1], sample.image.shape[0]), interpolation=cv2.INTER_LINEAR)
-                scores.append(binary_iou(big > 0.5, truth))
-        student.train(was_training)
-        return float(np.mean(scores))
-
-
 class Trainer:
-    def __init__(self, config: DistillConfig, teacher: Teacher, frames: FrameSet, *, on_progress: ProgressCallback | None = None, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        config: DistillConfig,
+        teacher: Teacher,
+        frames: FrameSet,
+        *,
+        selection: SelectionPool | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_stage: Callable[[str], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.config = config
         self.teacher = teacher
         self.frames = frames
+        self.selection = selection
         self.on_progress = on_progress or (lambda p: None)
+        self.on_stage = on_stage or (lambda s: None)
         self.cancelled = cancelled
         self.spec = StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
         self.lineage: list[dict] = []
+        self.loss_curve: list[tuple[int, float]] = []
+        self.val_curve: list[tuple[int, float]] = []
+        self.agreement_curve: list[tuple[int, float]] = []
+        self.keeper = BestKeeper()
+        self.labelled: MaskScorer | None = None
+        self.pool: MaskScorer | None = None
+        # (step, labelled figure, unseen-pool figure) of the latest validation.
+        self.figures: tuple[int, Figure | None, Figure | None] | None = None
 
     def run(self) -> TrainResult:
-        cfg, tcfg, lcfg = self.config, self.config.train, self.config.loss
+        cfg, tcfg = self.config, self.config.train
         torch.manual_seed(tcfg.seed)
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
@@ -214,25 +225,61 @@ class Trainer:
             self.spec, self.teacher, self.frames.train, slim_gates=cfg.slim_gates, slim_relu=cfg.slim_relu, slim_skip_last_stage=cfg.slim_skip_last_stage
         ).to(device)
         regressor: HintRegressor | None = None
-        probe = self.teacher(self.frames.train[0].image).feature if lcfg.hint == "hint" else None
+        probe = self.teacher(self.frames.train[0].image).feature if cfg.loss.hint == "hint" else None
         if probe is not None:
             regressor = HintRegressor(student.feature_channels, probe.shape[0]).to(device)  # type: ignore[arg-type]
         params = list(student.parameters()) + (list(regressor.parameters()) if regressor else [])
         optimizer = torch.optim.AdamW(params, lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
-        steps_per_epoch = max(1, math.ceil(len(self.frames.train) / tcfg.batch_size))
         step, elapsed_before = 0, 0.0
-        loss_curve: list[tuple[int, float]] = []
-        val_curve: list[tuple[int, float]] = []
         if cfg.resume:
-            step, elapsed_before, loss_curve, val_curve = self._load(student, regressor, optimizer)
+            step, elapsed_before = self._load(student, regressor, optimizer)
         elif cfg.init_from is not None:
             self._init_from(student, cfg.init_from)
-        validator = Validator(self.frames.val, self.teacher, cfg.resolution)
-        maker = _BatchMaker(self.frames.train, self.teacher, resolution=cfg.resolution, batch_size=tcfg.batch_size, augment=tcfg.augment, mosaic=tcfg.mosaic, seed=tcfg.seed + step)
+        prepared = self._prepare()
+        if prepared is None:  # cancelled while the teacher worked through the frames
+            return self._result(student, step, elapsed_before, device, cancelled=True)
+        maker = _BatchMaker(
+            self.frames.train, self.teacher, targets=None if prepared is False else prepared, resolution=cfg.resolution, batch_size=tcfg.batch_size,
+            augment=tcfg.augment, mosaic=tcfg.mosaic, seed=tcfg.seed + step,
+        )  # fmt: skip
+        try:
+            step, seconds, cancelled = self._loop(student, regressor, optimizer, maker, device, step, elapsed_before)
+        finally:
+            maker.close()
+        self._save(student, regressor, optimizer, step, seconds)
+        return self._result(student, step, seconds, device, cancelled=cancelled)
+
+    def _prepare(self) -> list[np.ndarray] | bool | None:
+        """The validation truths and, where they can be, the teacher's soft targets, once.
+        Returns the targets, False when the teacher must run per batch, None when cancelled."""
+        self.labelled = MaskScorer([s.image for s in self.frames.val], self._val_truths(), self.config.resolution)
+        if self.selection is not None:
+            masks = teacher_masks(self.teacher, self.selection.frames, on_stage=self.on_stage, cancelled=self.cancelled)
+            if masks is None:
+                return None
+            self.pool = MaskScorer([s.image for s in self.selection.frames], masks, self.config.resolution)
+        if self.teacher.feature_name is not None:
+            # Attention and hint transfer need the teacher's features of the very frame the student
+            # sees, and a feature map does not survive a crop or a mosaic the way a probability
+            # does: the teacher runs on each augmented frame, as before (the default --hint).
+            return False
+        return soft_targets(self.teacher, self.frames.train, on_stage=self.on_stage, cancelled=self.cancelled)
+
+    def _val_truths(self) -> list[np.ndarray]:
+        """Masks where the validation frames have them, else the teacher's own masks."""
+        unlabelled = [s for s in self.frames.val if s.mask is None]
+        from_teacher = iter(teacher_masks(self.teacher, unlabelled) or []) if unlabelled else iter(())
+        return [s.mask > 0 if s.mask is not None else next(from_teacher) for s in self.frames.val]
+
+    def _loop(
+        self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, maker: _BatchMaker, device: torch.device, step: int, elapsed_before: float
+    ) -> tuple[int, float, bool]:
+        """Steps until the budget is spent or the run is cancelled: (steps, seconds, cancelled)."""
+        cfg, tcfg = self.config, self.config.train
+        steps_per_epoch = max(1, math.ceil(len(self.frames.train) / tcfg.batch_size))
         started = time.perf_counter()
         last_val = last_ckpt = started
         smoothed: float | None = None
-        cancelled = False
 
         def elapsed() -> float:
             return elapsed_before + time.perf_counter() - started
@@ -251,24 +298,21 @@ class Trainer:
         try:
             while fraction() < 1.0:
                 if self.cancelled():
-                    cancelled = True
-                    break
+                    return step, elapsed(), True
                 batch = maker.next()
                 for group in optimizer.param_groups:
                     group["lr"] = _learning_rate(tcfg.learning_rate, fraction())
                 loss = self._step(student, regressor, optimizer, batch, device)
                 step += 1
                 smoothed = loss if smoothed is None else 0.9 * smoothed + 0.1 * loss
-                loss_curve.append((step, loss))
+                self.loss_curve.append((step, loss))
                 now = time.perf_counter()
                 val_iou = None
                 if now - last_val >= tcfg.validate_every_s:
-                    val_iou = validator(student, device)
-                    if val_iou is not None:
-                        val_curve.append((step, val_iou))
+                    val_iou = self._validate(student, device, step)
                     last_val = time.perf_counter()
                 if now - last_ckpt >= tcfg.checkpoint_every_s:
-                    self._save(student, regressor, optimizer, step, elapsed(), loss_curve, val_curve)
+                    self._save(student, regressor, optimizer, step, elapsed())
                     last_ckpt = time.perf_counter()
                 self.on_progress(Progress(step, step / steps_per_epoch, elapsed(), fraction(), smoothed, val_iou))
         except (torch.cuda.OutOfMemoryError, MemoryError):
@@ -280,27 +324,64 @@ class Trainer:
             if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
                 raise DistillError(f"out of memory on {device.type} at batch size {tcfg.batch_size}: try a smaller --batch-size, --width or --resolution") from None
             raise
-        finally:
-            maker.close()
-        self._save(student, regressor, optimizer, step, elapsed(), loss_curve, val_curve)
-        if not cancelled:
-            final = validator(student, device)
-            if final is not None and (not val_curve or val_curve[-1][0] != step):
-                val_curve.append((step, final))
+        if self.figures is None or self.figures[0] != step:
+            final = self._validate(student, device, step)
+            if final is not None:
                 self.on_progress(Progress(step, step / steps_per_epoch, elapsed(), 1.0, smoothed or 0.0, final))
+        return step, elapsed(), False
+
+    def _validate(self, student: nn.Module, device: torch.device, step: int) -> float | None:
+        """Both figures; the unseen pool's offers these weights to the keeper. Returns the labelled IoU."""
+        labelled = self.labelled(student, device) if self.labelled is not None else None
+        pooled = self.pool(student, device) if self.pool is not None else None
+        labelled_iou = labelled.value if labelled is not None else None
+        if labelled_iou is not None:
+            self.val_curve.append((step, labelled_iou))
+        if pooled is not None and pooled.value is not None:
+            self.agreement_curve.append((step, pooled.value))
+            self.keeper.offer(step, pooled, labelled, student)
+        self.figures = (step, labelled, pooled)
+        return labelled_iou
+
+    def _result(self, student: nn.Module, step: int, seconds: float, device: torch.device, *, cancelled: bool) -> TrainResult:
+        """The run's outcome; with an unseen pool, the student carries the weights that agreed best with it."""
+        validation = None if cancelled else self._choose(student, step, device)
         student.eval()
         return TrainResult(
             student=student.cpu(),
             steps=step,
-            epochs=step / steps_per_epoch,
-            seconds=elapsed(),
+            epochs=step / max(1, math.ceil(len(self.frames.train) / self.config.train.batch_size)),
+            seconds=seconds,
             device=str(device),
             cancelled=cancelled,
-            loss_curve=loss_curve,
-            val_curve=val_curve,
-            checkpoint=cfg.checkpoint_path,
+            loss_curve=self.loss_curve,
+            val_curve=self.val_curve,
+            checkpoint=self.config.checkpoint_path,
             lineage=self.lineage,
+            agreement_curve=self.agreement_curve,
+            validation=validation,
         )
+
+    def _choose(self, student: nn.Module, step: int, device: torch.device) -> dict:
+        """Loads the chosen weights into ``student``; the card's validation section for them."""
+        best = self.keeper.best
+        if self.pool is not None and best is not None:
+            student.load_state_dict(best["state_dict"])
+            chosen_by, chosen, figures = CHOSEN_BY_POOL, best["step"], best["figures"]
+        else:
+            if self.figures is None or self.figures[0] != step:
+                self._validate(student, device, step)
+            _, labelled, pooled = self.figures  # type: ignore[misc]
+            chosen_by, chosen = CHOSEN_LAST, step
+            figures = {"labelled": labelled and labelled.to_json_dict("iou"), "unseen_pool": pooled and pooled.to_json_dict("agreement")}
+        pool = figures["unseen_pool"]
+        return {
+            "labelled": {**(figures["labelled"] or {"iou": None, "frames": 0, "by_size": {}}), "against": _against(self.frames.val)},
+            "unseen_pool": {**pool, "sources": self.selection.sources} if pool is not None and self.selection is not None else None,
+            "chosen_by": chosen_by,
+            "chosen_step": chosen,
+            "size_bins": BIN_RULE,
+        }
 
     def _step(self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, batch: _Batch, device: torch.device) -> float:
         lcfg = self.config.loss
@@ -326,7 +407,7 @@ class Trainer:
 
     # -- checkpoints --------------------------------------------------------------------
 
-    def _save(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer, step: int, elapsed: float, loss_curve: list, val_curve: list) -> None:
+    def _save(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer, step: int, elapsed: float) -> None:
         path = self.config.checkpoint_path
         state = {
             "format": CHECKPOINT_FORMAT,
@@ -337,8 +418,11 @@ class Trainer:
             "step": step,
             "elapsed": elapsed,
             "lineage": self.lineage,
-            "loss_curve": [list(p) for p in loss_curve],
-            "val_curve": [list(p) for p in val_curve],
+            "loss_curve": [list(p) for p in self.loss_curve],
+            "val_curve": [list(p) for p in self.val_curve],
+            "agreement_curve": [list(p) for p in self.agreement_curve],
+            # The weights that agreed best with the unseen pool so far: what the run exports.
+            "best": self.keeper.best,
         }
         # Serialised in memory first: torch.save on a full disk raises a RuntimeError without the
         # reason and leaves half a file; the atomic write says why and leaves the old checkpoint whole.
@@ -378,7 +462,7 @@ class Trainer:
             raise DistillError(f"checkpoint {path} holds another network: {first_line(exc)}") from None
         self.lineage = [_ancestor(path, state), *state.get("lineage", [])]
 
-    def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float, list, list]:
+    def _load(self, student: nn.Module, regressor: nn.Module | None, optimizer: torch.optim.Optimizer) -> tuple[int, float]:
         path = self.config.checkpoint_path
         state = self._read(path, same=(*STUDENT_KNOBS, "resolution"), advice="start afresh without --resume")
         if (state.get("regressor") is None) != (regressor is None):
@@ -395,7 +479,11 @@ class Trainer:
                 self.lineage = [_ancestor(Path(parent), torch.load(parent, map_location="cpu", weights_only=True))]
             except Exception:  # noqa: BLE001 - only the card's history is lost, not the run
                 self.lineage = []
-        return int(state["step"]), float(state["elapsed"]), [tuple(p) for p in state["loss_curve"]], [tuple(p) for p in state["val_curve"]]
+        self.loss_curve = [tuple(p) for p in state["loss_curve"]]  # type: ignore[misc]
+        self.val_curve = [tuple(p) for p in state["val_curve"]]  # type: ignore[misc]
+        self.agreement_curve = [tuple(p) for p in state.get("agreement_curve", [])]  # type: ignore[misc]
+        self.keeper = BestKeeper(state.get("best"))  # --resume keeps the best so far
+        return int(state["step"]), float(state["elapsed"])
 
 
 def make_student(
@@ -441,6 +529,14 @@ def make_student(
     if spec.arch == "slim":
         student.removed_gates = list(slim_gates) if slim_gates is not None else available
     return student
+
+
+def _against(val: tuple[Sample, ...]) -> str:
+    """What the labelled figure compares with: validation frames without masks are scored against the teacher."""
+    labelled = sum(s.mask is not None for s in val)
+    if labelled == len(val):
+        return "ground-truth masks"
+    return "the teacher's masks" if labelled == 0 else "masks where given, else the teacher's"
 
 
 def _ancestor(path: Path, state: dict) -> dict:
