@@ -68,6 +68,7 @@ def studio_source_spec(text: str) -> SourceSpec:
 
 class SessionControl:
     def __init__(self, registry: ModelRegistry, *, workers: int | None = None, provider: str = "cpu") -> None:
+        super().__init__()  # cooperative: in the studio the next class is QObject (see ui.engine)
         self.registry = registry
         self.workers = workers or default_workers()
         self.provider = provider
@@ -318,12 +319,12 @@ class SessionControl:
         for result in bundle.results:
             self.live.add(result.model, now, result.timings)
             smoother = smoothers.get(result.model)
-            mask = result.mask
-            binary = result.probability is not None and self._is_binary(result.model)
-            if binary and smoother is not None and smoother.strength > 0:
-                mask, _ = smoother(result.probability, bundle.frame.size, threshold)
-            elif binary and threshold != THRESHOLD:
-                mask = binary_mask(result.probability, bundle.frame.size, threshold)
+            mask, probability = result.mask, result.probability
+            if probability is not None and self._is_binary(result.model):
+                if smoother is not None and smoother.strength > 0:
+                    mask, _ = smoother(probability, bundle.frame.size, threshold)
+                elif threshold != THRESHOLD:
+                    mask = binary_mask(probability, bundle.frame.size, threshold)
             masks.append(mask)
         pair = self.compare_pair
         iou = None
@@ -354,8 +355,9 @@ class SessionControl:
             card = cards.get(result.model)
             classes = card.classes if card else ("background", "person")
             colours = binary_palette(settings.color) if card is None or card.is_binary else palette(len(classes))
-            soft = card is not None and card.is_binary and smoothing <= 0
-            alpha = soft_alpha(result.probability, threshold) if soft else None
+            alpha = None  # unsmoothed binary views blend by probability: soft edges where the cut is
+            if result.probability is not None and card is not None and card.is_binary and smoothing <= 0:
+                alpha = soft_alpha(result.probability, threshold)
             picture = compose(image, mask, settings, colours=colours, alpha=alpha)
             screen = self._prepare_screen(picture, screens[i]) if i < len(screens) else None
             views.append(ViewPicture(result.model, picture, classes, colours, screen))

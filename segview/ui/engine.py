@@ -21,16 +21,15 @@ from segview.ui.video_view import screen_image
 __all__ = ["MAX_VIEWS", "RenderedFrame", "StudioEngine", "ViewPicture"]
 
 
-class StudioEngine(QObject, SessionControl):
+class StudioEngine(SessionControl, QObject):
     problem_occurred = Signal(str)
     state_changed = Signal()
     # Emitted from the consumer thread; Qt queues it to the GUI thread.
     _pipeline_finished = Signal(object)
 
     def __init__(self, registry: ModelRegistry, *, workers: int | None = None, provider: str = "cpu") -> None:
-        # PySide6's QObject.__init__ is cooperative: it hands the keywords it does not take on to
-        # SessionControl.__init__ (the next class in the MRO), which must therefore get them by name.
-        super().__init__(registry=registry, workers=workers, provider=provider)
+        # SessionControl.__init__ calls QObject.__init__ (the next class in the MRO) through super().
+        super().__init__(registry, workers=workers, provider=provider)
         self._pipeline_finished.connect(self.pipeline_finished)
 
     def _notify_state_changed(self) -> None:

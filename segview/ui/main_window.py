@@ -6,42 +6,32 @@ threads do, and the window only displays what they produced.
 
 from __future__ import annotations
 
-import collections
 import html
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractScrollArea,
-    QFileDialog,
-    QFrame,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QScrollArea,
-    QSplitter,
-    QToolBar,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QLabel, QWidget
 
 from segview.inference.registry import DEFAULT_MODEL, ModelRegistry
+from segview.metrics.hub import MetricSeries
 from segview.render.overlay import OverlayMode
 from segview.sources.discovery import available_sources
 from segview.ui.controls import CompareControls, ModelPicker, OverlayControls, SourcePicker
 from segview.ui.demo_actions import DemoActions
 from segview.ui.eliding_label import ElidingLabel
 from segview.ui.engine import MAX_VIEWS, RenderedFrame, StudioEngine
+from segview.ui.event_loop_probe import EventLoopProbe
+from segview.ui.main_window_actions import build_actions
+from segview.ui.main_window_layout import arrange_views, controls_column, fitted_size, side_by_side, video_grid, videos_over_plots
+from segview.ui.main_window_tools import StudioTools
 from segview.ui.palette import ModelPalette, css
 from segview.ui.plots import PlotsPanel
-from segview.ui.recording_control import DEFAULT_SESSIONS_DIR
-from segview.ui.sessions_dialog import open_session
 from segview.ui.settings_store import StudioPreferences, save_preferences
 from segview.ui.user_action import reports_problems
 from segview.ui.video_view import VideoView, tile_caption
@@ -52,58 +42,29 @@ PLOT_REFRESH_MS = 1500
 # About 30 pictures a second: smooth to the eye, cheap for the GUI thread.
 DISPLAY_INTERVAL_MS = 33
 CAPTION_INTERVAL_S = 0.25
-LAG_PROBE_MS = 20
-SIDE_WIDTH_PX = 290
-MODEL_LIST_MAX_HEIGHT_PX = 220
 PLOTS_MIN_HEIGHT_PX = 330
-# The window opens at this size, or smaller to fit the screen (1280x720 included).
-PREFERRED_SIZE = (1400, 860)
+
+__all__ = ["StudioWindow", "default_models", "default_source", "fitted_size"]
 
 
-def fitted_size(screen: tuple[int, int], preferred: tuple[int, int] = PREFERRED_SIZE) -> tuple[int, int]:
-    return min(preferred[0], screen[0]), min(preferred[1], screen[1])
+class StudioWindow(StudioTools):
+    # The toolbar's actions and the demo actions, made by main_window_actions.build_actions.
+    play_action: QAction
+    record_action: QAction
+    open_model_action: QAction
+    open_video_action: QAction
+    sessions_action: QAction
+    distill_action: QAction
+    compress_action: QAction
+    profile_action: QAction
+    demo: DemoActions
 
-
-class EventLoopProbe:
-    """Measures how late a 20 ms timer fires: the delay a click or repaint would suffer."""
-
-    def __init__(self, window_s: float = 60.0) -> None:
-        self.delays_ms: collections.deque[tuple[float, float]] = collections.deque()
-        self.window_s = window_s
-        self._clock = QElapsedTimer()
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._on_tick)
-
-    def start(self) -> None:
-        self._clock.start()
-        self._timer.start(LAG_PROBE_MS)
-
-    def _on_tick(self) -> None:
-        elapsed = self._clock.restart()
-        now = time.perf_counter()
-        self.delays_ms.append((now, max(0.0, elapsed - LAG_PROBE_MS)))
-        while self.delays_ms and self.delays_ms[0][0] < now - self.window_s:
-            self.delays_ms.popleft()
-
-    def reset(self) -> None:
-        self.delays_ms.clear()
-
-    def series(self) -> tuple[np.ndarray, np.ndarray]:
-        now = time.perf_counter()
-        return np.array([t - now for t, _ in self.delays_ms]), np.array([d for _, d in self.delays_ms])
-
-    def all_delays(self) -> np.ndarray:
-        return np.array([d for _, d in self.delays_ms])
-
-
-class StudioWindow(QMainWindow):
     def __init__(self, engine: StudioEngine, *, system_series=None, persist: bool = True) -> None:
         super().__init__()
         self.engine = engine
         self.registry: ModelRegistry = engine.registry
         self.persist = persist
-        self._system_series = system_series or (lambda: {})
+        self._system_series: Callable[[], dict[str, MetricSeries]] = system_series or (lambda: {})
         self.setWindowTitle("segview studio")
         self.resize(*fitted_size(self.screen().availableGeometry().size().toTuple()))
         self.palette_of_models = ModelPalette()  # one colour per model: tiles, legends, plots
@@ -112,51 +73,19 @@ class StudioWindow(QMainWindow):
         self.model_picker = ModelPicker(MAX_VIEWS)
         self.overlay_controls = OverlayControls()
         self.compare_controls = CompareControls()
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        for box in (self.source_picker, self.model_picker, self.overlay_controls, self.compare_controls):
-            side_layout.addWidget(box)
-        side_layout.addStretch(1)
-        side.setFixedWidth(SIDE_WIDTH_PX)
-        # The model list as tall as its models (up to a limit), not Qt's default 192 px: at 720 px
-        # the controls below it then fit without scrolling.
-        self.model_picker.list.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
-        self.model_picker.list.setMaximumHeight(MODEL_LIST_MAX_HEIGHT_PX)
-        # The controls scroll when the window is shorter than they are (1280x720), instead of
-        # making the window taller than the screen.
-        side_scroll = QScrollArea()
-        side_scroll.setWidget(side)
-        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side_scroll.setFixedWidth(SIDE_WIDTH_PX + side_scroll.verticalScrollBar().sizeHint().width())
+        side = controls_column((self.source_picker, self.model_picker, self.overlay_controls, self.compare_controls),
+                               self.model_picker.list)
 
         self.views = [VideoView() for _ in range(MAX_VIEWS)]
         self.comparison_view = VideoView()
         self.comparison_view.placeholder = "Pick two views to compare"
         self.grid_host = QWidget()
-        self.grid = QGridLayout(self.grid_host)
-        self.grid.setSpacing(4)
-        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid = video_grid(self.grid_host)
 
         self.plots = PlotsPanel(engine.live, self.palette_of_models)
         self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT_PX)
-
-        # Videos on top, the profiling dashboard beneath: both stay in view without scrolling.
-        # Neither collapses; the videos give way first (their minimum is small), the plots keep theirs.
-        main = QSplitter(Qt.Orientation.Vertical)
-        main.addWidget(self.grid_host)
-        main.addWidget(self.plots)
-        main.setChildrenCollapsible(False)
-        main.setStretchFactor(0, 3)
-        main.setStretchFactor(1, 2)
-        main.setSizes([520, 360])
-        self.splitter = main
-        central = QWidget()
-        central_layout = QHBoxLayout(central)
-        central_layout.setContentsMargins(4, 4, 4, 4)
-        central_layout.addWidget(side_scroll)
-        central_layout.addWidget(main, 1)
-        self.setCentralWidget(central)
+        self.splitter = videos_over_plots(self.grid_host, self.plots)
+        self.setCentralWidget(side_by_side(side, self.splitter))
 
         # A long message ends in "…" in the status bar (its tooltip holds all of it) rather than widening the window.
         self.problem_label = ElidingLabel("")
@@ -166,7 +95,7 @@ class StudioWindow(QMainWindow):
         self.statusBar().addWidget(self.problem_label, 1)
         self.statusBar().addPermanentWidget(self.stats_label)
 
-        self._build_actions()
+        build_actions(self)
         self._connect()
         self._layout_views(0)
 
@@ -187,51 +116,6 @@ class StudioWindow(QMainWindow):
         self._source_problem_shown: str | None = None
 
     # -- construction ---------------------------------------------------------
-
-    def _build_actions(self) -> None:
-        bar = QToolBar("Main")
-        bar.setMovable(False)
-        self.addToolBar(bar)
-        self.play_action = QAction("Play", self)
-        self.play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
-        self.play_action.setToolTip("Play / pause (Space)")
-        self.play_action.triggered.connect(self._on_play_clicked)
-        self.record_action = QAction("Record", self)
-        self.record_action.setCheckable(True)
-        self.record_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.record_action.setToolTip("Start / stop recording a profiling session (Ctrl+R)")
-        self.record_action.toggled.connect(self._on_record_toggled)
-        self.open_model_action = QAction("Open model…", self)
-        self.open_model_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_model_action.triggered.connect(self._on_open_model)
-        self.open_video_action = QAction("Open video…", self)
-        self.open_video_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_video_action.triggered.connect(self._on_open_video)
-        self.sessions_action = QAction("Sessions…", self)
-        self.sessions_action.setToolTip("Browse recorded sessions: summaries with plots, report export, comparing two")
-        self.sessions_action.triggered.connect(self._on_open_session)
-        self.distill_action = QAction("Distill…", self)
-        self.distill_action.setToolTip("Train a fast student model from a teacher on your frames (needs segview[distill])")
-        self.distill_action.triggered.connect(self.open_distill)
-        self.compress_action = QAction("Compress…", self)
-        self.compress_action.setToolTip("Compress a model (FP16, INT8, pruning, weight sharing) in the background and compare it with the original")
-        self.compress_action.triggered.connect(self.open_compress)
-        self.profile_action = QAction("Profile…", self)
-        self.profile_action.setToolTip("Where a model's time goes, operator by operator, and the diff of two models (the studio pauses meanwhile)")
-        self.profile_action.triggered.connect(self.open_profile)
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        for action in (self.play_action, self.record_action, self.open_model_action, self.open_video_action, self.sessions_action, self.distill_action, self.compress_action, self.profile_action):
-            bar.addAction(action)
-        # Screenshot, Record video, Full screen, drag and drop (segview.ui.demo_actions).
-        self.demo = DemoActions(self, bar)
-        self.addAction(quit_action)
-        for i, mode in enumerate(OverlayMode, start=1):
-            action = QAction(mode.label, self)
-            action.setShortcut(QKeySequence(str(i)))
-            action.triggered.connect(lambda _=False, m=mode: self.overlay_controls.set_mode(m))
-            self.addAction(action)
 
     def _connect(self) -> None:
         e = self.engine
@@ -331,7 +215,7 @@ class StudioWindow(QMainWindow):
         numbers_due = now >= self._captions_due
         if numbers_due:
             self._captions_due = now + CAPTION_INTERVAL_S
-        for view, picture in zip(self.views, frame.views):
+        for view, picture in zip(self.views, frame.views, strict=False):
             view.set_picture(picture.image, picture.screen)
             if numbers_due or view.title != picture.model:
                 live = self.engine.live
@@ -339,7 +223,7 @@ class StudioWindow(QMainWindow):
                 view.set_accent(self.palette_of_models.colour(picture.model))
                 view.set_caption(picture.model, tile_caption(fps, live.current_stage_ms(picture.model, "inference_ms"), latency))
             if len(picture.classes) > 2:
-                view.legend = [(name, tuple(int(c) for c in colour)) for name, colour in zip(picture.classes, picture.colours)]
+                view.legend = [(name, (int(c[0]), int(c[1]), int(c[2]))) for name, c in zip(picture.classes, picture.colours, strict=False)]
             else:
                 view.legend = []
         if frame.comparison is not None and frame.pair is not None:
@@ -380,75 +264,6 @@ class StudioWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open image folder")
         if path:
             self.choose_source(f"folder:{path}")
-
-    @reports_problems("Opening Distill", failed=None)
-    def open_distill(self):
-        """The distillation page (imported on first use: it pulls in the distill package)."""
-        from segview.ui.distill_page import DistillDialog
-
-        if getattr(self, "_distill_dialog", None) is None:
-            self._distill_dialog = DistillDialog(self.registry, self)
-            self._distill_dialog.page.student_registered.connect(self.open_model_file)
-            running = self._running_model()
-            if running:
-                self._distill_dialog.page.teacher_combo.setCurrentText(running)
-        self._distill_dialog.page.refresh_teachers()
-        self._distill_dialog.show()
-        return self._distill_dialog
-
-    def _running_model(self) -> str | None:
-        """The first model the studio runs: what the Distill and Compress pages start from
-        (rather than whichever name sorts first, often a variant)."""
-        return self.engine.models[0].name if self.engine.models else None
-
-    @reports_problems("Opening Compress", failed=None)
-    def open_compress(self):
-        """The compression wizard (imported on first use); its results join the model picker as they finish."""
-        from segview.ui.compress_wizard import CompressWizard
-
-        if getattr(self, "_compress_wizard", None) is None:
-            self._compress_wizard = CompressWizard(self.registry, engine=self.engine, parent=self)
-            self._compress_wizard.result_registered.connect(lambda _name: self.refresh_models())
-            self._compress_wizard.compare_requested.connect(self.choose_models)
-            running = self._running_model()
-            if running:
-                self._compress_wizard.steps_page.set_model(running)
-        elif not self._compress_wizard.isVisible():
-            self._compress_wizard.reopen()  # one wizard per window: the fields of its last use are kept
-        self._compress_wizard.show()
-        return self._compress_wizard
-
-    @reports_problems("Opening Profile", failed=None)
-    def open_profile(self):
-        """The Profile view (imported on first use); one per window, its last profile kept."""
-        from segview.ui.profile_view import ProfileView
-
-        if getattr(self, "_profile_view", None) is None:
-            self._profile_view = ProfileView(self, parent=self)
-        self._profile_view.refresh_models()
-        self._profile_view.show()
-        self._profile_view.raise_()
-        return self._profile_view
-
-    @reports_problems("Opening Sessions", failed=None)
-    def _on_open_session(self):
-        """The Sessions browser over the folder recordings go to (imported on first use)."""
-        from segview.ui.session_browser import SessionBrowser
-
-        if getattr(self, "_session_browser", None) is None:
-            self._session_browser = SessionBrowser(DEFAULT_SESSIONS_DIR, self)
-        else:  # one browser per window: reopened, it lists its folder again (a recording may have been added)
-            self._session_browser.show_folder(self._session_browser.root)
-        self._session_browser.show()
-        self._session_browser.raise_()
-        return self._session_browser
-
-    @reports_problems("Opening the session", failed=None)
-    def show_session(self, folder: Path):
-        """Open a recorded session in a dialog; a bad folder is reported in the status bar."""
-        dialog = open_session(folder, self)
-        dialog.show()
-        return dialog
 
     @reports_problems("Choosing the background image")
     def _on_background_image(self) -> None:
@@ -504,26 +319,8 @@ class StudioWindow(QMainWindow):
     # -- layout -----------------------------------------------------------------
 
     def _layout_views(self, count: int) -> None:
-        """One view fills the area; two or three sit in a row (with the comparison); four make a 2x2 grid."""
-        for view in self.views + [self.comparison_view]:
-            self.grid.removeWidget(view)
-            view.setParent(None)
-        shown = max(1, count)
-        cells = shown + (1 if count >= 2 else 0)
-        columns = cells if cells <= 3 else 3
-        for i in range(shown):
-            self.grid.addWidget(self.views[i], i // columns, i % columns)
-            self.views[i].setParent(self.grid_host)
-            self.views[i].show()
-            if i >= count:
-                self.views[i].set_picture(None)
-                self.views[i].set_caption("")
-                self.views[i].set_accent(None)
-                self.views[i].placeholder = "Tick a model to start"
-        if count >= 2:
-            self.grid.addWidget(self.comparison_view, shown // columns, shown % columns)
-            self.comparison_view.setParent(self.grid_host)
-            self.comparison_view.setVisible(self.engine.compare_pair is not None)
+        arrange_views(self.grid, self.grid_host, self.views, self.comparison_view, count,
+                      comparing=self.engine.compare_pair is not None)
 
     # -- lifetime -----------------------------------------------------------------
 
