@@ -146,3 +146,13 @@ def test_segview_compress_refuses_recover_as_the_first_step(tiny_model, calib_di
     proc = run_segview("compress", "--model", tiny_model, "--step", "recover:steps=3", "--calib", calib_dir, "--out", out_dir)
     assert_one_line_error(proc, "recover needs cluster or prune-channels before it; it is the first step")
     assert files_in(out_dir) == []
+
+
+def test_segview_compress_without_torch_says_how_to_install_it_before_any_work(monkeypatch, capsys, tiny_model, calib_dir, out_dir):
+    from segview.cli.main import main
+
+    monkeypatch.setattr(availability, "torch_available", lambda: False)
+    code = main(["compress", "--model", str(tiny_model), "--step", PRUNE_TEXT, "--step", "recover:steps=2", "--calib", str(calib_dir), "--out", str(out_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and err == ["segview: error: recover needs PyTorch: pip install 'segview[distill]'"]
+    assert files_in(out_dir) == []
