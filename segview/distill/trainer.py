@@ -11,14 +11,11 @@ from __future__ import annotations
 import copy
 import io
 import math
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -26,16 +23,27 @@ from torch.nn import functional as F
 
 from segview.distill.architectures import StudentSpec, build_student
 from segview.distill.availability import DistillError
+from segview.distill.batches import Batch, BatchMaker
 from segview.distill.config import GRAPH_ARCHS, DistillConfig
+from segview.distill.data import FrameSet, Sample
 from segview.distill.events import Progress
-from segview.distill.data import Augment, FrameSet, Sample, to_rgb_tensor
-from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
-from segview.distill.selection import BIN_RULE, BestKeeper, Figure, MaskScorer, SelectionPool
+from segview.distill.losses import (
+    HintRegressor,
+    attention_transfer_loss,
+    hard_target_loss,
+    soft_target_loss,
+)
+from segview.distill.selection import (
+    BIN_RULE,
+    BestKeeper,
+    Figure,
+    MaskScorer,
+    SelectionPool,
+)
 from segview.distill.targets import soft_targets, teacher_masks
 from segview.distill.teacher import Teacher
 from segview.errors import SegviewError, first_line
 from segview.fileio import atomic_write_bytes
-from segview.metrics.iou import binary_iou
 
 CHECKPOINT_FORMAT = 1
 CHOSEN_BY_POOL, CHOSEN_LAST = "unseen-pool agreement", "last step"
@@ -77,112 +85,6 @@ def pick_device(requested: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DistillError("a CUDA device was asked for, but PyTorch sees no GPU here")
     return device
-
-
-@dataclass
-class _Batch:
-    images: np.ndarray  # (B, 3, R, R) float32
-    teacher: np.ndarray  # (B, 1, R, R) teacher probability
-    masks: np.ndarray  # (B, 1, R, R) ground truth (zeros where none)
-    has_mask: np.ndarray  # (B,) float32 0/1
-    features: np.ndarray | None  # (B, C, h, w) teacher hint tensors
-
-
-class _BatchMaker:
-    """Augments frames on its own thread, a batch or two ahead, and gives each the teacher's
-    answer: its cached soft target carried through the same crop, flip and mosaic when
-    ``targets`` are given, else the teacher run on the augmented frame (onnxruntime and OpenCV
-    release the GIL, so the teacher then overlaps with the student's step)."""
-
-    def __init__(
-        self, frames: tuple[Sample, ...], teacher: Teacher, *, targets: list[np.ndarray] | None, resolution: int, batch_size: int, augment: bool, mosaic: float, seed: int
-    ) -> None:
-        self.frames = frames
-        self.teacher = teacher
-        self.targets = targets
-        self.resolution = resolution
-        self.batch_size = min(batch_size, len(frames))
-        self.augment = Augment(mosaic=mosaic) if augment else None
-        self.rng = np.random.default_rng(seed)
-        self._queue: queue.Queue[_Batch | BaseException] = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="distill-batches", daemon=True)
-        self._thread.start()
-
-    def next(self) -> _Batch:
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def close(self) -> None:
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(timeout=0.05)
-
-    def _loop(self) -> None:
-        order: list[int] = []
-        while not self._stop.is_set():
-            try:
-                picks = []
-                for _ in range(self.batch_size):
-                    if not order:
-                        order = list(self.rng.permutation(len(self.frames)))
-                    picks.append(int(order.pop()))
-                batch = self._make(picks)
-            except BaseException as exc:  # handed to the training thread, which reports it
-                batch = exc  # type: ignore[assignment]
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(batch, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if isinstance(batch, BaseException):
-                return
-
-    def _other_indices(self, n: int) -> list[int]:
-        """Random frames to share a mosaic with (drawn apart from the epoch's order)."""
-        return [int(i) for i in self.rng.integers(0, len(self.frames), n)]
-
-    def _one(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """One training frame: (image, teacher probability, mask, teacher feature)."""
-        sample = self.frames[index]
-        image, mask = sample.image, sample.mask
-        if self.targets is None:
-            if self.augment is not None:
-                image, mask = self.augment(self.rng, image, mask, lambda n: [self.frames[i] for i in self._other_indices(n)])
-            out = self.teacher(image)
-            return image, out.probability, mask, out.feature
-        target: np.ndarray | None = self.targets[index]
-        if self.augment is not None:
-            others = lambda n: [(self.frames[i], self.targets[i]) for i in self._other_indices(n)]  # noqa: E731
-            image, mask, target = self.augment.with_target(self.rng, image, mask, target, others)
-        assert target is not None  # every frame has one, so every mosaic does
-        return image, target.astype(np.float32), mask, None
-
-    def _make(self, picks: list[int]) -> _Batch:
-        r = self.resolution
-        images, teacher, masks, has_mask, features = [], [], [], [], []
-        for index in picks:
-            image, prob, mask, feature = self._one(index)
-            images.append(to_rgb_tensor(image, r))
-            teacher.append(cv2.resize(prob, (r, r), interpolation=cv2.INTER_LINEAR)[None])
-            if mask is not None:
-                masks.append(cv2.resize(mask.astype(np.float32), (r, r), interpolation=cv2.INTER_LINEAR)[None])
-                has_mask.append(1.0)
-            else:
-                masks.append(np.zeros((1, r, r), np.float32))
-                has_mask.append(0.0)
-            if feature is not None:
-                features.append(feature)
-        return _Batch(
-            np.stack(images), np.stack(teacher), np.stack(masks), np.asarray(has_mask, np.float32), np.stack(features) if features else None
-        )
 
 
 class Trainer:
@@ -238,7 +140,7 @@ class Trainer:
         prepared = self._prepare()
         if prepared is None:  # cancelled while the teacher worked through the frames
             return self._result(student, step, elapsed_before, device, cancelled=True)
-        maker = _BatchMaker(
+        maker = BatchMaker(
             self.frames.train, self.teacher, targets=None if prepared is False else prepared, resolution=cfg.resolution, batch_size=tcfg.batch_size,
             augment=tcfg.augment, mosaic=tcfg.mosaic, seed=tcfg.seed + step,
         )  # fmt: skip
@@ -272,7 +174,7 @@ class Trainer:
         return [s.mask > 0 if s.mask is not None else next(from_teacher) for s in self.frames.val]
 
     def _loop(
-        self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, maker: _BatchMaker, device: torch.device, step: int, elapsed_before: float
+        self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, maker: BatchMaker, device: torch.device, step: int, elapsed_before: float
     ) -> tuple[int, float, bool]:
         """Steps until the budget is spent or the run is cancelled: (steps, seconds, cancelled)."""
         cfg, tcfg = self.config, self.config.train
@@ -383,7 +285,7 @@ class Trainer:
             "size_bins": BIN_RULE,
         }
 
-    def _step(self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, batch: _Batch, device: torch.device) -> float:
+    def _step(self, student: nn.Module, regressor: HintRegressor | None, optimizer: torch.optim.Optimizer, batch: Batch, device: torch.device) -> float:
         lcfg = self.config.loss
         images = torch.from_numpy(batch.images).to(device)
         logit, feature = student(images)
@@ -509,7 +411,11 @@ def make_student(
         raise DistillError(f"the {spec.arch} student needs a teacher that takes NCHW RGB scaled to [0, 1]; {teacher.name} does not")
     model = load_onnx(teacher.entry.path)
     if spec.arch == "slim":
-        from segview.distill.slim_graph import mean_gates, slim_graph, squeeze_excite_gates
+        from segview.distill.slim_graph import (
+            mean_gates,
+            slim_graph,
+            squeeze_excite_gates,
+        )
 
         available = [g.output[0] for g in squeeze_excite_gates(model)]
         unknown = sorted(set(slim_gates or ()) - set(available))

@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import factories
 import numpy as np
 import pytest
 
-import factories
 from segview.cli.main import main
 from segview.distill.selection import BestKeeper, figure, score_frame, size_bin
 
 torch = pytest.importorskip("torch")
 
-from segview.distill import selection  # noqa: E402
-from segview.distill.config import SelectConfig  # noqa: E402
-from segview.distill.runner import distill  # noqa: E402
-from segview.inference.registry import ModelRegistry  # noqa: E402
+from segview.distill import selection
+from segview.distill.config import SelectConfig
+from segview.distill.runner import distill
+from segview.inference.registry import ModelRegistry
 
 
 def test_person_size_bins_by_share_of_the_frame():

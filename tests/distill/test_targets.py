@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import cv2
+import factories
 import numpy as np
 import pytest
 
-import factories
 from segview.distill.data import Augment, Sample
 from segview.distill.targets import soft_targets
 from segview.distill.teacher import Teacher, resolve_teacher
@@ -108,7 +108,7 @@ def test_a_mosaic_carries_each_tiles_target_and_keeps_the_mask_path(bright_teach
     tiles = [Sample(f"t{v}", np.full((60, 80, 3), v, np.uint8), np.full((60, 80), int(v > 100), np.uint8)) for v in levels]
     targets = [np.full((60, 80), v / 255, np.float16) for v in levels]
     augment = Augment(mosaic=1.0, colour=False)
-    others = lambda n: list(zip(tiles[1 : 1 + n], targets[1 : 1 + n], strict=True))  # noqa: E731
+    others = lambda n: list(zip(tiles[1 : 1 + n], targets[1 : 1 + n], strict=True))
     image, mask, target = augment.with_target(np.random.default_rng(0), tiles[0].image, tiles[0].mask, targets[0], others)
     assert target is not None and target.shape == (60, 80) and mask is not None
     np.testing.assert_allclose(target, image[..., 0] / 255, atol=1e-3)
@@ -149,12 +149,12 @@ class _CountingTeacher:
 
 def test_with_cached_targets_batches_never_run_the_teacher_and_carry_the_cache(bright_teacher):
     pytest.importorskip("torch")
-    from segview.distill.trainer import _BatchMaker
+    from segview.distill.batches import BatchMaker
 
     frames = tuple(_squares(6, 32, 32))
     targets = soft_targets(bright_teacher, frames)
     counting = _CountingTeacher(bright_teacher)
-    maker = _BatchMaker(frames, counting, targets=targets, resolution=32, batch_size=3, augment=False, mosaic=0.0, seed=0)  # type: ignore[arg-type]
+    maker = BatchMaker(frames, counting, targets=targets, resolution=32, batch_size=3, augment=False, mosaic=0.0, seed=0)  # type: ignore[arg-type]
     try:
         batches = [maker.next() for _ in range(4)]
     finally:
@@ -166,7 +166,7 @@ def test_with_cached_targets_batches_never_run_the_teacher_and_carry_the_cache(b
         for prob in batch.teacher[:, 0]:
             assert prob.tobytes() in cached  # at the student's size (32) already: no resize changes it
     # Without a cache the teacher runs on every frame of every batch.
-    maker = _BatchMaker(frames, counting, targets=None, resolution=32, batch_size=3, augment=True, mosaic=0.0, seed=0)  # type: ignore[arg-type]
+    maker = BatchMaker(frames, counting, targets=None, resolution=32, batch_size=3, augment=True, mosaic=0.0, seed=0)  # type: ignore[arg-type]
     try:
         maker.next()
     finally:
