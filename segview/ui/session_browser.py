@@ -96,6 +96,24 @@ class SessionList(QTableWidget):
         self.setWordWrap(False)  # one line per session; a long problem is elided, its tooltip holds it whole
         self.setMinimumHeight(150)
         self.entries: list[SessionEntry] = []
+        # Over the empty table while it has no rows: "Reading the sessions…", or why it has none.
+        self.placeholder = QLabel("", self.viewport())
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setStyleSheet("color: #666666; font-size: 11pt")
+        self.placeholder.hide()
+
+    def show_placeholder(self, text: str) -> None:
+        """``text`` over the table (emptied meanwhile), or no placeholder for an empty ``text``."""
+        if text:
+            self.set_entries([])
+        self.placeholder.setText(text)
+        self.placeholder.setGeometry(self.viewport().rect())
+        self.placeholder.setVisible(bool(text))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.placeholder.setGeometry(self.viewport().rect())
 
     def set_entries(self, entries: list[SessionEntry]) -> None:
         self.entries = list(entries)
@@ -151,7 +169,9 @@ class SessionBrowser(QDialog):
         self.compare_button.setEnabled(False)
         self.hint = QLabel("")
         self.panel = SessionPanel()
+        self.panel.shown.connect(self._panel_shown)
         self.compare_view = CompareView()
+        self.compare_view.shown.connect(self.compared.emit)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.panel, "Summary")
         self.tabs.addTab(self.compare_view, "Compare")
@@ -190,10 +210,12 @@ class SessionBrowser(QDialog):
         self.loaded.clear()
         self.folder_label.setText(str(self.root))
         self.hint.setText("Reading the sessions…")
+        self.list.show_placeholder("Reading the sessions…")
         root = self.root
         run_in_background(lambda: list_sessions(root), lambda entries: self._listed(entries, select), self._list_failed, owner=self)
 
     def _listed(self, entries: list[SessionEntry], select: Path | None) -> None:
+        self.list.show_placeholder("" if entries else "No recorded sessions in this folder.")
         self.list.set_entries(entries)
         self.hint.setText(
             f"{len(entries)} session(s); select one for its summary, two to compare." if entries
@@ -204,7 +226,7 @@ class SessionBrowser(QDialog):
         self.listed.emit(len(entries))
 
     def _list_failed(self, message: str) -> None:
-        self.list.set_entries([])
+        self.list.show_placeholder(message)
         self.hint.setText(message)
         self.listed.emit(0)
 
@@ -240,8 +262,11 @@ class SessionBrowser(QDialog):
     def _show_loaded(self, session: RecordedSession) -> None:
         if session.folder != self._wanted:
             return  # the user has moved on to another row meanwhile
-        self.panel.show_session(session)
-        self.session_shown.emit(session)
+        self.panel.show_session(session)  # its plots are drawn on later turns: session_shown follows them
+
+    def _panel_shown(self, session: RecordedSession) -> None:
+        if session.folder == self._wanted:
+            self.session_shown.emit(session)
 
     def _with_session(self, folder: Path, then) -> None:
         if folder in self.loaded:
@@ -268,6 +293,5 @@ class SessionBrowser(QDialog):
         # The earlier run is the baseline: "B / A above 1" then reads "the later run is faster".
         if recorded_at(b) < recorded_at(a):
             a, b = b, a
-        self.compare_view.show_pair(a, b)
+        self.compare_view.show_pair(a, b)  # compared follows once its plots are drawn
         self.tabs.setCurrentWidget(self.compare_view)
-        self.compared.emit(a, b)

@@ -6,7 +6,7 @@ header; a ratio that cannot be computed reads "n/a" and its tooltip says why.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -104,7 +104,9 @@ class FittedTable(QTableWidget):
 
 
 class CompareView(QWidget):
-    """Which session is A and which is B, then the table."""
+    """Which session is A and which is B, then the table, then their plots (``shown`` once those are drawn)."""
+
+    shown = Signal(object, object)  # sessions A and B
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +115,7 @@ class CompareView(QWidget):
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table: QTableWidget | None = None
         self.plots: SessionPlots | None = None  # made for the first pair: the dialog opens sooner without them
+        self.pair: tuple[RecordedSession, RecordedSession] | None = None
         self.box = QVBoxLayout(self)
         self.box.addWidget(self.caption)
         self.box.addStretch(1)
@@ -128,10 +131,16 @@ class CompareView(QWidget):
             self.table.deleteLater()
         self.table = comparison_table(a, b)
         self.box.insertWidget(1, self.table, 0, Qt.AlignmentFlag.AlignLeft)
+        self.pair = (a, b)
         if self.plots is None:
             self.plots = SessionPlots()
+            self.plots.drawn.connect(self._plots_drawn)
             self.box.insertWidget(2, self.plots, 1000)  # takes the room the stretch below held
         self.plots.show_pair(a, b)
+
+    def _plots_drawn(self) -> None:
+        if self.pair is not None:
+            self.shown.emit(*self.pair)
 
 
 def _describe(session: RecordedSession) -> str:

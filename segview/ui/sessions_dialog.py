@@ -74,6 +74,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> QTableWidget:
 class SessionPanel(QWidget):
     """The summary of one session: what ran, its problems, its model table, its plots, and its report."""
 
+    shown = Signal(object)  # the RecordedSession now in the summary, its plots drawn
     export_finished = Signal(object)  # the report folder
     export_failed = Signal(str)
     trace_finished = Signal(object)  # the trace file
@@ -96,7 +97,8 @@ class SessionPanel(QWidget):
         self.summary_table = _table(SUMMARY_HEADERS, [])
         self.summary_table.horizontalHeader().setStretchLastSection(False)
         fit_height(self.summary_table, room_for_scroll_bar=False)
-        self.plots = SessionPlots()
+        self.plots = SessionPlots()  # built when the first session is shown: the panel opens sooner
+        self.plots.drawn.connect(self._plots_drawn)
         self.export_button = QPushButton("Export report")
         self.export_button.setToolTip("Write report.html, report.md and PNG plots into the session's report folder")
         self.export_button.clicked.connect(self.start_export)
@@ -138,6 +140,10 @@ class SessionPanel(QWidget):
         existing = session.folder / "report" if session is not None else None
         self.report_folder = existing if existing is not None and (existing / "report.html").is_file() else None
         self._update_buttons()
+
+    def _plots_drawn(self) -> None:
+        if self.session is not None:
+            self.shown.emit(self.session)
 
     def show_message(self, text: str) -> None:
         """A session that could not be read: say why in place of its summary."""
