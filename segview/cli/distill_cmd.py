@@ -152,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"speed: student {m['student_ms']:.3f} ms, teacher {m['teacher_ms']:.3f} ms, {m['speedup']:.2f}x  (session.run, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, medians)")
         if m.get("val_iou") is not None:
             print(f"validation IoU ({m['val_frames']} frames, against {m['val_against']}): student {m['val_iou']:.4f}, teacher {m['teacher_val_iou']:.4f}")
+    pool = ((outcome.card_extra or {}).get("distillation", {}).get("validation") or {}).get("unseen_pool")
+    if pool and pool.get("agreement") is not None:
+        v = outcome.card_extra["distillation"]["validation"]  # type: ignore[index]
+        print(f"unseen-pool agreement with the teacher ({pool['frames']} frames): {pool['agreement']:.4f}; exported step {v['chosen_step']} (chosen by {v['chosen_by']})")
     return 0
 
 

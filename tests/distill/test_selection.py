@@ -191,3 +191,14 @@ def test_the_studio_child_process_gets_the_selection_pool_through_the_command_li
     config = replace(tiny_config(teacher, square_frames, tmp_path / "s.onnx"), select=SelectConfig(images=(tmp_path / "a", tmp_path / "b"), videos=("clip.mp4",)))
     args = build_parser().parse_args(["distill", *config_to_argv(config)])
     assert config_from_args(args).select == config.select
+
+
+def test_the_cli_says_which_step_the_unseen_pool_chose(capsys, brightness_model, square_frames, pool_frames, model_dir):
+    out = model_dir / "cli-chosen.onnx"
+    code = main(["distill", "--teacher", str(brightness_model), "--arch", "enet", "--width", "0.25", "--resolution", "32", "--images", str(square_frames),
+                 "--select-images", str(pool_frames), "--steps", "2", "--batch-size", "4", "--threads", "1", "--hint", "none", "--out", str(out)])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "teacher targets: 22/22 frames, done" in text  # --hint none: cached (24 frames, every 10th held out)
+    chosen = json.loads(out.with_suffix(".json").read_text())["distillation"]["validation"]["chosen_step"]
+    assert "unseen-pool agreement with the teacher (11 frames): " in text and f"exported step {chosen} (chosen by unseen-pool agreement)" in text
