@@ -110,8 +110,11 @@ class BestKeeper:
     """The student weights of the best unseen-pool agreement so far (ties keep the earlier step),
     with both figures of those weights, so the card needs no second scoring."""
 
-    def __init__(self, saved: dict[str, Any] | None = None) -> None:
-        self.best: dict[str, Any] | None = saved
+    def __init__(self, saved: dict[str, Any] | None = None, pool: list[dict[str, Any]] | None = None) -> None:
+        # Agreement on another pool is another figure: a best saved for other sources is dropped.
+        self.pool = pool
+        self.dropped = saved is not None and saved.get("pool") != pool
+        self.best: dict[str, Any] | None = None if self.dropped else saved
 
     def offer(self, step: int, pooled: Figure, labelled: Figure | None, student: Any) -> bool:
         """Keep ``student``'s weights if their agreement beats the best so far; True when kept."""
@@ -123,6 +126,7 @@ class BestKeeper:
             "agreement": float(pooled.value),
             "labelled_iou": None if labelled is None or labelled.value is None else float(labelled.value),
             "figures": {"labelled": None if labelled is None else labelled.to_json_dict("iou"), "unseen_pool": pooled.to_json_dict("agreement")},
+            "pool": self.pool,
         }
         return True
 

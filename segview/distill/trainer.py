@@ -111,7 +111,7 @@ class Trainer:
         self.loss_curve: list[tuple[int, float]] = []
         self.val_curve: list[tuple[int, float]] = []
         self.agreement_curve: list[tuple[int, float]] = []
-        self.keeper = BestKeeper()
+        self.keeper = BestKeeper(pool=selection.sources if selection is not None else None)
         self.labelled: MaskScorer | None = None
         self.pool: MaskScorer | None = None
         # (step, labelled figure, unseen-pool figure) of the latest validation.
@@ -384,7 +384,9 @@ class Trainer:
         self.loss_curve = [tuple(p) for p in state["loss_curve"]]  # type: ignore[misc]
         self.val_curve = [tuple(p) for p in state["val_curve"]]  # type: ignore[misc]
         self.agreement_curve = [tuple(p) for p in state.get("agreement_curve", [])]  # type: ignore[misc]
-        self.keeper = BestKeeper(state.get("best"))  # --resume keeps the best so far
+        self.keeper = BestKeeper(state.get("best"), self.keeper.pool)  # --resume keeps the best so far
+        if self.keeper.dropped and self.selection is not None:
+            self.on_stage("the selection pool is not the one the checkpoint's best was chosen on: choosing afresh from here")
         return int(state["step"]), float(state["elapsed"])
 
 

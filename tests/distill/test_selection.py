@@ -59,6 +59,13 @@ def test_the_keeper_keeps_the_weights_of_the_best_agreement_and_the_earlier_of_a
     assert torch.equal(best["state_dict"]["weight"], torch.full((1, 2), 2.0))  # step 2's weights, copied
     assert best["figures"]["unseen_pool"]["agreement"] == 0.7
     assert not keeper.offer(6, figure([("none", 1.0)]), None, _student(6))  # no person anywhere: no figure to beat
+    # Resumed: the best stays for the same pool; agreement on another pool is another figure.
+    pool = [{"name": "unseen", "kind": "images", "count": 11}]
+    keeper = BestKeeper(pool=pool)
+    keeper.offer(1, figure([("large", 0.4)]), None, _student(1))
+    assert BestKeeper(keeper.best, pool).best["step"] == 1
+    other = BestKeeper(keeper.best, [{"name": "elsewhere", "kind": "images", "count": 11}])
+    assert other.dropped and other.best is None
 
 
 @pytest.fixture
