@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sel = p.add_argument_group("unseen selection pool (sources the run never trains on)")
     sel.add_argument("--select-images", type=Path, action="append", default=[], metavar="DIR", help="folder of frames scored by agreement with the teacher; the best-agreeing checkpoint is exported; repeatable")
     sel.add_argument("--select-video", action="append", default=[], metavar="FILE", help="a video for the selection pool, read like --video; repeatable")
+    sel.add_argument("--validate-every", type=real(0.0, WEEK_S), default=30.0, metavar="S", help="score both validation figures every S seconds of training (default 30; and at the end)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=whole(1, 1_000_000), metavar="N", help="passes over the frames")
     length.add_argument("--minutes", type=real(0.0, WEEK_S / 60, low_open=True), metavar="T", help="wall-clock budget (default 10)")
@@ -109,6 +110,7 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
             threads=args.threads,
             augment=not args.no_augment,
             mosaic=args.mosaic,
+            validate_every_s=args.validate_every,
         ),
         select=SelectConfig(images=tuple(args.select_images), videos=tuple(args.select_video)),
         out=args.out,

@@ -67,6 +67,7 @@ def config_to_argv(config: DistillConfig) -> list[str]:
     argv += ["--temperature", repr(lo.temperature), "--hard-weight", repr(lo.hard_weight), "--hint", lo.hint, "--hint-weight", repr(lo.hint_weight)]
     if lo.hint_layer:
         argv += ["--hint-layer", lo.hint_layer]
+    argv += ["--validate-every", repr(t.validate_every_s)]
     for folder in config.select.images:
         argv += ["--select-images", str(folder)]
     for video in config.select.videos:

@@ -195,9 +195,10 @@ def test_the_studio_child_process_gets_the_selection_pool_through_the_command_li
     from segview.cli.main import build_parser
     from segview.distill.process import config_to_argv
 
-    config = replace(tiny_config(teacher, square_frames, tmp_path / "s.onnx"), select=SelectConfig(images=(tmp_path / "a", tmp_path / "b"), videos=("clip.mp4",)))
+    config = replace(tiny_config(teacher, square_frames, tmp_path / "s.onnx", validate_every_s=7.5), select=SelectConfig(images=(tmp_path / "a", tmp_path / "b"), videos=("clip.mp4",)))
     args = build_parser().parse_args(["distill", *config_to_argv(config)])
-    assert config_from_args(args).select == config.select
+    parsed = config_from_args(args)
+    assert parsed.select == config.select and parsed.train.validate_every_s == 7.5
 
 
 def test_the_cli_says_which_step_the_unseen_pool_chose(capsys, brightness_model, square_frames, pool_frames, model_dir):
