@@ -190,3 +190,18 @@ def test_a_run_caches_targets_with_hint_none_and_runs_the_teacher_per_batch_for_
     train_frames = 18  # 24 frames, every 4th held out
     assert f"teacher targets: {train_frames}/{train_frames} frames, done" in stages["none"]
     assert not any(s.startswith("teacher targets") for s in stages["attention"])
+
+
+def test_a_run_cancelled_while_caching_writes_no_model(teacher, square_frames, model_dir, tiny_config):
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from segview.distill.runner import distill
+
+    config = tiny_config(teacher, square_frames, model_dir / "stopped.onnx", max_steps=3)
+    config = replace(config, loss=replace(config.loss, hint="none"))
+    stages: list[str] = []
+    outcome = distill(config, on_stage=stages.append, cancelled=lambda: any(s.startswith("teacher targets") for s in stages), registry=ModelRegistry([model_dir]))
+    assert outcome.cancelled and outcome.steps == 0 and outcome.model_path is None
+    assert "teacher targets: 0/18 frames" in stages and not any(s.endswith("done") for s in stages if s.startswith("teacher targets"))
+    assert not (model_dir / "stopped.onnx").exists()
