@@ -27,19 +27,8 @@ from segview.distill.batches import Batch, BatchMaker
 from segview.distill.config import GRAPH_ARCHS, DistillConfig
 from segview.distill.data import FrameSet, Sample
 from segview.distill.events import Progress
-from segview.distill.losses import (
-    HintRegressor,
-    attention_transfer_loss,
-    hard_target_loss,
-    soft_target_loss,
-)
-from segview.distill.selection import (
-    BIN_RULE,
-    BestKeeper,
-    Figure,
-    MaskScorer,
-    SelectionPool,
-)
+from segview.distill.losses import HintRegressor, attention_transfer_loss, hard_target_loss, soft_target_loss
+from segview.distill.selection import BIN_RULE, BestKeeper, Figure, MaskScorer, SelectionPool, size_bin
 from segview.distill.targets import soft_targets, teacher_masks
 from segview.distill.teacher import Teacher
 from segview.errors import SegviewError, first_line
@@ -159,6 +148,8 @@ class Trainer:
             masks = teacher_masks(self.teacher, self.selection.frames, on_stage=self.on_stage, cancelled=self.cancelled)
             if masks is None:
                 return None
+            if all(size_bin(np.count_nonzero(m) / m.size) == "none" for m in masks):
+                raise DistillError(f"the teacher finds no person in any of the {len(masks)} frames of the selection pool: it cannot choose a checkpoint; give frames with people")
             self.pool = MaskScorer([s.image for s in self.selection.frames], masks, self.config.resolution)
         if self.teacher.feature_name is not None:
             # Attention and hint transfer need the teacher's features of the very frame the student
@@ -413,11 +404,7 @@ def make_student(
         raise DistillError(f"the {spec.arch} student needs a teacher that takes NCHW RGB scaled to [0, 1]; {teacher.name} does not")
     model = load_onnx(teacher.entry.path)
     if spec.arch == "slim":
-        from segview.distill.slim_graph import (
-            mean_gates,
-            slim_graph,
-            squeeze_excite_gates,
-        )
+        from segview.distill.slim_graph import mean_gates, slim_graph, squeeze_excite_gates
 
         available = [g.output[0] for g in squeeze_excite_gates(model)]
         unknown = sorted(set(slim_gates or ()) - set(available))

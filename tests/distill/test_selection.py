@@ -210,3 +210,13 @@ def test_the_cli_says_which_step_the_unseen_pool_chose(capsys, brightness_model,
     assert "teacher targets: 22/22 frames, done" in text  # --hint none: cached (24 frames, every 10th held out)
     chosen = json.loads(out.with_suffix(".json").read_text())["distillation"]["validation"]["chosen_step"]
     assert "unseen-pool agreement with the teacher (11 frames): " in text and f"exported step {chosen} (chosen by unseen-pool agreement)" in text
+
+
+def test_a_selection_pool_without_people_is_refused_before_training(teacher, square_frames, tmp_path, model_dir, tiny_config):
+    dark = tmp_path / "dark"
+    factories.write_images(dark, [np.full((60, 80, 3), 20, np.uint8)] * 3)
+    out = model_dir / "never.onnx"
+    config = replace(tiny_config(teacher, square_frames, out, max_steps=3), select=SelectConfig(images=(dark,)))
+    with pytest.raises(selection.DistillError, match="no person in any of the 3 frames of the selection pool"):
+        distill(config, registry=ModelRegistry([model_dir]))
+    assert not out.exists() and not config.checkpoint_path.exists()
