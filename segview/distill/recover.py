@@ -32,7 +32,7 @@ from onnx import numpy_helper
 from torch import nn
 from torch.nn import functional as F
 
-from segview.compress import graph
+from segview.graphs import graph
 from segview.distill.graph_student import SUPPORTED_OPS, GraphStudent
 from segview.distill.losses import soft_target_loss
 from segview.distill.trainer import _learning_rate

@@ -416,7 +416,7 @@ def make_student(
             model = slim_graph(model, means, relu=slim_relu, only=slim_gates, skip_last_stage=slim_skip_last_stage)
         except ValueError as exc:  # a last stage that cannot be skipped
             raise DistillError(f"{teacher.name}: {exc}") from None
-    from segview.compress.commute import pointwise_before_upsampling
+    from segview.graphs.commute import pointwise_before_upsampling
 
     swapped = pointwise_before_upsampling(model)  # exact, and less memory traffic
     student = GraphStudent(model, feature=teacher.feature_name, name=teacher.name)

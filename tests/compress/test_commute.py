@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 import factories
-from segview.compress.commute import pointwise_before_upsampling
+from segview.graphs.commute import pointwise_before_upsampling
 
 
 def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:

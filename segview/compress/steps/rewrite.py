@@ -1,7 +1,7 @@
 """Exact rewrites: the same function, computed with less memory traffic.
 
 Today one rewrite: a 1x1 convolution that follows an upsampling runs before it, on
-the narrower tensor (see :mod:`segview.compress.commute`). Outputs match the
+the narrower tensor (see :mod:`segview.graphs.commute`). Outputs match the
 source to float rounding, so this step costs no accuracy; it speeds up models
 whose decoders upsample wide tensors, as MediaPipe's selfie models do, and it can
 go before any other step.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from segview.compress.commute import pointwise_before_upsampling, swappable_pairs
+from segview.graphs.commute import pointwise_before_upsampling, swappable_pairs
 from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
 
 
