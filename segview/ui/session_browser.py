@@ -154,6 +154,7 @@ class SessionBrowser(QDialog):
         self.root = Path(root)
         self.loaded: dict[Path, RecordedSession] = {}  # read once per opening of a folder
         self._wanted: Path | None = None  # the session the summary waits for (the latest click wins)
+        self._listing = 0  # counts the listings started: only the latest one's answer is shown
         self.folder_label = QLabel()
         self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_button = QPushButton("Open folder…")
@@ -212,7 +213,14 @@ class SessionBrowser(QDialog):
         self.hint.setText("Reading the sessions…")
         self.list.show_placeholder("Reading the sessions…")
         root = self.root
-        run_in_background(lambda: list_sessions(root), lambda entries: self._listed(entries, select), self._list_failed, owner=self)
+        self._listing += 1
+        listing = self._listing  # a listing that a later one overtook is dropped: the later one is filled in
+        run_in_background(
+            lambda: list_sessions(root),
+            lambda entries: listing == self._listing and self._listed(entries, select),
+            lambda message: listing == self._listing and self._list_failed(message),
+            owner=self,
+        )
 
     def _listed(self, entries: list[SessionEntry], select: Path | None) -> None:
         self.list.show_placeholder("" if entries else "No recorded sessions in this folder.")

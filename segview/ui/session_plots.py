@@ -21,6 +21,7 @@ from segview.ui.plot_ranges import nice_ceil
 from segview.ui.report import PALETTE
 
 TEXT = "#222222"
+STEP_PAUSE_MS = 10  # between two steps of building the plots: the event loop catches up meanwhile
 
 
 def model_colour(index: int) -> str:
@@ -31,8 +32,8 @@ class SessionPlots(QWidget):
     """Two plots over the run's seconds: frames per second and median end-to-end latency, per model.
 
     Building a pyqtgraph plot takes tens of milliseconds: the plots are built
-    when first asked to show a session, one plot per turn of the event loop,
-    and drawn on the turn after, so no single step holds the GUI thread long;
+    when first asked to show a session, one plot per step, with a pause between
+    steps for the event loop, then drawn a step later: no step holds the GUI thread long;
     a note stands in their place meanwhile. ``drawn`` says the runs last asked
     for are on the plots.
     """
@@ -52,7 +53,8 @@ class SessionPlots(QWidget):
         self.setMinimumHeight(220)
         self._next = QTimer(self)  # one step of building or drawing per turn of the event loop
         self._next.setSingleShot(True)
-        self._next.setInterval(0)
+        # Not 0: a zero timer fires again before the paint and the input the last step queued are handled.
+        self._next.setInterval(STEP_PAUSE_MS)
         self._next.timeout.connect(self._step)
         self.box = QVBoxLayout(self)
         self.box.setContentsMargins(0, 0, 0, 0)
@@ -74,9 +76,15 @@ class SessionPlots(QWidget):
             self.latency_plot = self._plot(1, "Latency per model (median of each second)", "end-to-end latency p50 (ms)")
         elif self.legend is None:
             self._add_legend()
-        elif self._runs is not None:
+        else:
+            if self._runs is None:
+                return  # nothing left to draw
             runs, self._runs = self._runs, None
             self._draw(runs)
+            if self.canvas.parent() is not self:  # shown once drawn: one first paint, not one empty then one full
+                self.note.hide()
+                self.box.addWidget(self.canvas)
+                self.canvas.show()  # now, not on the next turn as a layout would
             self.drawn.emit()
             return
         self._next.start()
@@ -89,8 +97,6 @@ class SessionPlots(QWidget):
         for col, stretch in ((0, 1), (1, 1), (2, 0)):
             layout.layout.setColumnStretchFactor(col, stretch)
         layout.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignTop)
-        self.note.hide()
-        self.box.addWidget(self.canvas)
 
     def _plot(self, col: int, title: str, y_label: str) -> pg.PlotItem:
         assert self.canvas is not None

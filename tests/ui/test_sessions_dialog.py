@@ -66,6 +66,42 @@ def test_lists_every_session_newest_first_with_its_problems(qtbot, sessions):
     assert durations == sorted(durations)
 
 
+def test_opens_with_a_placeholder_then_lists_the_sessions_and_a_damaged_one_still_says_why(qtbot, sessions):
+    root, _ = sessions
+    browser = SessionBrowser(root)
+    qtbot.addWidget(browser)
+    browser.show()
+    # Nothing was read on the GUI thread: the list is read on a worker, the plots wait for a session.
+    assert browser.list.rowCount() == 0
+    assert browser.list.placeholder.isVisible() and browser.list.placeholder.text() == "Reading the sessions…"
+    assert browser.panel.plots.fps_plot is None and browser.panel.plots.canvas is None
+    qtbot.waitUntil(lambda: browser.list.rowCount() == 6, timeout=30000)
+    assert not browser.list.placeholder.isVisible()
+    problems = dict(zip([browser.list.item(r, 0).toolTip().rsplit("/", 1)[-1] for r in range(6)], _column(browser, "problems")))
+    assert "settings.json is damaged" in problems["broken-settings"]
+
+    _select(browser, "broken-settings")
+    qtbot.waitUntil(lambda: "settings.json is damaged" in browser.panel.head.text(), timeout=30000)
+    assert browser.panel.summary_table.rowCount() == 0 and not browser.panel.export_button.isEnabled()
+    with qtbot.waitSignal(browser.session_shown, timeout=30000) as shown:
+        _select(browser, "crashed")
+    plots = browser.panel.plots
+    assert shown.args[0].folder.name == "crashed" and "did not stop cleanly" in browser.panel.problems.text()
+    assert plots.canvas is not None and plots.canvas.isVisibleTo(plots) and not plots.note.isVisibleTo(plots)
+    assert len(plots.fps_plot.listDataItems()) == 2
+
+
+def test_refreshing_shows_the_placeholder_again_then_the_new_session(qtbot, sessions):
+    root, _ = sessions
+    browser = _browser(qtbot, root)
+    qtbot.waitUntil(lambda: browser.list.rowCount() == 6, timeout=30000)
+    shutil.copytree(root / "clean", root / "clean-again")
+    browser.refresh_button.click()
+    assert browser.list.rowCount() == 0 and browser.list.placeholder.isVisible()
+    qtbot.waitUntil(lambda: browser.list.rowCount() == 7, timeout=30000)
+    assert not browser.list.placeholder.isVisible()
+
+
 def test_selecting_a_session_shows_its_summary_plots_and_problems(qtbot, sessions):
     root, original = sessions
     browser = _browser(qtbot, root)
