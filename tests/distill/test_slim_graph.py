@@ -33,8 +33,12 @@ def _squeeze_excite(name: str, source: str, channels: int, rng: np.random.Genera
     return nodes, inits
 
 
-def se_teacher(path: Path, size: int = 32) -> Path:
-    """Two gates: one read by a convolution (folded after it), one after Relu(Conv) (folded before it)."""
+def se_teacher(path: Path, size: int = 32, *, sees_squares: bool = False) -> Path:
+    """Two gates: one read by a convolution (folded after it), one after Relu(Conv) (folded before it).
+
+    Its random weights call almost nothing a person (the pool's people check refuses such a teacher,
+    rightly); ``sees_squares`` adds the brightness rule to its logit, so that it marks the test
+    frames' bright boxes as people, as the other tiny teachers do, and can be distilled."""
     rng = np.random.default_rng(3)
     inits = [
         numpy_helper.from_array(rng.normal(0, 0.5, (8, 3, 3, 3)).astype(np.float32), "c1_w"),
@@ -56,6 +60,17 @@ def se_teacher(path: Path, size: int = 32) -> Path:
         helper.make_node("Conv", ["twice", "c3_w"], ["logit"]),
         helper.make_node("Sigmoid", ["logit"], ["prob"]),
     ]
+    if sees_squares:
+        # logit += 10 * mean(RGB) - 5: bright (235) pixels are a person, dark (20) ones are not.
+        inits += [
+            numpy_helper.from_array(np.full((1, 3, 1, 1), 10.0 / 3.0, np.float32), "bright_w"),
+            numpy_helper.from_array(np.array([-5.0], np.float32), "bright_b"),
+        ]
+        nodes[-2:-1] = [
+            helper.make_node("Conv", ["twice", "c3_w"], ["gated_logit"]),
+            helper.make_node("Conv", ["input", "bright_w", "bright_b"], ["brightness"]),
+            helper.make_node("Add", ["gated_logit", "brightness"], ["logit"]),
+        ]
     return _save_teacher(path, nodes, [*inits, *se1_inits, *se2_inits], size, opset=14)
 
 
@@ -109,7 +124,7 @@ def test_slim_student_distils_and_exports_without_gates(tmp_path, square_frames,
     from segview.distill.runner import distill
     from segview.inference.registry import ModelRegistry
 
-    teacher = se_teacher(model_dir / "se.onnx")
+    teacher = se_teacher(model_dir / "se.onnx", sees_squares=True)
     out = model_dir / "slim.onnx"
     config = replace(tiny_config(teacher, square_frames, out, max_steps=3), arch="slim", width=1.0)
     outcome = distill(config, registry=ModelRegistry([model_dir]))
@@ -199,9 +214,24 @@ def test_skipping_the_last_stage_of_a_teacher_without_one_is_a_clear_error(tmp_p
     from segview.distill.runner import distill
     from segview.inference.registry import ModelRegistry
 
-    teacher = se_teacher(model_dir / "se.onnx")
+    teacher = se_teacher(model_dir / "se.onnx", sees_squares=True)
     out = model_dir / "nothing.onnx"
     config = replace(tiny_config(teacher, square_frames, out, max_steps=3), arch="slim", width=1.0, slim_skip_last_stage=True)
     with pytest.raises(DistillError, match="no upsampling"):
         distill(config, registry=ModelRegistry([model_dir]))
     assert not out.exists()
+
+
+def test_a_teacher_that_calls_nothing_a_person_is_refused_before_training(tmp_path, square_frames, model_dir, tiny_config):
+    pytest.importorskip("torch")
+    from segview.distill.availability import DistillError
+    from segview.distill.runner import distill
+    from segview.inference.registry import ModelRegistry
+
+    # The random gated network marks under 1% of any test frame: it has nothing to teach.
+    teacher = se_teacher(model_dir / "se.onnx")
+    out = model_dir / "blind.onnx"
+    config = replace(tiny_config(teacher, square_frames, out, max_steps=3), arch="slim", width=1.0)
+    with pytest.raises(DistillError, match="finds no person in 24 of 24 sampled frames"):
+        distill(config, registry=ModelRegistry([model_dir]))
+    assert not out.exists() and not config.checkpoint_path.exists()
