@@ -8,6 +8,7 @@ are listed as usual.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,8 +51,32 @@ def list_sessions(root: Path) -> list[SessionEntry]:
         return []
     except OSError as exc:
         raise SegviewError(f"cannot list {root}: {exc.strerror or exc}") from None
-    entries = [read_entry(folder) for folder in folders]
+    entries = [_cached_entry(folder) for folder in folders]
     return sorted(entries, key=lambda e: e.recorded_at, reverse=True)
+
+
+# Each session read for the list, with the sizes and times of its files then: the Sessions dialog lists
+# its folder at every opening, and reading every frames.csv again would hold a worker (and, through
+# the GIL, the GUI thread) for as long as the first time. A session whose files changed is read again.
+_entries: dict[Path, tuple[tuple, SessionEntry]] = {}
+
+
+def _stamp(folder: Path) -> tuple:
+    try:
+        with os.scandir(folder) as files:
+            return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()))
+    except OSError:
+        return ()
+
+
+def _cached_entry(folder: Path) -> SessionEntry:
+    stamp = _stamp(folder)
+    known = _entries.get(folder)
+    if known is not None and stamp and known[0] == stamp:
+        return known[1]
+    entry = read_entry(folder)
+    _entries[folder] = (stamp, entry)
+    return entry
 
 
 def read_entry(folder: Path) -> SessionEntry:

@@ -210,7 +210,7 @@ class SessionBrowser(QDialog):
         self.root = Path(root)
         self.loaded.clear()
         self.folder_label.setText(str(self.root))
-        self.hint.setText("Reading the sessions…")
+        self.hint.setText("")  # the placeholder over the list says it
         self.list.show_placeholder("Reading the sessions…")
         root = self.root
         self._listing += 1

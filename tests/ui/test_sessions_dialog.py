@@ -37,6 +37,10 @@ def _column(browser, header: str) -> list[str]:
     return [browser.list.item(r, col).text() for r in range(browser.list.rowCount())]
 
 
+def _names(browser) -> list[str]:
+    return [browser.list.item(r, 0).toolTip().rsplit("/", 1)[-1] for r in range(browser.list.rowCount())]
+
+
 def _select(browser, *names: str) -> None:
     browser.list.clearSelection()
     for r in range(browser.list.rowCount()):
@@ -77,7 +81,7 @@ def test_opens_with_a_placeholder_then_lists_the_sessions_and_a_damaged_one_stil
     assert browser.panel.plots.fps_plot is None and browser.panel.plots.canvas is None
     qtbot.waitUntil(lambda: browser.list.rowCount() == 6, timeout=30000)
     assert not browser.list.placeholder.isVisible()
-    problems = dict(zip([browser.list.item(r, 0).toolTip().rsplit("/", 1)[-1] for r in range(6)], _column(browser, "problems")))
+    problems = dict(zip(_names(browser), _column(browser, "problems")))
     assert "settings.json is damaged" in problems["broken-settings"]
 
     _select(browser, "broken-settings")
@@ -95,11 +99,15 @@ def test_refreshing_shows_the_placeholder_again_then_the_new_session(qtbot, sess
     root, _ = sessions
     browser = _browser(qtbot, root)
     qtbot.waitUntil(lambda: browser.list.rowCount() == 6, timeout=30000)
+    assert dict(zip(_names(browser), _column(browser, "problems")))["clean"] == "none"
     shutil.copytree(root / "clean", root / "clean-again")
+    (root / "clean" / "summary.json").write_text("{torn")  # a session listed before changes: it is read again
     browser.refresh_button.click()
     assert browser.list.rowCount() == 0 and browser.list.placeholder.isVisible()
     qtbot.waitUntil(lambda: browser.list.rowCount() == 7, timeout=30000)
     assert not browser.list.placeholder.isVisible()
+    problems = dict(zip(_names(browser), _column(browser, "problems")))
+    assert problems["clean-again"] == "none" and "summary.json is damaged" in problems["clean"]
 
 
 def test_selecting_a_session_shows_its_summary_plots_and_problems(qtbot, sessions):
