@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a fast student model from a teacher on unlabeled frames (needs segview[distill])",
         description="Distil a teacher (any registered segmentation model) into a small student network, export it to ONNX with a model card and register it.",
     )
-    p.add_argument("--teacher", required=True, metavar="M", help="teacher: model name or .onnx path")
-    p.add_argument("--arch", required=True, choices=ARCHS, help="student architecture: mobilenet, enet, rescaled (the teacher's own network at a lower --resolution, starting from its weights) or slim (rescaled without the teacher's squeeze-excite gates: faster at the same resolution)")
+    # --teacher, --arch and --out are required unless --config-json gives the whole run (checked in run()).
+    p.add_argument("--teacher", metavar="M", help="teacher: model name or .onnx path (required)")
+    p.add_argument("--arch", choices=ARCHS, help="student architecture: mobilenet, enet, rescaled (the teacher's own network at a lower --resolution, starting from its weights) or slim (rescaled without the teacher's squeeze-excite gates: faster at the same resolution)")
     p.add_argument("--width", type=real(0.1, 4.0), default=1.0, metavar="W", help="width multiplier (default 1.0)")
     p.add_argument("--slim-gates", type=_names, default=None, metavar="T1,T2", help="slim: remove only the squeeze-excite gates producing these tensors (default: all)")
     p.add_argument("--slim-relu", action="store_true", help="slim: Relu instead of HardSwish (faster, starts further from the teacher)")
@@ -62,13 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--threads", type=whole(0, MAX_THREADS), default=2, metavar="N", help="CPU threads for PyTorch, 0 = its default (default 2)")
     p.add_argument("--seed", type=whole(0, 2**32 - 1), default=0)
-    p.add_argument("--out", type=Path, required=True, metavar="PATH", help="the student's .onnx file (its card goes beside it)")
+    p.add_argument("--out", type=Path, metavar="PATH", help="the student's .onnx file, its card beside it (required)")
     p.add_argument("--name", help="registry name (default: the file's stem)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default: beside --out, STEM.ckpt.pt)")
     p.add_argument("--resume", action="store_true", help="go on from the checkpoint")
     p.add_argument("--init-from", type=Path, metavar="FILE", help="start from the student weights in another run's checkpoint (same architecture; the resolution may differ)")
     p.add_argument("--events", action="store_true", help="print JSON lines (stage, progress, finished) and stop on a 'cancel' line on stdin; for the studio")
-    p.set_defaults(handler=run)
+    p.add_argument("--config-json", type=Path, metavar="FILE", help="the whole run as the JSON a DistillConfig writes (the studio's child process); the other options then stay unset")
+    p.set_defaults(handler=run, distill_parser=p)
 
 
 def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> DistillConfig:
@@ -122,9 +124,30 @@ def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) ->
     )
 
 
+def config_from_json_file(path: Path) -> DistillConfig:
+    """The run a parent process wrote (``DistillConfig.to_json_dict``): nothing is mirrored flag by flag."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DistillError(f"cannot read the distillation config {path}: {exc}") from None
+    return DistillConfig.from_json_dict(data)
+
+
+def _check_required(args: argparse.Namespace) -> None:
+    """argparse's own one-line message, for the options only --config-json may leave out."""
+    given = [f"--{name.replace('_', '-')}" for name in ("teacher", "arch", "out") if getattr(args, name) is not None]
+    parser = getattr(args, "distill_parser", None)
+    if args.config_json is not None and given and parser is not None:
+        parser.error(f"--config-json holds the whole run: leave out {', '.join(given)}")
+    missing = [f"--{name}" for name in ("teacher", "arch", "out") if getattr(args, name) is None]
+    if args.config_json is None and missing and parser is not None:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_required(args)
     require_torch()
-    config = config_from_args(args)
+    config = config_from_json_file(args.config_json) if args.config_json is not None else config_from_args(args)
     if args.events:
         return _run_with_events(config)
     from segview.distill.runner import distill

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from segview.distill.availability import DistillError
 
@@ -145,6 +145,11 @@ class DistillConfig:
     def to_json_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
 
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> DistillConfig:
+        """The config :meth:`to_json_dict` wrote (a child process's whole run); DistillError on an unknown key."""
+        return _revive(cls, data)
+
 
 def _plain(value: Any) -> Any:
     """JSON- and weights_only-safe: paths become strings, tuples lists."""
@@ -155,3 +160,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+def _revive(cls: type, data: Any) -> Any:
+    """A config dataclass from its plain form: nested configs, tuples for lists, Paths where the field says so."""
+    if not isinstance(data, dict):
+        raise DistillError(f"a distillation config's {cls.__name__} must be a JSON object")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise DistillError(f"unknown setting in the distillation config: {', '.join(unknown)}")
+    return cls(**{name: _typed(hints[name], value) for name, value in data.items()})
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    if is_dataclass(hint):
+        return _revive(hint, value)  # type: ignore[arg-type]
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        inner = [a for a in get_args(hint) if get_origin(a) is tuple] or ([hint] if get_origin(hint) is tuple else [])
+        return tuple(Path(v) for v in value) if inner and get_args(inner[0])[:1] == (Path,) else value
+    return Path(value) if hint is Path or Path in get_args(hint) else value

@@ -1,6 +1,7 @@
-"""Distillation in a child process (``python -m segview distill ... --events``), for the studio.
+"""Distillation in a child process (``python -P -m segview distill --config-json FILE --events``), for the studio.
 
-The child prints one JSON object a line on stdout (stage, progress, finished); a
+The parent writes the whole :class:`DistillConfig` as JSON to a temporary file; the
+child rebuilds it with ``DistillConfig.from_json_dict``. The child prints one JSON object a line on stdout (stage, progress, finished); a
 ``cancel`` line on its stdin stops it at the next step, leaving its checkpoint. The
 studio never imports torch, keeps its GIL and its cores' share, and survives the
 child running out of memory. No torch and no Qt here: callbacks run on the reader
@@ -13,8 +14,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from segview.child import segview_command
@@ -22,66 +25,13 @@ from segview.distill.config import DistillConfig
 from segview.distill.events import DistillOutcome, Progress
 
 
-def config_to_argv(config: DistillConfig) -> list[str]:
-    """The ``segview distill`` arguments that make this run: the CLI is the one way in."""
-    d, t, lo = config.data, config.train, config.loss
-    argv = ["--teacher", config.teacher, "--arch", config.arch, "--width", repr(config.width), "--resolution", str(config.resolution)]
-    if config.slim_gates is not None:
-        argv += ["--slim-gates", ",".join(config.slim_gates)]
-    if config.slim_relu:
-        argv.append("--slim-relu")
-    if config.slim_skip_last_stage:
-        argv.append("--slim-skip-last-stage")
-    for folder in d.images:
-        argv += ["--images", str(folder)]
-    if d.masks is not None:
-        argv += ["--masks", str(d.masks)]
-    for video in d.videos:
-        argv += ["--video", video]
-    for recording in d.recordings:
-        argv += ["--recording", str(recording)]
-    argv += ["--video-every", str(d.video_every), "--video-frames", str(d.video_max_frames), "--thin", repr(d.thin)]
-    for key, text in d.licences:
-        argv += ["--licence", f"{key}={text}"]
-    if d.composites:
-        argv += ["--composites", str(d.composites)]
-    if d.composite_seed:
-        argv += ["--composite-seed", str(d.composite_seed)]
-    for folder in d.backgrounds:
-        argv += ["--backgrounds", str(folder)]
-    if d.val_images is not None:
-        argv += ["--val-images", str(d.val_images)]
-    if d.val_masks is not None:
-        argv += ["--val-masks", str(d.val_masks)]
-    if t.epochs is not None:
-        argv += ["--epochs", str(t.epochs)]
-    elif t.minutes is not None:
-        argv += ["--minutes", repr(t.minutes)]
-    if t.max_steps is not None:
-        argv += ["--steps", str(t.max_steps)]
-    argv += ["--batch-size", str(t.batch_size), "--lr", repr(t.learning_rate), "--device", t.device, "--threads", str(t.threads), "--seed", str(t.seed)]
-    if not t.augment:
-        argv.append("--no-augment")
-    if t.mosaic:
-        argv += ["--mosaic", repr(t.mosaic)]
-    argv += ["--temperature", repr(lo.temperature), "--hard-weight", repr(lo.hard_weight), "--hint", lo.hint, "--hint-weight", repr(lo.hint_weight)]
-    if lo.hint_layer:
-        argv += ["--hint-layer", lo.hint_layer]
-    argv += ["--validate-every", repr(t.validate_every_s)]
-    for folder in config.select.images:
-        argv += ["--select-images", str(folder)]
-    for video in config.select.videos:
-        argv += ["--select-video", video]
-    argv += ["--out", str(config.out)]
-    if config.name:
-        argv += ["--name", config.name]
-    if config.checkpoint is not None:
-        argv += ["--checkpoint", str(config.checkpoint)]
-    if config.resume:
-        argv.append("--resume")
-    if config.init_from is not None:
-        argv += ["--init-from", str(config.init_from)]
-    return argv
+def write_config_json(config: DistillConfig) -> Path:
+    """The run as JSON in a temporary file, for ``segview distill --config-json``: the config's own
+    form, so a setting cannot be lost between the studio and the child (no argv mirrored by hand)."""
+    handle, name = tempfile.mkstemp(prefix="segview-distill-", suffix=".json")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        json.dump(config.to_json_dict(), f)
+    return Path(name)
 
 
 class DistillProcess:
@@ -98,7 +48,9 @@ class DistillProcess:
         python: str = sys.executable,
     ) -> None:
         self.config = config
-        self.command = segview_command("distill", *config_to_argv(config), "--events", python=python)
+        self.python = python
+        self.command: list[str] = []  # set by start(), naming the config file it wrote
+        self._config_file: Path | None = None
         self._on_progress = on_progress or (lambda p: None)
         self._on_stage = on_stage or (lambda s: None)
         self._on_finished = on_finished or (lambda o: None)
@@ -109,9 +61,15 @@ class DistillProcess:
 
     def start(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self._process = subprocess.Popen(
-            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env
-        )
+        self._config_file = write_config_json(self.config)
+        self.command = segview_command("distill", "--config-json", str(self._config_file), "--events", python=self.python)
+        try:
+            self._process = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env
+            )
+        except OSError:
+            self._remove_config_file()
+            raise
         threading.Thread(target=self._drain_stderr, name="distill-stderr", daemon=True).start()
         self._reader.start()
 
@@ -158,9 +116,14 @@ class DistillProcess:
                 finished = True
                 self._on_finished(DistillOutcome.from_json_dict(event))
         code = self._process.wait()
+        self._remove_config_file()
         if finished:
             return
         self._on_failed(self._failure(code))
+
+    def _remove_config_file(self) -> None:
+        if self._config_file is not None:
+            self._config_file.unlink(missing_ok=True)
 
     def _failure(self, code: int) -> str:
         errors = [line for line in self._stderr if line.startswith("segview: error: ")]

@@ -39,15 +39,15 @@ def test_distill_cli_tiny_run(capsys, brightness_model, square_frames, model_dir
     assert card["distillation"]["training"]["mosaic"] == 0.5
 
 
-def test_the_studio_child_process_gets_every_setting_through_the_command_line(tmp_path):
-    # The Distill page runs `segview distill` in a child process: a setting left out of its
-    # argv would silently train another student than the one chosen.
+def test_the_studio_child_process_gets_every_setting_through_its_config_file(tmp_path):
+    # The Distill page runs `segview distill --config-json FILE` in a child process: a setting
+    # lost on the way would silently train another student than the one chosen.
     from dataclasses import replace
 
-    from segview.cli.distill_cmd import config_from_args
+    from segview.cli.distill_cmd import config_from_json_file
     from segview.cli.main import build_parser
     from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
-    from segview.distill.process import config_to_argv
+    from segview.distill.process import write_config_json
 
     config = DistillConfig(
         teacher="selfie-general",
@@ -65,5 +65,7 @@ def test_the_studio_child_process_gets_every_setting_through_the_command_line(tm
         resume=True,
     )
     for each in (config, replace(config, resume=False, init_from=tmp_path / "earlier.ckpt.pt")):
-        args = build_parser().parse_args(["distill", *config_to_argv(each)])
-        assert replace(config_from_args(args), command=()) == each
+        path = write_config_json(each)
+        args = build_parser().parse_args(["distill", "--config-json", str(path), "--events"])
+        assert replace(config_from_json_file(args.config_json), command=()) == each
+        path.unlink()

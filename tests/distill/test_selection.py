@@ -190,14 +190,14 @@ def test_a_selection_source_that_is_also_a_training_source_is_refused_in_one_lin
     assert code != 0 and err.count("\n") == 1 and "clip.mp4 is also a training source" in err
 
 
-def test_the_studio_child_process_gets_the_selection_pool_through_the_command_line(tmp_path, tiny_config, teacher, square_frames):
-    from segview.cli.distill_cmd import config_from_args
+def test_the_studio_child_process_gets_the_selection_pool_through_its_config_file(tmp_path, tiny_config, teacher, square_frames):
+    from segview.cli.distill_cmd import config_from_json_file
     from segview.cli.main import build_parser
-    from segview.distill.process import config_to_argv
+    from segview.distill.process import write_config_json
 
     config = replace(tiny_config(teacher, square_frames, tmp_path / "s.onnx", validate_every_s=7.5), select=SelectConfig(images=(tmp_path / "a", tmp_path / "b"), videos=("clip.mp4",)))
-    args = build_parser().parse_args(["distill", *config_to_argv(config)])
-    parsed = config_from_args(args)
+    args = build_parser().parse_args(["distill", "--config-json", str(write_config_json(config)), "--events"])
+    parsed = config_from_json_file(args.config_json)
     assert parsed.select == config.select and parsed.train.validate_every_s == 7.5
 
 
