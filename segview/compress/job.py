@@ -24,9 +24,9 @@ import queue
 import shutil
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from segview.compress import measure

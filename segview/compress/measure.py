@@ -137,6 +137,17 @@ class GroundTruth:
         return cls(str(data["images_dir"]), str(data["masks_dir"]), int(data["images"]), float(data["source_iou"]), float(data["iou"]))
 
 
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What measuring a result against its source found: latency side by side, mask agreement, ground truth."""
+
+    latency: list[Latency]
+    agreement_iou: float | None  # None when no frames could be found to compare on
+    agreement_frames: int
+    agreement_on: str  # what the frames were ("held-out calibration frames" ...)
+    ground_truth: GroundTruth | None = None
+
+
 def measure_latency(source: Path, result: Path, card: ModelCard, tensor: np.ndarray, *, threads: int, options: MeasureOptions, cancel: CancelToken | None = None) -> Latency:
     """Median milliseconds per raw ``run`` of each model, measured in alternating rounds in this one process."""
     session_options = SessionOptions(threads=threads or None)

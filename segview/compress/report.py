@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from segview.compress.measure import GroundTruth, Latency
+from segview.compress.step_record import StepRecord
 
 REPORT_SUFFIX = ".report.json"
 # One chart per source model and folder, redrawn whenever a variant is added: "<source>-variants.pareto.png".
@@ -21,7 +22,7 @@ class CompressionReport:
     source_name: str
     source_file: str
     source_sha256: str
-    steps: list[dict[str, Any]]
+    steps: list[StepRecord]
     file_bytes: int
     zip_bytes: int
     source_file_bytes: int
@@ -54,7 +55,7 @@ class CompressionReport:
             "name": self.name,
             "file": self.file,
             "source": {"name": self.source_name, "file": self.source_file, "sha256": self.source_sha256, "file_bytes": self.source_file_bytes, "zip_bytes": self.source_zip_bytes},
-            "steps": self.steps,
+            "steps": [s.to_json_dict() for s in self.steps],
             "file_bytes": self.file_bytes,
             "zip_bytes": self.zip_bytes,
             "size_ratio": round(self.size_ratio, 4),
@@ -84,7 +85,7 @@ class CompressionReport:
             source_name=str(source["name"]),
             source_file=str(source["file"]),
             source_sha256=str(source.get("sha256", "")),
-            steps=list(data.get("steps", [])),
+            steps=[StepRecord.from_json_dict(s) for s in data.get("steps", [])],
             file_bytes=int(data["file_bytes"]),
             zip_bytes=int(data["zip_bytes"]),
             source_file_bytes=int(source["file_bytes"]),
@@ -104,7 +105,7 @@ class CompressionReport:
     def summary_lines(self) -> list[str]:
         kib = 1024.0
         lines = [
-            f"{self.name}  <- {self.source_name}  ({' + '.join(s['step'] for s in self.steps)})",
+            f"{self.name}  <- {self.source_name}  ({' + '.join(s.step for s in self.steps)})",
             f"  file {self.file_bytes / kib:.1f} KiB ({self.size_ratio:.0%} of source)   zip {self.zip_bytes / kib:.1f} KiB "
             f"({self.zip_ratio:.0%} of the source file; source zip {self.source_zip_bytes / kib:.1f} KiB)",
         ]
