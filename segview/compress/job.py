@@ -159,8 +159,9 @@ class CompressionJob:
                 except (queue.Empty, EOFError, OSError):
                     break
             if self.state == "running":
-                self._end("cancelled" if self._cancel.is_set() else "failed", f"the compression process ended unexpectedly (exit code {self._process.exitcode})")
-                updates.append(JobUpdate(self.state, self.fraction, self.error or ""))
+                ended: Literal["cancelled", "failed"] = "cancelled" if self._cancel.is_set() else "failed"
+                self._end(ended, f"the compression process ended unexpectedly (exit code {self._process.exitcode})")
+                updates.append(JobUpdate(ended, self.fraction, self.error or ""))
         if self.state == "running" and self._cancel_requested_at is not None and time.monotonic() - self._cancel_requested_at > CANCEL_GRACE_S:
             self._terminate()
             self._end("cancelled", "compression cancelled; nothing was written")
