@@ -26,13 +26,15 @@ import torch
 from torch import nn
 
 from segview.distill.architectures import Exportable, count_parameters
-from segview.distill.availability import DistillError
 from segview.distill.data import Sample
+from segview.errors import DistillError
+from segview.fileio import move_all_into_place
 from segview.inference.card import ModelCard, card_path_for
 from segview.inference.inspect import METADATA_CARD_KEY
 from segview.inference.postprocess import Postprocessor
 from segview.inference.preprocess import Preprocessor
 from segview.inference.registry import ModelEntry
+from segview.inference.session import cpu_session
 from segview.metrics.iou import binary_iou
 
 OPSET = 17
@@ -96,8 +98,8 @@ def write_student(data: bytes, card: ModelCard, out: Path) -> None:
     try:
         tmp_model.write_bytes(model.SerializeToString())
         tmp_card.write_text(card_json, encoding="utf-8")
-        os.replace(tmp_card, card_path_for(out))
-        os.replace(tmp_model, out)
+        # All or nothing: a model move that fails puts the previous card back too.
+        move_all_into_place([(tmp_card, card_path_for(out)), (tmp_model, out)])
     except OSError as exc:
         raise DistillError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
@@ -117,14 +119,6 @@ class Speed:
         return self.teacher_ms / self.student_ms
 
 
-def _session(data: bytes | str, threads: int) -> ort.InferenceSession:
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(data, sess_options=so, providers=["CPUExecutionProvider"])
-
-
 def measure_speed(student_onnx: bytes, student_card: ModelCard, teacher: ModelEntry, *, threads: int = 1, rounds: int = 400) -> Speed:
     """Raw session.run, student and teacher alternating in one process, medians:
     both see the same machine state, so the ratio holds even on a busy machine.
@@ -132,7 +126,7 @@ def measure_speed(student_onnx: bytes, student_card: ModelCard, teacher: ModelEn
     One thread by default: with more, each session's idle onnxruntime pool spins on
     into the other's run, and on a two-core machine the same pair measured 2.84x
     and 3.23x in two exports (benchmarks/bench_students.py says more)."""
-    sessions = [(_session(student_onnx, threads), student_card), (_session(os.fspath(teacher.path), threads), teacher.card)]
+    sessions = [(cpu_session(student_onnx, threads=threads), student_card), (cpu_session(teacher.path, threads=threads), teacher.card)]
     feeds = []
     for _, card in sessions:
         shape = (1, 3, card.height, card.width) if card.layout == "NCHW" else (1, card.height, card.width, 3)
@@ -151,7 +145,7 @@ def measure_iou(model: bytes | str, card: ModelCard, frames: tuple[Sample, ...],
     """segview eval's protocol on in-memory frames (their masks, or given truths)."""
     if not frames:
         return None
-    session = _session(model, 2)
+    session = cpu_session(model, threads=2)
     pre, post = Preprocessor(card), Postprocessor(card)
     scores = []
     for i, sample in enumerate(frames):
@@ -174,7 +168,7 @@ def parameters(student: nn.Module) -> int:
 
 def teacher_masks(teacher_entry: ModelEntry, frames: tuple[Sample, ...]) -> list[np.ndarray]:
     """The teacher's own masks on frames without ground truth (agreement, not accuracy)."""
-    session = _session(os.fspath(teacher_entry.path), 2)
+    session = cpu_session(teacher_entry.path, threads=2)
     pre, post = Preprocessor(teacher_entry.card), Postprocessor(teacher_entry.card)
     out = []
     for s in frames:

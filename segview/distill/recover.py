@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from segview.graphs import graph
 from segview.distill.graph_student import SUPPORTED_OPS, GraphStudent
 from segview.distill.losses import soft_target_loss
-from segview.distill.trainer import _learning_rate
+from segview.distill.schedule import learning_rate
 
 # A dense tensor with at most this many distinct values, each used at least twice on average, is shared.
 MAX_SHARED_VALUES = 4096
@@ -235,7 +235,7 @@ def fine_tune(
             break
         check_cancel()
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(settings.lr, fraction)
+            group["lr"] = learning_rate(settings.lr, fraction)
         pick = torch.randint(0, x_all.shape[0], (settings.batch,), generator=generator)
         flip = torch.rand(settings.batch, generator=generator) < 0.5  # mirrored frames: the teacher's mirrored answer
         x = torch.where(flip[:, None, None, None], x_all[pick].flip(-1), x_all[pick])

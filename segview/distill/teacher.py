@@ -12,15 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
-from segview.distill.availability import DistillError
-from segview.errors import ModelError, first_line
+from segview.errors import DistillError, ModelError, first_line
 from segview.inference.card import ModelCard
 from segview.inference.inspect import load_onnx
 from segview.inference.postprocess import Postprocessor, foreground_probability
 from segview.inference.preprocess import Preprocessor
 from segview.inference.registry import ModelEntry, ModelRegistry
+from segview.inference.session import cpu_session
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +77,8 @@ class Teacher:
                 raise DistillError(f"teacher {self.name} has no tensor named {self.feature_name!r}")
             if self.feature_name not in {o.name for o in model.graph.output}:
                 model.graph.output.append(onnx.helper.make_empty_tensor_value_info(self.feature_name))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(model.SerializeToString(), sess_options=so, providers=["CPUExecutionProvider"])
+            self._session = cpu_session(model.SerializeToString(), threads=threads)
         except Exception as exc:  # onnxruntime raises several unrelated types
             raise DistillError(f"onnxruntime cannot load teacher {self.name}: {first_line(exc)}") from None
         self._outputs = [self.card.output_name] + ([self.feature_name] if self.feature_name else [])
