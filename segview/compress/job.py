@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from segview.compress import measure
+from segview.compress.events import JobEvent
 from segview.compress.recipe import Recipe
-from segview.compress.runner import JobEvent, RunResult, run_recipe
+from segview.compress.runner import RunResult, run_recipe
 from segview.compress.step import CancelToken
 from segview.errors import Cancelled, SegviewError
 from segview.inference.registry import ModelRegistry

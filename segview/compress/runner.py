@@ -96,17 +96,24 @@ def run_recipe(
     events = JobEvents(on_event)
     registry = registry or ModelRegistry()
     entry = registry.resolve(recipe.model)
-    source_model = load_onnx(entry.path, external_data=True)  # external data from the model's folder, not the current one
-    try:
-        source_bytes = entry.path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {entry.path}: {exc.strerror or exc}") from None
+    source_model, source_bytes = _read_source(entry)
     target = output_path(recipe, entry)
     if target.resolve() == entry.path.resolve():
         raise CompressionError(f"the output {target} is the source model itself; choose another name or folder")
     created = missing_folders(target.parent)
     workdir = _open_workdir(target.parent, created, events)
-    job = CompressionRun(recipe, entry, source_model, source_bytes, target, workdir, registry, cancel or CancelToken(), events, started)
+    job = CompressionRun(
+        recipe=recipe,
+        entry=entry,
+        source_model=source_model,
+        source_bytes=source_bytes,
+        target=target,
+        workdir=workdir,
+        registry=registry,
+        cancel=cancel or CancelToken(),
+        events=events,
+        started=started,
+    )
     finished = False
     # SIGTERM unwinds like Ctrl+C, and onnxruntime's own temporary folders (ort.quant.*) go into
     # the work folder: whatever ends the run, the finally below leaves nothing behind.
@@ -119,6 +126,15 @@ def run_recipe(
             shutil.rmtree(workdir, ignore_errors=True)
             if not finished:
                 remove_empty_folders(created)  # a failed run leaves no output folder it made
+
+
+def _read_source(entry: ModelEntry) -> tuple[onnx.ModelProto, bytes]:
+    """The source as a graph (its external data read from the model's folder, not the current one) and as bytes."""
+    model = load_onnx(entry.path, external_data=True)
+    try:
+        return model, entry.path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {entry.path}: {exc.strerror or exc}") from None
 
 
 def _open_workdir(folder: Path, created: list[Path], events: JobEvents) -> Path:
@@ -162,7 +178,7 @@ class _Staged:
         return card_path_for(self.model_file)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CompressionRun:
     """One run of a recipe, in stages; all it writes goes into ``workdir`` until :meth:`commit`."""
 

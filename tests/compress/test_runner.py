@@ -18,9 +18,9 @@ from segview.compress.calibration import CalibrationSpec, load_calibration
 from segview.compress.measure import MeasureOptions
 from segview.compress.recipe import Recipe, StepSpec
 from segview.compress.report import load_report
-from segview.compress.step import Cancelled, CancelToken, CompressionError
+from segview.compress.step import CancelToken
 from segview.compress.steps.fp16 import Fp16Step
-from segview.errors import DataError, ModelError, SegviewError
+from segview.errors import Cancelled, CompressionError, DataError, ModelError, SegviewError
 from segview.inference.card import read_card
 from segview.inference.inspect import METADATA_CARD_KEY, describe_model
 
