@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from dataclasses import dataclass
@@ -29,7 +30,16 @@ class BatchMaker:
     release the GIL, so the teacher then overlaps with the student's step)."""
 
     def __init__(
-        self, frames: tuple[Sample, ...], teacher: Teacher, *, targets: list[np.ndarray] | None, resolution: int, batch_size: int, augment: bool, mosaic: float, seed: int
+        self,
+        frames: tuple[Sample, ...],
+        teacher: Teacher,
+        *,
+        targets: list[np.ndarray] | None,
+        resolution: int,
+        batch_size: int,
+        augment: bool,
+        mosaic: float,
+        seed: int,
     ) -> None:
         self.frames = frames
         self.teacher = teacher
@@ -52,10 +62,8 @@ class BatchMaker:
     def close(self) -> None:
         self._stop.set()
         while self._thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):  # drained, so a put blocked on a full queue returns
                 self._queue.get_nowait()
-            except queue.Empty:
-                pass
             self._thread.join(timeout=0.05)
 
     def _loop(self) -> None:
@@ -83,6 +91,11 @@ class BatchMaker:
         """Random frames to share a mosaic with (drawn apart from the epoch's order)."""
         return [int(i) for i in self.rng.integers(0, len(self.frames), n)]
 
+    def _others_with_targets(self, n: int) -> list[tuple[Sample, np.ndarray | None]]:
+        """Random frames and their cached targets to share a mosaic with."""
+        assert self.targets is not None
+        return [(self.frames[i], self.targets[i]) for i in self._other_indices(n)]
+
     def _one(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """One training frame: (image, teacher probability, mask, teacher feature)."""
         sample = self.frames[index]
@@ -94,8 +107,7 @@ class BatchMaker:
             return image, out.probability, mask, out.feature
         target: np.ndarray | None = self.targets[index]
         if self.augment is not None:
-            others = lambda n: [(self.frames[i], self.targets[i]) for i in self._other_indices(n)]
-            image, mask, target = self.augment.with_target(self.rng, image, mask, target, others)
+            image, mask, target = self.augment.with_target(self.rng, image, mask, target, self._others_with_targets)
         assert target is not None  # every frame has one, so every mosaic does
         return image, target.astype(np.float32), mask, None
 
@@ -114,6 +126,4 @@ class BatchMaker:
                 has_mask.append(0.0)
             if feature is not None:
                 features.append(feature)
-        return Batch(
-            np.stack(images), np.stack(teacher), np.stack(masks), np.asarray(has_mask, np.float32), np.stack(features) if features else None
-        )
+        return Batch(np.stack(images), np.stack(teacher), np.stack(masks), np.asarray(has_mask, np.float32), np.stack(features) if features else None)

@@ -111,9 +111,9 @@ def resume(config: DistillConfig, student: nn.Module, regressor: nn.Module | Non
     return TrainState(
         step=int(contents["step"]),
         elapsed=float(contents["elapsed"]),
-        loss_curve=[tuple(p) for p in contents["loss_curve"]],  # type: ignore[misc]
-        val_curve=[tuple(p) for p in contents["val_curve"]],  # type: ignore[misc]
-        agreement_curve=[tuple(p) for p in contents.get("agreement_curve", [])],  # type: ignore[misc]
+        loss_curve=[tuple(p) for p in contents["loss_curve"]],
+        val_curve=[tuple(p) for p in contents["val_curve"]],
+        agreement_curve=[tuple(p) for p in contents.get("agreement_curve", [])],
         lineage=list(contents.get("lineage", [])) or _old_lineage(contents),
         best=contents.get("best"),
     )

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from segview.distill.availability import DistillError
+from segview.errors import DistillError
+from segview.jsonsafe import json_safe
 
 ARCHS: tuple[str, ...] = ("mobilenet", "enet", "rescaled", "slim")
 # Built from the teacher's own graph: "rescaled" is its network at a lower resolution
@@ -142,24 +143,40 @@ class DistillConfig:
     def model_name(self) -> str:
         return self.name or self.out.stem
 
+    def check(self) -> None:
+        """What refuses a run before the teacher loads or a frame is read, as a DistillError.
+        (Each part's own rules are in its __post_init__; these look at the student's rules and the files.)"""
+        # Here, not at the top: the student's rules live with the networks (torch), the overlap with selection.
+        from segview.distill.architectures import StudentSpec
+        from segview.distill.selection import check_selection_sources
+
+        try:
+            StudentSpec(self.arch, self.width, self.resolution)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise DistillError(str(exc)) from None
+        if self.arch != "slim" and (self.slim_gates or self.slim_relu or self.slim_skip_last_stage):
+            raise DistillError("--slim-gates, --slim-relu and --slim-skip-last-stage apply to --arch slim only")
+        if self.out.suffix.lower() != ".onnx":
+            raise DistillError(f"the output must be an .onnx file, not {self.out.name}")
+        if not self.out.parent.is_dir():
+            raise DistillError(f"cannot write {self.out}: folder {self.out.parent} does not exist")
+        if self.resume and self.init_from is not None:
+            raise DistillError("--resume goes on with a run and --init-from starts a new one from another's weights: give one of them")
+        if self.resume and not self.checkpoint_path.exists():
+            raise DistillError(f"nothing to resume: no checkpoint at {self.checkpoint_path}")
+        if self.init_from is not None and not self.init_from.exists():
+            raise DistillError(f"nothing to start from: no checkpoint at {self.init_from}")
+        check_selection_sources(self.select, self.data)  # an unseen pool the run trains on is not unseen
+
     def to_json_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        # Paths become strings and tuples lists: JSON for the card, and what torch.load(weights_only=True) reads back.
+        return json_safe(asdict(self))
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> DistillConfig:
         """The config :meth:`to_json_dict` wrote (a child process's whole run); DistillError on an unknown key."""
         return _revive(cls, data)
 
-
-def _plain(value: Any) -> Any:
-    """JSON- and weights_only-safe: paths become strings, tuples lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 def _revive(cls: type, data: Any) -> Any:
     """A config dataclass from its plain form: nested configs, tuples for lists, Paths where the field says so."""

@@ -42,7 +42,9 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "probability"
 
 
-def student_card(name: str, resolution: int, *, title: str, source: str, extra: dict[str, Any], input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME) -> ModelCard:
+def student_card(
+    name: str, resolution: int, *, title: str, source: str, extra: dict[str, Any], input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME
+) -> ModelCard:
     return ModelCard(
         name=name,
         title=title,
@@ -70,7 +72,7 @@ def onnx_bytes(student: nn.Module, resolution: int) -> bytes:
         torch.onnx.export(
             model,
             (torch.zeros(1, 3, resolution, resolution),),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file object works; torch's hint names paths only
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             opset_version=OPSET,
@@ -175,4 +177,3 @@ def teacher_masks(teacher_entry: ModelEntry, frames: tuple[Sample, ...]) -> list
         mask, _ = post(session.run([teacher_entry.card.output_name], {teacher_entry.card.input_name: pre(s.image)})[0], (s.image.shape[1], s.image.shape[0]))
         out.append(mask.astype(bool))
     return out
-

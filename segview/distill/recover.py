@@ -32,10 +32,10 @@ from onnx import numpy_helper
 from torch import nn
 from torch.nn import functional as F
 
-from segview.graphs import graph
 from segview.distill.graph_student import SUPPORTED_OPS, GraphStudent
 from segview.distill.losses import soft_target_loss
 from segview.distill.schedule import learning_rate
+from segview.graphs import graph
 
 # A dense tensor with at most this many distinct values, each used at least twice on average, is shared.
 MAX_SHARED_VALUES = 4096

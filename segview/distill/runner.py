@@ -9,14 +9,19 @@ checkpoint, for ``--resume``.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from segview.distill.availability import DistillError, require_torch
-from segview.distill.config import GRAPH_ARCHS, DistillConfig
+from segview.distill.availability import require_torch
+from segview.distill.config import DistillConfig
 from segview.distill.events import DistillOutcome
+from segview.errors import DistillError
+
+if TYPE_CHECKING:  # these import torch or onnx; this module must import without them
+    from segview.distill.data import FrameSet
+    from segview.distill.selection import SelectionPool
+    from segview.distill.teacher import Teacher
+    from segview.inference.registry import ModelEntry, ModelRegistry
 
 Stage = Callable[[str], None]
 
@@ -31,141 +36,66 @@ def distill(
 ) -> DistillOutcome:
     """Blocking. Raises DistillError (a SegviewError) with a readable reason."""
     require_torch()
+    # Before minutes of reading frames: a run that cannot start says so at once.
+    config.check()
     # Imported here, not at the top: this module must import without torch.
     from segview.distill import export
-    from segview.distill.architectures import StudentSpec
-    from segview.distill.data import load_frames
-    from segview.distill.pool import describe_sources
-    from segview.distill.teacher import Teacher, resolve_teacher
+    from segview.distill.card import export_student
     from segview.distill.trainer import Trainer
     from segview.inference.registry import ModelRegistry
 
     stage = on_stage or (lambda text: None)
-    try:
-        StudentSpec(config.arch, config.width, config.resolution)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise DistillError(str(exc)) from None
-    if config.arch != "slim" and (config.slim_gates or config.slim_relu or config.slim_skip_last_stage):
-        raise DistillError("--slim-gates, --slim-relu and --slim-skip-last-stage apply to --arch slim only")
-    if config.out.suffix.lower() != ".onnx":
-        raise DistillError(f"the output must be an .onnx file, not {config.out.name}")
-    if not config.out.parent.is_dir():
-        raise DistillError(f"cannot write {config.out}: folder {config.out.parent} does not exist")
-    # Before minutes of reading frames: a run that cannot start says so at once.
-    if config.resume and config.init_from is not None:
-        raise DistillError("--resume goes on with a run and --init-from starts a new one from another's weights: give one of them")
-    if config.resume and not config.checkpoint_path.exists():
-        raise DistillError(f"nothing to resume: no checkpoint at {config.checkpoint_path}")
-    if config.init_from is not None and not config.init_from.exists():
-        raise DistillError(f"nothing to start from: no checkpoint at {config.init_from}")
-    from segview.distill.selection import check_selection_sources, load_selection
-
-    check_selection_sources(config.select, config.data)  # an unseen pool the run trains on is not unseen
     registry = registry or ModelRegistry()
+    entry, teacher = _load_teacher(config, registry, stage)
+    read = _read_frames(config, teacher, stage, cancelled)
+    if read is None:
+        return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
+    frames, selection = read
+    stage(f"training on {len(frames.train)} frames ({frames.labelled_train} with masks)")
+    result = Trainer(config, teacher, frames, selection=selection, on_progress=on_progress, on_stage=stage, cancelled=cancelled).run()
+    if result.cancelled:
+        return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
+    stage("exporting and measuring")
+    exported = export_student(config, entry, teacher, frames, result)
+    export.write_student(exported.data, exported.card, config.out)
+    warning = quality_warning(exported.measured)
+    if warning:
+        stage(warning)
+    stage("registering")
+    registered = registry.add_file(config.out)
+    return DistillOutcome(
+        False, config.out, registered.name, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve, exported.card.extra
+    )
+
+
+def _load_teacher(config: DistillConfig, registry: ModelRegistry, stage: Stage) -> tuple[ModelEntry, Teacher]:
+    """The teacher's registry entry and its runner (with the hint tensor the loss asks for)."""
+    from segview.distill.teacher import Teacher, resolve_teacher
+
     stage("loading the teacher")
     entry = resolve_teacher(config.teacher, registry)
     if entry.path == config.out.resolve():
         raise DistillError("the student would overwrite its teacher; choose another --out")
-    teacher = Teacher(entry, hint_layer=config.loss.hint_layer, want_feature=config.loss.hint != "none")
+    return entry, Teacher(entry, hint_layer=config.loss.hint_layer, want_feature=config.loss.hint != "none")
+
+
+def _read_frames(config: DistillConfig, teacher: Teacher, stage: Stage, cancelled: Callable[[], bool]) -> tuple[FrameSet, SelectionPool | None] | None:
+    """The training frames and the unseen selection pool (or None); None when cancelled meanwhile."""
+    from segview.distill.data import load_frames
+    from segview.distill.pool import describe_sources
+    from segview.distill.selection import load_selection
+
     stage("reading frames")
     # With the teacher: the pool is refused before training when it shows no people
     # (pool.require_people), and the composites' people are cut out with its masks.
     frames = load_frames(config.data, teacher=teacher, cancelled=cancelled)
     stage(describe_sources(frames.description))
     if cancelled():
-        return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
+        return None
     if config.select.given:
         stage("reading the selection pool")
     selection = load_selection(config.select, config.data, cancelled)
-    if cancelled():
-        return DistillOutcome(True, None, None, None, 0, 0.0, [], [])
-    stage(f"training on {len(frames.train)} frames ({frames.labelled_train} with masks)")
-    result = Trainer(config, teacher, frames, selection=selection, on_progress=on_progress, on_stage=stage, cancelled=cancelled).run()
-    if result.cancelled:
-        return DistillOutcome(True, None, None, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve)
-
-    stage("exporting and measuring")
-    if config.arch in GRAPH_ARCHS:
-        # The teacher's graph with new weights: its own input and output names.
-        data = result.student.to_onnx(config.resolution)
-        names = {"input_name": entry.card.input_name, "output_name": entry.card.output_name}
-    else:
-        data = export.onnx_bytes(result.student, config.resolution)
-        names = {}
-    provisional = export.student_card(config.model_name, config.resolution, title="", source="", extra={}, **names)
-    speed = export.measure_speed(data, provisional, entry)
-    truths = None if all(s.mask is not None for s in frames.val) else export.teacher_masks(entry, frames.val)
-    student_iou = export.measure_iou(data, provisional, frames.val, truths)
-    teacher_iou = export.measure_iou(str(entry.path), entry.card, frames.val, truths)
-    against = "ground-truth masks" if truths is None else "the teacher's masks"
-    extra = {
-        "distillation": {
-            "architecture": config.arch,
-            "width_multiplier": config.width,
-            "input_resolution": config.resolution,
-            "resolution_multiplier": round(config.resolution / max(entry.card.width, entry.card.height), 4),
-            "parameters": export.parameters(result.student),
-            **({"slim": {"removed_gates": result.student.removed_gates, "relu_for_hardswish": config.slim_relu, "skipped_last_stage": config.slim_skip_last_stage}} if config.arch == "slim" else {}),
-            **({"graph_rewrites": {"pointwise_before_upsampling": result.student.pointwise_before_upsampling}} if config.arch in GRAPH_ARCHS else {}),
-            "teacher": {"name": entry.name, "file": entry.path.name, "sha256": teacher.sha256, "hint_layer": teacher.feature_name},
-            "data": frames.description,
-            "loss": {
-                "temperature": config.loss.temperature,
-                "soft_weight": config.loss.soft_weight,
-                "hard_weight": config.loss.hard_weight,
-                "hint": config.loss.hint if teacher.feature_name else "none",
-                "hint_weight": config.loss.hint_weight,
-            },
-            "training": {
-                "steps": result.steps,
-                "epochs": round(result.epochs, 2),
-                "seconds": round(result.seconds, 1),
-                # --init-from: the runs before this one, and the time of all of them.
-                "started_from": result.lineage,
-                "seconds_in_all": round(result.seconds + sum(a["seconds"] for a in result.lineage), 1),
-                "device": result.device,
-                "batch_size": config.train.batch_size,
-                "learning_rate": config.train.learning_rate,
-                "augment": config.train.augment,
-                "mosaic": config.train.mosaic,
-                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            },
-            "measured": {
-                "student_ms": round(speed.student_ms, 4),
-                "teacher_ms": round(speed.teacher_ms, 4),
-                "speedup": round(speed.speedup, 3),
-                "threads": speed.threads,
-                "rounds": speed.rounds,
-                "machine": export.describe_machine(),
-                "val_iou": None if student_iou is None else round(student_iou, 4),
-                "teacher_val_iou": None if teacher_iou is None else round(teacher_iou, 4),
-                "val_frames": len(frames.val),
-                "val_against": against,
-            },
-            # Both validation figures of the weights exported, by person size, and which step they are.
-            "validation": result.validation,
-            "val_curve": [[s, round(v, 4)] for s, v in result.val_curve],
-            "agreement_curve": [[s, round(v, 4)] for s, v in result.agreement_curve],
-            "recipe": list(config.command) if config.command else None,
-            "config": config.to_json_dict(),
-        }
-    }
-    card = export.student_card(
-        config.model_name,
-        config.resolution,
-        **names,
-        title=f"{config.arch} student (width {config.width:g}, {config.resolution}x{config.resolution}) of {entry.name}",
-        source=f"distilled from {entry.name} by segview distill",
-        extra=extra,
-    )
-    card = replace(card, license=entry.card.license)
-    export.write_student(data, card, config.out)
-    warning = quality_warning(extra["distillation"]["measured"])
-    if warning:
-        stage(warning)
-    stage("registering")
-    registered = registry.add_file(config.out)
-    return DistillOutcome(False, config.out, registered.name, result.checkpoint, result.steps, result.seconds, result.loss_curve, result.val_curve, extra)
+    return None if cancelled() else (frames, selection)
 
 
 # A student more than this many IoU points (hundredths) under its teacher on the same

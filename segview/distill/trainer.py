@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -166,7 +167,7 @@ class Trainer:
         optimizer = torch.optim.AdamW(params, lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
         return student, regressor, optimizer
 
-    def _prepare(self) -> list[np.ndarray] | bool | None:
+    def _prepare(self) -> list[np.ndarray] | Literal[False] | None:
         """The validation truths and, where they can be, the teacher's soft targets, once.
         Returns the targets, False when the teacher must run per batch, None when cancelled."""
         self.labelled = MaskScorer([s.image for s in self.frames.val], self._val_truths(), self.config.resolution)
@@ -175,7 +176,9 @@ class Trainer:
             if masks is None:
                 return None
             if all(size_bin(np.count_nonzero(m) / m.size) == "none" for m in masks):
-                raise DistillError(f"the teacher finds no person in any of the {len(masks)} frames of the selection pool: it cannot choose a checkpoint; give frames with people")
+                raise DistillError(
+                    f"the teacher finds no person in any of the {len(masks)} frames of the selection pool: it cannot choose a checkpoint; give frames with people"
+                )
             self.pool = MaskScorer([s.image for s in self.selection.frames], masks, self.config.resolution)
         if self.teacher.feature_name is not None:
             # Attention and hint transfer need the teacher's features of the very frame the student
