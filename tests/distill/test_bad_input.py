@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -72,3 +73,22 @@ def test_a_file_that_is_no_checkpoint_is_one_clear_line_and_writes_nothing(teach
         distill(config, registry=ModelRegistry([model_dir]))
     assert str(caught.value) == f"checkpoint {bogus} cannot be read: not a segview distillation checkpoint, or damaged"
     assert sorted(p.name for p in model_dir.iterdir()) == ["teacher.json", "teacher.onnx"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"arch": "mobilenet", "slim_relu": True}, "apply to --arch slim only"),
+        ({"resolution": 40}, "resolution must be a multiple of 16"),
+        ({"out": "student.onnx.json"}, "the output must be an .onnx file, not student.onnx.json"),
+        ({"resume": True, "init_from": "old.ckpt.pt"}, "give one of them"),
+        ({"resume": True}, "nothing to resume: no checkpoint at"),
+    ],
+)
+def test_a_run_that_cannot_start_is_refused_by_its_config_before_the_teacher_loads(tmp_path, model_dir, tiny_config, change, message):
+    # The teacher does not exist and the frames folder is missing: check() must not need either.
+    config = tiny_config(tmp_path / "no-teacher.onnx", tmp_path / "no-frames", model_dir / "student.onnx")
+    paths = {k: (model_dir / v if k in ("out", "init_from") else v) for k, v in change.items()}
+    with pytest.raises(DistillError, match=re.escape(message)):
+        replace(config, **paths).check()
+    config.check()  # the unchanged settings pass
