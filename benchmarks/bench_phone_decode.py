@@ -67,7 +67,7 @@ def decode_pass(data: bytes, *, to_bgr: bool) -> tuple[int, float]:
             if to_bgr:
                 frame.to_ndarray(format="bgr24")
             frames += 1
-    for frame in ctx.decode(None):
+    for _frame in ctx.decode(None):  # the frames the decoder still held
         frames += 1
     return frames, time.perf_counter() - started
 
@@ -131,7 +131,7 @@ def main() -> None:
         decode, decode_bgr, latency_p50, latency_p95, host_latency, bench = [], [], [], [], [], []
         for round_ in range(1, args.rounds + 1):
             # Decoding runs in a child pinned to one core, so the parent's threads are not pinned.
-            code = (
+            code = (  # noqa: UP031 - the child's code holds dict braces, which %-formatting leaves plain
                 "import sys, json; sys.path.insert(0, %r); import bench_phone_decode as b; "
                 "where = b.pin_to_one_core(); data = open(%r, 'rb').read(); "
                 "n, t = b.decode_pass(data, to_bgr=False); m, u = b.decode_pass(data, to_bgr=True); "

@@ -91,7 +91,7 @@ def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Pa
         print(f"round {r + 1}: bench {bench[-1]:7.1f} FPS   studio {studio[-1]:7.1f} FPS (whole run, warm-up included: {whole_run:.1f})")
     b, s = statistics.median(bench), statistics.median(studio)
     # Each round's own ratio too: the host's speed drifts between rounds, less within one.
-    per_round = [st / be for be, st in zip(bench, studio)]
+    per_round = [st / be for be, st in zip(bench, studio, strict=True)]  # one of each per round
     print(f"median: bench {b:.1f} FPS, studio {s:.1f} FPS, studio/bench = {s / b:.3f} (target >= 0.95); "
           f"per-round ratios {' '.join(f'{r:.3f}' for r in per_round)}, median {statistics.median(per_round):.3f}")
 

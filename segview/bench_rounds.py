@@ -15,6 +15,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from segview.bench import BenchOptions, Measurement, Progress, measure, prepare
 from segview.inference.registry import ModelRegistry
@@ -111,7 +112,7 @@ class SequentialReport:
         best = ranked[0]
         comparisons = []
         for other in ranked[1:]:
-            paired = [a / b for a, b in zip(self.per_round(best, "fps"), self.per_round(other, "fps"))]
+            paired = [a / b for a, b in zip(self.per_round(best, "fps"), self.per_round(other, "fps"), strict=True)]  # complete rounds only
             comparisons.append(Comparison.of(best, fps[best], other, fps[other], paired))
         return comparisons
 
@@ -136,8 +137,11 @@ class SequentialReport:
         }
 
 
-def round_order(models: Sequence[str], number: int) -> list[str]:
-    """Round 1 runs the models as given, round 2 in reverse, and so on (ABAB / BABA)."""
+_Item = TypeVar("_Item")
+
+
+def round_order(models: Sequence[_Item], number: int) -> list[_Item]:
+    """Round 1 runs the models (or cells) as given, round 2 in reverse, and so on (ABAB / BABA)."""
     return list(models) if number % 2 == 1 else list(reversed(models))
 
 
@@ -169,5 +173,7 @@ def run_sequential(options: BenchOptions, registry: ModelRegistry, progress: Pro
                 break
         if problem:
             break
+    # The CLI refuses --rounds below 1 and a bench without models, so the first round measured something.
+    assert first is not None, "no run: rounds < 1 or no models"
     settings = {**prepared.settings(options), "rounds": options.rounds, "sequential": True}
     return SequentialReport(first.source, first.source_fps, names, rounds, settings, problem=problem, warnings=first.warnings)

@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from segview.bench import BenchOptions, Prepared, Progress, measure
+from segview.bench import BenchOptions, Measurement, Prepared, Progress, measure
 from segview.bench_rounds import round_order, shifted_progress
 from segview.inference.engines import get_engine
 from segview.inference.registry import ModelRegistry
@@ -107,11 +107,13 @@ def _prepare_cells(options: BenchOptions, grid: list[Setting], registry: ModelRe
 def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistry, progress: Progress | None = None) -> SweepReport:
     cells = _prepare_cells(options, grid, registry)
     names = [s.name for s in cells[0].sessions]
-    fps = {n: [[] for _ in grid] for n in names}
-    frames = {n: [[] for _ in grid] for n in names}
+    fps: dict[str, list[list[float]]] = {n: [[] for _ in grid] for n in names}
+    frames: dict[str, list[list[int]]] = {n: [[] for _ in grid] for n in names}
     runs_total = options.rounds * len(grid) * len(names)
-    total, done, orders = runs_total * options.per_run_total, 0, []
-    first = problem = None
+    total, done = runs_total * options.per_run_total, 0
+    orders: list[list[int]] = []
+    first: Measurement | None = None
+    problem: str | None = None
     for number in range(1, options.rounds + 1):
         order = round_order(range(len(grid)), number)
         orders.append(order)
@@ -129,6 +131,8 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
                 break
         if problem:
             break
-    settings = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **options.length_setting}
+    # The CLI refuses --rounds below 1, an empty grid and a bench without models, so the first cell measured something.
+    assert first is not None, "no run: rounds < 1, no cells or no models"
+    settings: dict[str, object] = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **options.length_setting}
     return SweepReport(first.source, first.source_fps, names, grid, [c.threads for c in cells], fps, orders, frames, settings,
                        problem=problem, warnings=first.warnings)

@@ -179,7 +179,7 @@ def evaluate(session: SegmentationSession, images_dir: Path, masks_dir: Path, *,
     if any(s.class_ious is not None for s in scores):
         class_means = {}
         for c, name in enumerate(card.classes):
-            values = [s.class_ious[c] for s in scores if s.class_ious is not None and s.class_ious[c] is not None]
+            values = [iou for s in scores if s.class_ious is not None and (iou := s.class_ious[c]) is not None]
             class_means[name] = round(float(np.mean(values)), 6) if values else None
     return EvalReport(
         model=card.name,

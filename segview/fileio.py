@@ -11,6 +11,7 @@ from typing import Any
 
 from segview.errors import SegviewError
 from segview.jsonsafe import json_bytes
+import contextlib
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -30,10 +31,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:  # a full disk, or Ctrl+C mid-write: no half-written temporary file stays
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         if isinstance(exc, OSError):
             raise SegviewError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise

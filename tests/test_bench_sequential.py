@@ -48,7 +48,7 @@ def test_sequential_json_rounds_alternate_and_the_ratio_is_the_quotient(two_mode
     means = {m["model"]: m["fps"]["mean"] for m in report["models"]}
     assert means[c["faster"]] >= means[slower]
     assert c["ratio"] == pytest.approx(means[c["faster"]] / means[slower], rel=1e-3)
-    assert c["per_round"] == pytest.approx([a / b for a, b in zip(fps[c["faster"]], fps[slower])], rel=1e-3)
+    assert c["per_round"] == pytest.approx([a / b for a, b in zip(fps[c["faster"]], fps[slower], strict=True)], rel=1e-3)
     assert "hyperfine" in report["sd_method"]
     # The comparison line on stdout is the JSON's, the way hyperfine words it.
     line = re.search(r"^(\S+) ran (\d+\.\d\d) ± (\d+\.\d\d) times faster than (\S+)$", proc.stdout, re.M)

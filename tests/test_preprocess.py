@@ -5,7 +5,10 @@ from segview.inference.card import ModelCard, Normalization
 from segview.inference.preprocess import Preprocessor
 
 
-def _card(layout, color_order="RGB", norm=Normalization()):
+DEFAULT_NORMALIZATION = Normalization()
+
+
+def _card(layout, color_order="RGB", norm=DEFAULT_NORMALIZATION):
     return ModelCard(name="m", input_name="input", width=4, height=2, layout=layout, output_name="o",
                      output_kind="sigmoid", color_order=color_order, normalization=norm)
 
@@ -18,7 +21,7 @@ def test_layout_colour_order_and_normalisation(layout, color_order):
     image[..., 0], image[..., 1], image[..., 2] = 10, 128, 255  # B, G, R
     tensor = Preprocessor(_card(layout, color_order, norm))(image)
     channels = (255, 128, 10) if color_order == "RGB" else (10, 128, 255)
-    expected = [(v / 255 - m) / s for v, m, s in zip(channels, norm.mean, norm.std)]
+    expected = [(v / 255 - m) / s for v, m, s in zip(channels, norm.mean, norm.std, strict=True)]
     per_channel = tensor[0, :, 0, 0] if layout == "NCHW" else tensor[0, 0, 0, :]
     assert tensor.shape == ((1, 3, 2, 4) if layout == "NCHW" else (1, 2, 4, 3))
     assert tensor.dtype == np.float32 and tensor.flags.c_contiguous

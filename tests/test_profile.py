@@ -174,7 +174,7 @@ def test_cli_trace_holds_the_measured_runs_of_each_model(tmp_path):
     names = {e["pid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
     assert sorted(n.split(" ")[0] for n in names.values()) == ["float", "int8"]
     profiles = json.loads(out_json.read_text())["profiles"]
-    for pid, profile in zip(sorted(names), profiles):
+    for pid, profile in zip(sorted(names), profiles, strict=True):  # one profile per process
         runs = [e for e in events if e.get("pid") == pid and e.get("name") == "model_run"]
         kernels = [e for e in events if e.get("pid") == pid and e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
         assert len(runs) == 3  # the warm-up runs are left out, as in the tables

@@ -59,5 +59,5 @@ def test_session_is_thread_safe(brightness_model):
     with ThreadPoolExecutor(4) as pool:
         parallel = list(pool.map(lambda f: session.segment(f).mask, frames))
     serial = [session.segment(f).mask for f in frames]
-    for a, b in zip(parallel, serial):
+    for a, b in zip(parallel, serial, strict=True):
         assert np.array_equal(a, b)

@@ -3,6 +3,8 @@
 import csv
 import json
 from collections import Counter, defaultdict
+from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -69,7 +71,7 @@ def _assert_no_overlaps(trace):
         by_tid[e["tid"]].append(e)
     for spans in by_tid.values():
         spans.sort(key=lambda e: e["ts"])
-        for before, after in zip(spans, spans[1:]):
+        for before, after in pairwise(spans):
             assert after["ts"] >= before["ts"] + before["dur"] - 1e-3, (before, after)
 
 
@@ -178,7 +180,7 @@ def test_op_profile_of_a_real_onnxruntime_run_becomes_a_trace(tmp_path):
     feed = {session.get_inputs()[0].name: np.zeros((1, 3, 32, 32), dtype=np.float32)}
     for _ in range(3):
         session.run(None, feed)
-    profile = json.loads(open(session.end_profiling()).read())
+    profile = json.loads(Path(session.end_profiling()).read_text())
     trace = op_profile_trace(profile)
     nodes = [e for e in trace["traceEvents"] if e.get("cat") == "Node"]
     assert len(nodes) == sum(e.get("cat") == "Node" for e in profile) > 0

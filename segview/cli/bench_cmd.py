@@ -86,11 +86,14 @@ def run(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
     refuse_twin_models(registry, options.models)
     progress = ProgressBar("bench", unit="s" if args.duration is not None else "frames")
+    report: SweepReport | SequentialReport | BenchReport
     try:
         if grid is not None:
             report = run_sweep(options, grid, registry, progress=progress)
+        elif args.sequential:
+            report = run_sequential(options, registry, progress=progress)
         else:
-            report = (run_sequential if args.sequential else run_bench)(options, registry, progress=progress)
+            report = run_bench(options, registry, progress=progress)
     finally:
         progress.close()
     if args.json is not None:
@@ -98,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
     if not report.measured_anything():
         # No table of nan rows: the reason alone.
         raise SegviewError(report.problem or "nothing was measured: the source gave fewer than two frames after warm-up")
-    (print_sweep if grid is not None else print_rounds if args.sequential else print_report)(report)
+    if isinstance(report, SweepReport):
+        print_sweep(report)
+    elif isinstance(report, SequentialReport):
+        print_rounds(report)
+    else:
+        print_report(report)
     for warning in report.warnings:
         print(f"segview: warning: {warning}", file=sys.stderr)
     if report.problem:

@@ -36,10 +36,12 @@ class CommandParser(argparse.ArgumentParser):
             parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._option_hint(extras)}")
         return known
 
-    def _command_parser(self, command: str | None) -> argparse.ArgumentParser | None:
+    def _command_parser(self, command: str | None) -> CommandParser | None:
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction) and command in action.choices:
-                return action.choices[command]
+                parser = action.choices[command]
+                # Always a CommandParser (argparse builds subparsers with the parent's class); checked for the type.
+                return parser if isinstance(parser, CommandParser) else None
         return None
 
     def _check_options_before_command(self, args: Sequence[str]) -> None:

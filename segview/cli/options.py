@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from segview.cli.numbers import MAX_THREADS, whole
@@ -20,7 +21,7 @@ def default_model_list(models: list[str] | None) -> list[str]:
     return models or [DEFAULT_MODEL]
 
 
-def refuse_twin_models(registry: ModelRegistry, references: list[str]) -> None:
+def refuse_twin_models(registry: ModelRegistry, references: Sequence[str]) -> None:
     """Refuse one model named twice (twice by name, or by a name and its path): its rows would merge
     into one with twice the frames and twice the FPS. Files are compared as the OS sees them
     (symlinks and hard links included); a reference that names nothing is left to ``resolve``."""

@@ -59,7 +59,7 @@ def variant_reports(folder: Path, source_sha256: str, *, warn: Callable[[str], N
 
 
 def _check_plottable(report: CompressionReport) -> None:
-    numbers = [report.zip_bytes, report.source_zip_bytes]
+    numbers: list[object] = [report.zip_bytes, report.source_zip_bytes]  # as read: checked here, not trusted
     for lat in report.latency:
         numbers += [lat.threads, lat.source_ms, lat.result_ms]
     if report.agreement_iou is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -64,7 +65,7 @@ class RaplPowerSampler(Sampler):
         elapsed = now - self._last_t
         total_uj = 0
         wrapped_unknown = False
-        for before, after, span in zip(self._last, energies, self._ranges):
+        for before, after, span in zip(self._last, energies, self._ranges, strict=True):  # one of each per zone
             if after >= before:
                 total_uj += after - before
             elif span:
@@ -186,6 +187,8 @@ class NvidiaPowerSampler(Sampler):
             self.close()
 
     def _read_mw(self) -> int:
+        if self._nvml is None:
+            raise RuntimeError("NVML is shut down")
         return sum(self._nvml.nvmlDeviceGetPowerUsage(h) for h in self._handles)
 
     def _read(self) -> float | None:
@@ -197,8 +200,6 @@ class NvidiaPowerSampler(Sampler):
 
     def close(self) -> None:
         if self._nvml is not None:
-            try:
+            with contextlib.suppress(Exception):  # NVMLError: closing is best effort
                 self._nvml.nvmlShutdown()
-            except Exception:
-                pass
             self._nvml = None

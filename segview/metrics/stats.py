@@ -22,7 +22,7 @@ class Percentiles:
         p50, p95, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95, 99])
         return cls(float(p50), float(p95), float(p99))
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return {"p50": rounded(self.p50), "p95": rounded(self.p95), "p99": rounded(self.p99)}
 
 

@@ -27,7 +27,7 @@ class H264Decoder:
         self._ctx = self._new_context()
         self._pending = False  # bytes fed since the last flush that may hold a frame
 
-    def _new_context(self) -> av.codec.context.CodecContext:
+    def _new_context(self) -> av.video.codeccontext.VideoCodecContext:
         ctx = av.CodecContext.create("h264", "r")
         # One thread: frame threading would delay every frame by the thread count.
         ctx.thread_count = self._threads

@@ -83,7 +83,7 @@ class PhoneReading:
 
 
 def _fields(text: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
         if sep:
@@ -163,7 +163,7 @@ def thermal_name(status: int | None) -> str:
 
 def parse_sysfs_lines(text: str) -> dict[str, str]:
     """``grep -H . FILE...`` output ("PATH:VALUE" per line) as {path: value}."""
-    values = {}
+    values: dict[str, str] = {}
     for line in text.splitlines():
         path, sep, value = line.partition(":")
         if sep and path.startswith("/"):

@@ -24,6 +24,7 @@ What the stream survives, and how:
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import queue
 import statistics
@@ -95,7 +96,7 @@ class _Run:
     started: float
     frames: int = 0
     bytes: int = 0
-    head: bytes = b""
+    head: builtins.bytes = b""  # builtins.: the field above shadows the type in the class body
     returncode: int | None = None
     stderr: str = ""
     error: str = ""  # adb could not even start
@@ -234,8 +235,9 @@ class ScreenStream:
                 pump.join(2)
                 with self._proc_lock:
                     self._proc = None
-                with contextlib.suppress(OSError):
-                    proc.stdout.close()
+                if proc.stdout is not None:  # always a pipe here (adb.popen)
+                    with contextlib.suppress(OSError):
+                        proc.stdout.close()
                 stderr_file.seek(0)
                 run.stderr = stderr_file.read(4096).decode("utf-8", "replace").strip()
                 run.returncode = proc.returncode

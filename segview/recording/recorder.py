@@ -45,6 +45,7 @@ from segview.recording.session_file import (
     summarise,
 )
 from segview.types import StageTimings
+import contextlib
 
 # (frame index, model, seconds since start, then TIMING_COLUMNS in order, worker index, captured seconds since start)
 _Row = tuple[int, str, float, float, float, float, float, float, float, int, float]
@@ -110,16 +111,15 @@ class SessionRecorder:
         atomic_write_json(self.folder / MACHINE_FILE, machine)
         opened: list[TextIO] = []
         try:
-            opened.append(open(self.folder / FRAMES_FILE, "w", newline="", encoding="utf-8"))
-            opened.append(open(self.folder / SECONDS_FILE, "w", encoding="utf-8"))
+            # Not `with`: the two files stay open for the whole recording (_close_files closes them).
+            opened.append(open(self.folder / FRAMES_FILE, "w", newline="", encoding="utf-8"))  # noqa: SIM115
+            opened.append(open(self.folder / SECONDS_FILE, "w", encoding="utf-8"))  # noqa: SIM115
             opened[0].write(",".join(FRAME_COLUMNS) + "\n")
             opened[0].flush()
         except OSError as exc:
             for f in opened:
-                try:
+                with contextlib.suppress(OSError):
                     f.close()
-                except OSError:
-                    pass
             raise SegviewError(f"cannot record into {self.folder}: {exc.strerror or exc}") from None
         return opened[0], opened[1]
 
@@ -263,11 +263,9 @@ class SessionRecorder:
         self.problem = f"cannot write to {self.folder} after {self.elapsed_s:.1f} s: {exc.strerror or exc}"
         self._close_files(sync=False)
         # A full disk takes part of a write: cut the files back to their last whole row, so they still parse.
-        for name, size in zip((FRAMES_FILE, SECONDS_FILE), good_sizes):
-            try:
+        for name, size in zip((FRAMES_FILE, SECONDS_FILE), good_sizes, strict=True):  # one size per file
+            with contextlib.suppress(OSError):
                 os.truncate(self.folder / name, size)
-            except OSError:
-                pass
 
     def _close_files(self, *, sync: bool) -> None:
         for f in (self._frames_file, self._seconds_file):
@@ -279,10 +277,8 @@ class SessionRecorder:
                 if not self._failed:
                     self._failed = True
                     self.problem = f"cannot finish writing {self.folder}: {exc.strerror or exc}"
-            try:
+            with contextlib.suppress(OSError):  # the data that did not fit is lost either way; what was flushed stays
                 f.close()
-            except OSError:
-                pass  # the data that did not fit is lost either way; what was flushed stays
 
 
 class _Columns:
@@ -296,12 +292,13 @@ class _Columns:
         self.captured = array.array("d")
 
     def append(self, row: _Row) -> None:
-        self.frame.append(row[0])
-        self.t.append(row[2])
-        for c, v in zip(TIMING_COLUMNS, row[3 : 3 + len(TIMING_COLUMNS)]):
+        frame, _model, t, *timings, worker, captured = row
+        self.frame.append(frame)
+        self.t.append(t)
+        for c, v in zip(TIMING_COLUMNS, timings, strict=True):  # a row holds one figure per timing column
             self.timings[c].append(v)
-        self.worker.append(row[-2])
-        self.captured.append(row[-1])
+        self.worker.append(worker)
+        self.captured.append(captured)
 
     def rows(self) -> FrameRows:
         return FrameRows(
@@ -363,8 +360,6 @@ def _prepare_folder(folder: Path) -> list[Path]:
 def _undo_start(folder: Path, created: list[Path]) -> None:
     """Remove what a recording that failed to start wrote (the folder was empty, or new)."""
     for name in (SETTINGS_FILE, MACHINE_FILE, FRAMES_FILE, SECONDS_FILE):
-        try:
+        with contextlib.suppress(OSError):
             (folder / name).unlink(missing_ok=True)
-        except OSError:
-            pass
     remove_empty_folders(created)  # a folder something else wrote into is left

@@ -28,6 +28,7 @@ import numpy as np
 
 from segview.errors import SegviewError
 from segview.render.mosaic import fit_into
+import contextlib
 
 # H.264 first; PyAV wheels carry libx264, a system FFmpeg build may not (then MPEG-4 Part 2).
 CODECS = ("libx264", "mpeg4")
@@ -74,7 +75,7 @@ class VideoWriter:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._tmp: Path | None = None
-        self._container = None
+        self._container: av.container.OutputContainer | None = None
 
     def start(self) -> None:
         """Opens the temporary file now, so an unusable folder is reported to the caller (SegviewError)."""
@@ -118,6 +119,7 @@ class VideoWriter:
     # -- encoder thread -------------------------------------------------------
 
     def _run(self) -> None:
+        assert self._container is not None, "start() opens the file before it starts this thread"
         encoder = _Encoder(self._container, self.codecs)
         problem = None
         try:
@@ -142,6 +144,7 @@ class VideoWriter:
         if problem is None and encoder.frames == 0:
             problem = "no pictures were recorded (was the video playing?)"
         if problem is None:
+            assert self._tmp is not None, "start() made the temporary file"
             try:
                 os.replace(self._tmp, self.path)
                 path = self.path
@@ -156,19 +159,17 @@ class VideoWriter:
 
     def _discard(self) -> None:
         if self._tmp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._tmp)
-            except OSError:
-                pass
 
 
 class _Encoder:
     """One MP4 stream, opened at the first picture (its size fixes the video's size)."""
 
-    def __init__(self, container, codecs: Sequence[str]) -> None:
+    def __init__(self, container: av.container.OutputContainer, codecs: Sequence[str]) -> None:
         self.container = container
         self.codecs = codecs
-        self.stream = None
+        self.stream: av.video.stream.VideoStream | None = None
         self.codec: str | None = None
         self.note = ""
         self.frames = 0
@@ -184,12 +185,14 @@ class _Encoder:
         if self.stream is None:
             self._open(image)
             self._t0 = t
-        image = fit_into(image, self.size)  # a model ticked mid-recording changes the tiles, not the video's size
+        stream, size, t0 = self.stream, self.size, self._t0
+        assert stream is not None and size is not None and t0 is not None, "_open() sets them or raises"
+        image = fit_into(image, size)  # a model ticked mid-recording changes the tiles, not the video's size
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
         # Times in ms from the first picture, strictly increasing (two pictures in one ms stay apart).
-        self._last_pts = max(self._last_pts + 1, int(round((t - self._t0) * 1000)))
+        self._last_pts = max(self._last_pts + 1, int(round((t - t0) * 1000)))
         frame.pts, frame.time_base = self._last_pts, TIME_BASE
-        self.container.mux(self.stream.encode(frame))
+        self.container.mux(stream.encode(frame))
         self.frames += 1
 
     def _open(self, image: np.ndarray) -> None:
@@ -201,6 +204,9 @@ class _Encoder:
             try:
                 stream = self.container.add_stream(codec, rate=NOMINAL_RATE, options=_CODEC_OPTIONS.get(codec, {}))
             except (av.codec.codec.UnknownCodecError, ValueError):
+                missing.append(codec)
+                continue
+            if not isinstance(stream, av.video.stream.VideoStream):  # the name of an audio or subtitle codec
                 missing.append(codec)
                 continue
             stream.width, stream.height = self.size
@@ -220,7 +226,5 @@ class _Encoder:
         self.container.close()
 
     def abandon(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.container.close()
-        except Exception:
-            pass

@@ -51,7 +51,7 @@ def palette(num_classes: int) -> np.ndarray:
     colours = np.zeros((num_classes, 3), np.uint8)
     for c in range(1, num_classes):
         hue = int(round(((c - 1) * 0.618033988749895 % 1.0) * 179))
-        hsv = np.uint8([[[hue, 200, 255]]])
+        hsv = np.array([[[hue, 200, 255]]], np.uint8)
         colours[c] = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
     return colours
 
@@ -116,7 +116,7 @@ def _blend(frame: np.ndarray, mask: np.ndarray, colours: np.ndarray, opacity: fl
         # filling a colour image first (numpy broadcast) cost 1.1 ms at 640x480.
         tinted = cv2.convertScaleAbs(frame[region], alpha=1.0 - opacity)
         b, g, r = (float(c) * opacity for c in colours[1])
-        cv2.add(tinted, (b, g, r, 0.0), dst=tinted)
+        cv2.add(tinted, (b, g, r, 0.0), dst=tinted)  # type: ignore[call-overload]  # a Scalar operand: OpenCV takes it, its stubs list arrays only
     else:
         tinted = cv2.addWeighted(frame[region], 1.0 - opacity, _colourise(mask[region], colours), opacity, 0.0)
     cv2.copyTo(tinted, foreground[region], out[region])
@@ -130,7 +130,7 @@ def _outline(frame: np.ndarray, mask: np.ndarray, colours: np.ndarray, width: in
     for c in present:
         if c == 0:
             continue
-        region = mask if len(colours) == 2 else cv2.compare(mask, int(c), cv2.CMP_EQ)
+        region = mask if len(colours) == 2 else cv2.compare(mask, int(c), cv2.CMP_EQ)  # type: ignore[call-overload]  # a Scalar operand, as above
         edge = cv2.morphologyEx(_foreground(region), cv2.MORPH_GRADIENT, kernel)
         cv2.copyTo(_solid(frame.shape, colours[c]), edge, out)
     return out
@@ -189,6 +189,7 @@ def _cover(image: np.ndarray, w: int, h: int) -> np.ndarray:
 
 def _composite(frame: np.ndarray, background: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     h, w = frame.shape[:2]
+    weight: np.ndarray
     if alpha is None:
         weight = (mask > 0).astype(np.float32)
     else:

@@ -46,7 +46,7 @@ def list_cameras(sysfs: Path = V4L_SYSFS) -> list[CameraInfo]:
 
 
 def _list_v4l(sysfs: Path) -> list[CameraInfo]:
-    cameras = []
+    cameras: list[CameraInfo] = []
     if not sysfs.is_dir():
         return cameras
     for node in sorted(sysfs.glob("video*"), key=lambda p: int(p.name[5:]) if p.name[5:].isdigit() else 1 << 30):

@@ -12,7 +12,7 @@ def first_frames(source: str, count: int) -> list[np.ndarray]:
     """The first ``count`` BGR frames of the source (fewer if it ends first); SourceError if it gives none."""
     opened = open_source(source)
     try:
-        frames = []
+        frames: list[np.ndarray] = []
         while len(frames) < count:
             frame = opened.read()
             if frame is None:

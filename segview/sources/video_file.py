@@ -62,29 +62,30 @@ class VideoFileSource(FrameSource):
         self._capture = capture
         self._pending = image
 
-    def _next_image(self) -> np.ndarray | None:
+    def _next_image(self, capture: cv2.VideoCapture) -> np.ndarray | None:
         if self._pending is not None:
             image, self._pending = self._pending, None
         else:
-            ok, image = self._capture.read()
+            ok, image = capture.read()
             if not ok:
                 return None
         self._frames_this_pass += 1
         return image
 
     def _read_image(self) -> np.ndarray | None:
-        if self._capture is None:
+        capture = self._capture
+        if capture is None:
             return None
-        image = self._next_image()
+        image = self._next_image(capture)
         if image is None:
             if self._ended_early():
                 self.problem = (
                     f"{self.path.name} is damaged: it ended after {self._frames_this_pass} of its {self.frame_count} frames"
                 )
                 return None
-            if not self.loop or not self._rewind():
+            if not self.loop or not self._rewind(capture):
                 return None
-            image = self._next_image()
+            image = self._next_image(capture)
             if image is None:
                 return None
         return image
@@ -93,8 +94,8 @@ class VideoFileSource(FrameSource):
         # Containers estimate their frame count; only a clear shortfall means damage.
         return self.frame_count is not None and self._frames_this_pass < 0.9 * self.frame_count - 2
 
-    def _rewind(self) -> bool:
-        if not self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
+    def _rewind(self, capture: cv2.VideoCapture) -> bool:
+        if not capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
             return False
         self._frames_this_pass = 0
         self.loops_completed += 1

@@ -39,6 +39,8 @@ from segview.ui.theme import apply_theme
 def application() -> QApplication:
     qInstallMessageHandler(_on_qt_message)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if not isinstance(app, QApplication):  # a QCoreApplication made elsewhere in this process: no widgets possible
+        raise RuntimeError("a non-GUI Qt application already runs in this process")
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     apply_theme(app)
@@ -99,8 +101,8 @@ class Studio:
                 folder = self.recording.start()
                 self.window.statusBar().showMessage(f"Recording into {folder}", 5000)
             elif not on and self.recording.recording:
-                folder = self.recording.stop()
-                self.window.statusBar().showMessage(f"Session saved in {folder}", 8000)
+                saved = self.recording.stop()
+                self.window.statusBar().showMessage(f"Session saved in {saved}", 8000)
         except SegviewError as exc:
             self.window.show_problem(str(exc))
             self.window.record_action.blockSignals(True)
@@ -282,7 +284,7 @@ def check_screenshot_path(path: Path | None) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SegviewError(f"cannot save the screenshot {path}: folder {folder} does not exist")
-    formats = sorted(bytes(f).decode() for f in QImageWriter.supportedImageFormats())
+    formats = sorted(bytes(f.data()).decode() for f in QImageWriter.supportedImageFormats())
     if path.suffix.lower().lstrip(".") not in formats:
         raise SegviewError(f"cannot save the screenshot {path}: give a file ending in .png or .jpg (or {', '.join('.' + f for f in formats if f not in ('png', 'jpg'))})")
 

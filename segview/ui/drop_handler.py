@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QMimeData, QObject
+from PySide6.QtGui import QDropEvent
 
 from segview.sources.image_folder import IMAGE_SUFFIXES
 
@@ -62,6 +63,8 @@ class DropHandler(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
         kind = event.type()
+        if not isinstance(event, QDropEvent):  # drag enter and drag move events are drop events too
+            return False
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             if dropped_paths(event.mimeData()):
                 event.acceptProposedAction()

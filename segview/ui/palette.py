@@ -44,7 +44,8 @@ NEUTRAL: RGB = (70, 76, 86)  # one-curve plots of the machine or the window (CPU
 
 
 def css(colour: RGB) -> str:
-    return "#%02x%02x%02x" % colour
+    red, green, blue = colour
+    return f"#{red:02x}{green:02x}{blue:02x}"
 
 
 class ModelPalette:

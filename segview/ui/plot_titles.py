@@ -77,5 +77,5 @@ def _elided(parts: list[tuple[str, RGB]], room: float) -> list[tuple[str, RGB]]:
         return parts
     short = [w <= 24 for w in widths]
     longs = max(1, short.count(False))
-    share = max(30.0, (room - sum(w for w, s in zip(widths, short) if s)) / longs)
-    return [(text if s else metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, int(share)), colour) for (text, colour), s in zip(parts, short)]
+    share = max(30.0, (room - sum(w for w, s in zip(widths, short, strict=True) if s)) / longs)
+    return [(text if s else metrics.elidedText(text, Qt.TextElideMode.ElideMiddle, int(share)), colour) for (text, colour), s in zip(parts, short, strict=True)]

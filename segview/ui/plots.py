@@ -20,7 +20,7 @@ from segview.metrics.live import LiveStats
 from segview.metrics.samplers import is_power_key
 from segview.types import StageTimings
 from segview.ui.dashboard_header import DashboardHeader
-from segview.ui.palette import MODEL_COLOURS, NEUTRAL, SERIES_COLOURS, STAGE_COLOURS, ModelPalette
+from segview.ui.palette import MODEL_COLOURS, NEUTRAL, RGB, SERIES_COLOURS, STAGE_COLOURS, ModelPalette
 from segview.ui.plot_ranges import StickyRange
 from segview.ui.plot_titles import MUTED, TITLE_HEIGHT_PX, PlotTitles, title_min
 
@@ -119,7 +119,7 @@ class PlotsPanel(QWidget):
     def __init__(self, live: LiveStats, palette: ModelPalette | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.live = live
-        self.palette = palette or ModelPalette()
+        self.model_palette = palette or ModelPalette()  # not `palette`: that is QWidget.palette()
         self.header = DashboardHeader()
         self.header.focus_changed.connect(self._on_focus_changed)
         self.canvas = pg.GraphicsLayoutWidget()
@@ -228,13 +228,13 @@ class PlotsPanel(QWidget):
             self.titles.set(self.iou_plot, "IoU of compared views", "no pair compared")
         else:
             a, b = names
-            self.titles.set(self.iou_plot, "IoU of compared views", [(a, self.palette.colour(a)), ("vs", MUTED), (b, self.palette.colour(b))])
+            self.titles.set(self.iou_plot, "IoU of compared views", [(a, self.model_palette.colour(a)), ("vs", MUTED), (b, self.model_palette.colour(b))])
 
     def _show_models(self, models: list[str], *, force: bool = False) -> None:
         if models == self._models and not force:
             return
         self._models = list(models)
-        colours = self.palette.show(models)
+        colours = self.model_palette.show(models)
         self.header.set_models(colours)
         for name in list(self._fps_curves):
             if name not in colours:
@@ -246,9 +246,13 @@ class PlotsPanel(QWidget):
             elif curve.opts["pen"].color().getRgb()[:3] != colour:
                 curve.setPen(_model_pen(colour))
         self._focus = self.header.focus()
-        focus = [(self._focus, colours[self._focus])] if self._focus else "no model ticked"
+        focus: list[tuple[str, RGB]] | str = "no model ticked"
+        histogram: list[tuple[str, RGB]] | str = focus
+        if self._focus:
+            focus = [(self._focus, colours[self._focus])]
+            histogram = [*focus, ("end-to-end", MUTED)]
         self.titles.set(self.stage_plot, "Latency per stage (ms)", focus)
-        self.titles.set(self.hist_plot, "Latency histogram (ms)", focus + [("end-to-end", MUTED)] if self._focus else focus)
+        self.titles.set(self.hist_plot, "Latency histogram (ms)", histogram)
         self.titles.set(self.energy_plot, "Energy per frame (mJ)", focus)
         if self._focus:
             colour = colours[self._focus]
@@ -356,7 +360,7 @@ class PlotsPanel(QWidget):
             return source is not None
         t = source.t - now
         fps = np.interp(t, focus.seconds, np.nan_to_num(focus.fps), left=np.nan, right=np.nan)
-        energy = np.array([energy_per_frame_mj(w, f) if np.isfinite(w) and np.isfinite(f) else None for w, f in zip(source.values, fps)], dtype=float)
+        energy = np.array([energy_per_frame_mj(w, f) if np.isfinite(w) and np.isfinite(f) else None for w, f in zip(source.values, fps, strict=True)], dtype=float)  # fps: sampled at source.t
         self._energy.setData(t, energy, connect="finite")
         return True
 

@@ -89,8 +89,8 @@ class BarChart(QWidget):
         self.plot.setLabel("bottom", f"<span style='font-size:8pt'>{unit}</span>")
         count = len(bars)
         ys = [count - 1 - i for i in range(count)]  # the first row on top
-        self.plot.getAxis("left").setTicks([[(y, short(b.label)) for y, b in zip(ys, bars)]])
-        for y, bar in zip(ys, bars):
+        self.plot.getAxis("left").setTicks([[(y, short(b.label)) for y, b in zip(ys, bars, strict=True)]])
+        for y, bar in zip(ys, bars, strict=True):
             self._add_bar(y, bar, diverging)
         self._fit_diverging(count) if diverging else self._fit(count)
 

@@ -151,7 +151,8 @@ class ProfileRunner(QObject):
             if result is None or self._cancel.is_set():
                 self.cancelled.emit()
             else:
-                self.finished.emit(ProfileOutcome(*result, frames_from=frames_from, paused=paused))
+                profiles, diff = result  # what profile_models returns
+                self.finished.emit(ProfileOutcome(profiles, diff, frames_from=frames_from, paused=paused))
 
         def fail(message: str) -> None:
             self._end()

@@ -216,7 +216,7 @@ class ProfileView(QDialog):
     def _fill_tabs(self, outcome: ProfileOutcome) -> None:
         while self.tabs.count():
             self.tabs.removeTab(0)
-        for tab, profile in zip((self.tab_a, self.tab_b), outcome.profiles):
+        for tab, profile in zip((self.tab_a, self.tab_b), outcome.profiles, strict=False):  # one profile, or two compared
             tab.show_profile(profile)
             self.tabs.addTab(tab, profile.model if tab is self.tab_a or profile.model != outcome.profiles[0].model else f"{profile.model} (2)")
         if outcome.diff is not None:

@@ -29,15 +29,16 @@ class RecordingControl:
         """Raises SegviewError if the folder cannot be used; nothing is attached then."""
         folder = folder or DEFAULT_SESSIONS_DIR / time.strftime("%Y%m%d-%H%M%S")
         e = self.engine
+        source = str(e.source_spec) if e.source_spec else None
         settings = {
-            "source": str(e.source_spec) if e.source_spec else None,
+            "source": source,
             "models": [str(m.path) for m in e.models],
             "workers": e.workers,
             "provider": e.provider,
             "overlay": e.overlay.mode.value,
             "smoothing": e.smoothing,
         }
-        recorder = SessionRecorder(folder, settings=settings, models=[m.name for m in e.models], source=settings["source"] or "")
+        recorder = SessionRecorder(folder, settings=settings, models=[m.name for m in e.models], source=source or "")
         self.recorder, self.folder = recorder, folder
         e.add_consumer(recorder)
         self.hub.subscribe(recorder.on_metrics)

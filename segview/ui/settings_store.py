@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from PySide6.QtCore import QSettings
 
@@ -11,6 +12,8 @@ from segview.render.overlay import OverlayMode
 
 ORGANIZATION = "segview"
 APPLICATION = "studio"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +30,26 @@ def _settings() -> QSettings:
     return QSettings(ORGANIZATION, APPLICATION)
 
 
+def _value(s: QSettings, key: str, default: _T, kind: type[_T]) -> _T:
+    """QSettings converts to ``kind`` (``type=``) but is typed to return any object: anything else is the default."""
+    value = s.value(key, default, type=kind)
+    return value if isinstance(value, kind) else default
+
+
 def load_preferences() -> StudioPreferences:
     s = _settings()
-    models = s.value("models", [], type=list) or []
+    models = _value(s, "models", [], list)
     try:
         mode = OverlayMode(str(s.value("overlay/mode", OverlayMode.BLEND.value)))
     except ValueError:
         mode = OverlayMode.BLEND
     return StudioPreferences(
-        source=s.value("source", None, type=str) or None,
+        source=_value(s, "source", "", str) or None,
         models=tuple(str(m) for m in models),
         overlay_mode=mode,
-        opacity=_clamp(float(s.value("overlay/opacity", 0.5, type=float))),
-        smoothing=_clamp(float(s.value("overlay/smoothing", 0.0, type=float)), 0.0, 0.95),
-        mask_threshold=clamp_threshold(s.value("overlay/threshold", THRESHOLD, type=float)),
+        opacity=_clamp(_value(s, "overlay/opacity", 0.5, float)),
+        smoothing=_clamp(_value(s, "overlay/smoothing", 0.0, float), 0.0, 0.95),
+        mask_threshold=clamp_threshold(_value(s, "overlay/threshold", THRESHOLD, float)),
     )
 
 

@@ -123,7 +123,7 @@ def test_legends_sit_above_the_plots_not_on_their_data(panel):
     assert all(name in legend for name in names) and "inference" in legend
     assert panel.fps_plot.legend is None and panel.stage_plot.legend is None
     colours = {panel._fps_curves[n].opts["pen"].color().getRgb()[:3] for n in names}
-    assert colours == set(panel.palette.show(names).values()) and len(colours) == 4
+    assert colours == set(panel.model_palette.show(names).values()) and len(colours) == 4
 
 
 def test_iou_axis_fits_its_data_instead_of_zero_to_one(panel):
@@ -197,7 +197,7 @@ def test_tiles_carry_their_model_colour_and_say_which_latency(qtbot, studio, slo
     view = studio.window.views[0]
     qtbot.waitUntil(lambda: "e2e" in view.subtitle, timeout=TIMEOUT_MS)
     assert "inference" in view.subtitle and "FPS" in view.subtitle
-    assert view.accent == studio.window.palette_of_models.colour("bright") == studio.window.plots.palette.colour("bright")
+    assert view.accent == studio.window.palette_of_models.colour("bright") == studio.window.plots.model_palette.colour("bright")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1600, 900), (1920, 1080)])

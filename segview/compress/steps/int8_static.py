@@ -65,7 +65,7 @@ def quantize(
 ) -> onnx.ModelProto:
     """One ``quantize_static`` call; ``cache`` reuses activation ranges between calls on the same model and frames."""
     out = workdir / "int8-static.onnx"
-    extra = {
+    extra: dict[str, object] = {
         "ActivationSymmetric": config.activation_symmetric,
         "WeightSymmetric": config.weight_symmetric,
         "QDQKeepRemovableActivations": config.keep_removable_activations,

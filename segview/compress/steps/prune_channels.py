@@ -207,8 +207,8 @@ def _prune(model: onnx.ModelProto, plans: list[_Plan], means: dict[str, np.ndarr
                 for name in node.input[1:5]:
                     slices[name].append((0, keep))
             elif role.startswith("const:"):
-                _, name, axis = role.split(":")
-                slices[name].append((int(axis), keep))
+                _, name, axis_text = role.split(":")
+                slices[name].append((int(axis_text), keep))
     current = graph.initializers(result)
     for name, cuts in slices.items():
         array = graph.to_array(current[name])
@@ -288,7 +288,7 @@ def find_spaces(model: onnx.ModelProto) -> list[_Space]:
     for tensor, kind, node, role in roles:
         space = space_of(tensor)
         space.tensors.add(tensor)
-        if kind == "freeze":
+        if kind == "freeze" or node is None:  # only a freeze names no node
             space.frozen = True
         elif kind == "producer":
             space.producers.append((node, role))
