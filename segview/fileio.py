@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -11,7 +12,6 @@ from typing import Any
 
 from segview.errors import SegviewError
 from segview.jsonsafe import json_bytes
-import contextlib
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -4,7 +4,6 @@ import pytest
 from segview.inference.card import ModelCard, Normalization
 from segview.inference.preprocess import Preprocessor
 
-
 DEFAULT_NORMALIZATION = Normalization()
 
 

@@ -78,7 +78,19 @@ def _choice_hint(message: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from segview.cli import bench_cmd, compress_cmd, devices_cmd, distill_cmd, eval_cmd, inspect_cmd, models_cmd, profile_cmd, providers_cmd, studio_args, trace_cmd
+    from segview.cli import (
+        bench_cmd,
+        compress_cmd,
+        devices_cmd,
+        distill_cmd,
+        eval_cmd,
+        inspect_cmd,
+        models_cmd,
+        profile_cmd,
+        providers_cmd,
+        studio_args,
+        trace_cmd,
+    )
 
     parser = CommandParser(prog="segview", description="Real-time segmentation studio and tools. With no command, opens the studio.")
     parser.add_argument("--version", action="version", version=f"segview {__version__}")

@@ -11,6 +11,7 @@ already on disk, and never raises into the pipeline.
 from __future__ import annotations
 
 import array
+import contextlib
 import csv
 import io
 import json
@@ -45,7 +46,6 @@ from segview.recording.session_file import (
     summarise,
 )
 from segview.types import StageTimings
-import contextlib
 
 # (frame index, model, seconds since start, then TIMING_COLUMNS in order, worker index, captured seconds since start)
 _Row = tuple[int, str, float, float, float, float, float, float, float, int, float]

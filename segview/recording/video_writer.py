@@ -12,6 +12,7 @@ a crash or a full disk never leaves a half-written MP4 under the final name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import tempfile
@@ -28,7 +29,6 @@ import numpy as np
 
 from segview.errors import SegviewError
 from segview.render.mosaic import fit_into
-import contextlib
 
 # H.264 first; PyAV wheels carry libx264, a system FFmpeg build may not (then MPEG-4 Part 2).
 CODECS = ("libx264", "mpeg4")

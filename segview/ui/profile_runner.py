@@ -19,8 +19,8 @@ import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from segview.inference.registry import ModelEntry
-from segview.ui import measure_hold
 from segview.sources.frames import first_frames
+from segview.ui import measure_hold
 from segview.ui.background import run_in_background
 from segview.ui.frame_grab import FrameGrab
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import onnx
 
-from segview.graphs.commute import pointwise_before_upsampling, swappable_pairs
 from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, register_step
+from segview.graphs.commute import pointwise_before_upsampling, swappable_pairs
 
 
 @dataclass(frozen=True, slots=True)
