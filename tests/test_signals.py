@@ -115,12 +115,11 @@ def test_sigterm_raises_like_ctrl_c_while_cleanup_matters():
     from segview.interrupts import Terminated, raise_on_signals
 
     cleaned = []
-    with pytest.raises(Terminated):
-        with raise_on_signals():
-            try:
-                os.kill(os.getpid(), signal.SIGTERM)
-            finally:
-                cleaned.append(True)
+    with pytest.raises(Terminated), raise_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            cleaned.append(True)
     assert cleaned == [True]
     assert issubclass(Terminated, KeyboardInterrupt)  # every "except KeyboardInterrupt" handles it too
 
