@@ -25,15 +25,15 @@ TARGET = 0.15
 
 
 def main() -> int:
-    from segview.cli.profile_cmd import read_frames
     from segview.cli.table import print_table
     from segview.inference.registry import ModelRegistry
     from segview.profiling import profile_model
+    from segview.sources.frames import first_frames
 
     models = os.environ.get("MODELS", "selfie-general,selfie-general-int8").split(",")
     threads, runs, repeats = int(os.environ.get("THREADS", "1")), int(os.environ.get("RUNS", "200")), int(os.environ.get("REPEATS", "3"))
     registry = ModelRegistry()
-    frames = read_frames("demo", 20)
+    frames = first_frames("demo", 20)
     rows, ok = [], True
     for name in models:
         profiles = [profile_model(registry.resolve(name), frames, threads=threads, runs=runs, warmup=20) for _ in range(repeats)]

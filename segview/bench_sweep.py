@@ -1,5 +1,5 @@
-"""``segview bench --threads 1,2 --workers 1,2 --provider cpu --engine ort,openvino``: which setting is
-fastest for each model on this machine.
+"""``segview bench --threads 1,2 --workers 1,2 --provider cpu --engine ort,openvino,litert``: which
+setting is fastest for each model on this machine.
 
 Each setting (engine x provider x workers x threads) runs each model alone on a freshly opened
 source, as ``--sequential`` does (segview.bench.measure); the settings' order alternates across
@@ -14,11 +14,14 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from segview.bench import BenchOptions, Measurement, Prepared, Progress, measure
 from segview.bench_rounds import round_order, shifted_progress
-from segview.inference.engines import get_engine
-from segview.inference.registry import ModelRegistry
+from segview.errors import ModelError
+from segview.inference.engines import Engine, get_engine
+from segview.inference.litert_engine import is_tflite, onnx_twin, tflite_entry, tflite_twin
+from segview.inference.registry import ModelEntry, ModelRegistry
 from segview.metrics.process import machine_info
 from segview.metrics.stats import rounded
 from segview.pipeline.pipeline import default_workers, threads_per_session
@@ -91,22 +94,49 @@ class SweepReport:
                 "settings": self.settings, "machine": self.machine, "problem": self.problem, "warnings": self.warnings}
 
 
-def _prepare_cells(options: BenchOptions, grid: list[Setting], registry: ModelRegistry) -> list[Prepared]:
-    """Every session of every cell opened before any run, so a bad model, provider or engine fails first."""
-    entries = [registry.resolve(ref) for ref in options.models]
+def _prepare_cells(options: BenchOptions, grid: list[Setting], registry: ModelRegistry) -> tuple[list[Prepared], list[ModelEntry], list[str]]:
+    """Every session of every cell opened before any run, so a bad model, provider or engine fails first.
+
+    A model is named by what the user gave (a ``.tflite`` file or an ONNX model); an engine that reads
+    the other format runs that network's twin (litert_engine.onnx_twin / tflite_twin), and says so.
+    """
+    entries = [tflite_entry(Path(ref), registry) if is_tflite(ref) else registry.resolve(ref) for ref in options.models]
     spec = parse_source(options.source)
-    cells = []
+    cells: list[Prepared] = []
+    notes: list[str] = []
     for s in grid:
         engine = get_engine(s.engine)
         threads = s.threads or threads_per_session(s.workers)
-        sessions = [engine.make_session(e.path, e.card, threads, s.provider) for e in entries]
+        sessions = []
+        for entry in entries:
+            runs = _file_for(engine, entry, registry)
+            if runs.path != entry.path and not any(n.startswith(f"{engine.name} runs {runs.path.name} ") for n in notes):
+                notes.append(f"{engine.name} runs {runs.path.name} for {entry.name} (the same network in the format it reads)")
+            sessions.append(engine.make_session(runs.path, runs.card, threads, s.provider))
         cells.append(Prepared(sessions, spec, s.workers, threads))
-    return cells
+    return cells, entries, notes
+
+
+def _file_for(engine: Engine, entry: ModelEntry, registry: ModelRegistry) -> ModelEntry:
+    """The model file ``engine`` runs for ``entry``: the entry itself, or its twin in the engine's format."""
+    if entry.path.suffix.lower() == engine.model_suffix:
+        return entry
+    if is_tflite(entry.path):
+        twin = onnx_twin(entry.path, registry)
+        if twin is None:
+            raise ModelError(f"{engine.name} reads ONNX models and no ONNX conversion of {entry.path.name} is known "
+                             f"(put {entry.path.stem}.onnx beside it, or sweep --engine litert alone)")
+        return twin
+    tflite = tflite_twin(entry)
+    if tflite is None:
+        raise ModelError(f"{engine.name} reads .tflite models and {entry.name} is ONNX: give its .tflite with --model "
+                         f"(or put {entry.path.stem}.tflite beside {entry.path.name})")
+    return tflite_entry(tflite, registry)
 
 
 def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistry, progress: Progress | None = None) -> SweepReport:
-    cells = _prepare_cells(options, grid, registry)
-    names = [s.name for s in cells[0].sessions]
+    cells, entries, notes = _prepare_cells(options, grid, registry)
+    names = [e.name for e in entries]  # the models as given: a twin run by another engine reports under its network's name
     fps: dict[str, list[list[float]]] = {n: [[] for _ in grid] for n in names}
     frames: dict[str, list[list[int]]] = {n: [[] for _ in grid] for n in names}
     runs_total = options.rounds * len(grid) * len(names)
@@ -118,12 +148,13 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
         order = round_order(range(len(grid)), number)
         orders.append(order)
         for cell in order:
-            for session in round_order(cells[cell].sessions, number):  # each cell's models alternate too
+            for model in round_order(range(len(names)), number):  # each cell's models alternate too
+                session = cells[cell].sessions[model]
                 run = measure(cells[cell], [session], options, shifted_progress(progress, done * options.per_run_total, total))
                 done += 1
                 first = first or run
-                fps[session.name][cell].append(run.models[0].fps)
-                frames[session.name][cell].append(run.models[0].frames)
+                fps[names[model]][cell].append(run.models[0].fps)
+                frames[names[model]][cell].append(run.models[0].frames)
                 problem = run.problem
                 if problem:
                     break
@@ -135,4 +166,4 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
     assert first is not None, "no run: rounds < 1, no cells or no models"
     settings: dict[str, object] = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **options.length_setting}
     return SweepReport(first.source, first.source_fps, names, grid, [c.threads for c in cells], fps, orders, frames, settings,
-                       problem=problem, warnings=first.warnings)
+                       problem=problem, warnings=[*notes, *first.warnings])

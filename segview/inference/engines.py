@@ -2,8 +2,9 @@
 
 An :class:`Engine` makes sessions with the :class:`SegmentationSession` interface (``run`` for
 a prepared tensor, ``segment`` for a frame), so the pipeline and bench use any engine alike.
-onnxruntime is built in; OpenVINO joins only where ``openvino`` is importable: it is never a
-dependency (measured here, it does not beat onnxruntime on these models; see benchmarks/README.md).
+onnxruntime is built in; OpenVINO joins only where ``openvino`` is importable, LiteRT (for ``.tflite``
+files, segview.inference.litert_engine) where ``ai-edge-litert`` is: neither is a dependency (measured
+here, neither beats onnxruntime on these models; see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from segview.errors import ModelError
 from segview.inference.card import ModelCard
+from segview.inference.litert_engine import LiteRtEngine
 from segview.inference.session import SegmentationSession, SessionOptions, first_line
 
 DEFAULT_ENGINE = "ort"
@@ -25,6 +27,7 @@ DEFAULT_ENGINE = "ort"
 
 class Engine(Protocol):
     name: str
+    model_suffix: str  # the model files it reads: ".onnx" or ".tflite"
 
     def available(self) -> bool: ...
 
@@ -39,6 +42,7 @@ class OrtEngine:
     """onnxruntime, the built-in engine: its sessions are segview's own."""
 
     name = "ort"
+    model_suffix = ".onnx"
 
     def available(self) -> bool:
         return True
@@ -59,6 +63,7 @@ class OpenVinoEngine:
     """OpenVINO's runtime on its CPU device, reading the ONNX file itself."""
 
     name = "openvino"
+    model_suffix = ".onnx"
 
     def available(self) -> bool:
         return importlib.util.find_spec("openvino") is not None
@@ -115,15 +120,15 @@ class OpenVinoSession(SegmentationSession):
         return output
 
 
-ENGINES: dict[str, Engine] = {"ort": OrtEngine(), "openvino": OpenVinoEngine()}
-_ALIASES = {"onnxruntime": "ort", "ov": "openvino"}
+ENGINES: dict[str, Engine] = {"ort": OrtEngine(), "openvino": OpenVinoEngine(), "litert": LiteRtEngine()}
+_ALIASES = {"onnxruntime": "ort", "ov": "openvino", "ai-edge-litert": "litert"}
 
 
 def get_engine(name: str) -> Engine:
-    """The engine by name ('ort', 'onnxruntime', 'openvino'); one clear line when unknown or absent."""
+    """The engine by name ('ort', 'onnxruntime', 'openvino', 'litert'); one clear line when unknown or absent."""
     key = _ALIASES.get(name.strip().lower(), name.strip().lower())
     if key not in ENGINES:
-        raise ModelError(f"unknown engine {name!r}: give {' or '.join(ENGINES)}")
+        raise ModelError(f"unknown engine {name!r}: give {', '.join(ENGINES)}")
     engine = ENGINES[key]
     if not engine.available():
         raise ModelError(engine.absent_reason())
