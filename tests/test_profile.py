@@ -222,3 +222,44 @@ def test_profile_file_is_written_privately_and_removed(tmp_path, frames, monkeyp
     assert list(scratch.iterdir()) == []
     # Only the model's card: no onnxruntime_profile_*.json in the working folder either.
     assert [p.name for p in tmp_path.glob("*.json")] == ["m.json"]
+
+
+def test_span_cost_grows_with_inputs_and_never_goes_negative():
+    from segview.profiling.span_cost import SpanCost
+
+    cost = SpanCost(one_input_us=2.0, nine_inputs_us=4.0)
+    assert [cost.for_inputs(k) for k in (0, 1, 5, 9, 13)] == pytest.approx([2.0, 2.0, 3.0, 4.0, 5.0])
+    assert SpanCost(one_input_us=1.0, nine_inputs_us=0.0).for_inputs(40) == 0.0
+
+
+def test_corrected_sum_takes_each_nodes_span_cost_off_its_recorded_time(tmp_path, frames, monkeypatch):
+    import segview.profiling.op_profile as op_profile
+    from segview.profiling.span_cost import SpanCost
+
+    recorded = []
+    real = op_profile.runs_from_events
+    monkeypatch.setattr(op_profile, "runs_from_events", lambda events: recorded.append(r := real(events)) or r)
+    # A known cost (1 us a node of one input, 9 us one of nine) in place of one measured on this busy machine.
+    monkeypatch.setattr(op_profile, "span_cost_for", lambda threads: SpanCost(one_input_us=1.0, nine_inputs_us=9.0))
+    profile = profile_model(_entry(elementwise_model(tmp_path / "m.onnx")), frames, runs=6, warmup=2)
+    measured = recorded[0][2:]
+    # Every node here has one or two inputs: 1 or 2 us off each (never below zero).
+    expected = np.median([sum(max(0.0, n.duration_us - len(n.input_shapes)) for n in run.nodes.values()) / 1e3 for run in measured])
+    assert profile.node_sum_corrected_median_ms == pytest.approx(expected)
+    assert profile.node_sum_corrected_median_ms <= profile.node_sum_median_ms
+    data = json.loads(json.dumps(profile.as_dict()))
+    assert data["span_cost"] == {"one_input_us": 1.0, "nine_inputs_us": 9.0} and data["node_sum_corrected_median_ms"] == pytest.approx(expected)
+
+
+def test_span_cost_is_measured_on_chains_the_profiler_records_in_full(monkeypatch):
+    import segview.profiling.span_cost as span_cost
+
+    seen = []
+    real = span_cost.runs_from_events
+    monkeypatch.setattr(span_cost, "runs_from_events", lambda events: seen.append(r := real(events)) or r)
+    cost = span_cost.measure_span_cost(threads=1)
+    for runs in seen:  # one chain per calibrated fan-in, every run and every node in the profile
+        assert len(runs) == span_cost.CHAIN_WARMUP + span_cost.CHAIN_RUNS
+        assert all(len(run.nodes) == span_cost.CHAIN_NODES for run in runs)
+    assert len(seen) == len(span_cost.FAN_INS)
+    assert np.isfinite([cost.one_input_us, cost.nine_inputs_us]).all() and min(cost.one_input_us, cost.nine_inputs_us) >= 0.0

@@ -8,6 +8,7 @@ left out.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import tempfile
@@ -22,6 +23,7 @@ from segview.errors import ModelError, SegviewError
 from segview.inference.registry import ModelEntry
 from segview.inference.session import SegmentationSession, SessionOptions, first_line, load_ort_session, ort_session_options
 from segview.profiling.ort_trace import GraphIndex, RunTimes, runs_from_events
+from segview.profiling.span_cost import SpanCost, measure_span_cost
 
 # Runs per turn before the other session takes over: long enough to keep caches warm, short
 # enough that a slow spell of the machine falls on both sessions.
@@ -50,6 +52,10 @@ class OpProfile:
     unprofiled_median_ms: float | None  # the same model's run time without the profiler
     # onnxruntime's own events of the measured runs (Chrome trace events), for ``segview profile --trace``.
     trace_events: tuple[dict, ...] = field(default=(), repr=False, compare=False)
+    # The profiler's own time inside each kernel span, measured here (span_cost.py; CPU only, else None), and the
+    # per-run node sum less it, node by node: what the per-op figures add up to without the profiler's bookkeeping.
+    span_cost: SpanCost | None = None
+    node_sum_corrected_median_ms: float | None = None
 
     def by_op_type(self) -> list[tuple[str, float, float, int]]:
         """(op type, summed median ms, share 0..1, node count), the costliest first."""
@@ -86,7 +92,11 @@ class OpProfile:
 
 
 def profile_model(entry: ModelEntry, frames: list[np.ndarray], *, threads: int = 1, runs: int = 50, warmup: int = 10, provider: str = "cpu") -> OpProfile:
-    """Profile ``runs`` runs (after ``warmup`` more) of the model on the frames, cycled."""
+    """Profile ``runs`` runs (after ``warmup`` more) of the model on the frames, cycled.
+
+    On the CPU the profiler's own cost inside each node's span is measured too (once per thread count
+    in a process, about a second) and the node sum is also given without it.
+    """
     if not frames:
         raise SegviewError("nothing to profile: no frames")
     if runs < 1 or warmup < 0:
@@ -109,6 +119,7 @@ def profile_model(entry: ModelEntry, frames: list[np.ndarray], *, threads: int =
     if not any(run.nodes for run in measured):
         raise SegviewError(f"{entry.name}: onnxruntime recorded no node times with provider {plain.provider} (it cannot profile there)")
     nodes = _node_times(measured, GraphIndex(entry.path))
+    cost = span_cost_for(threads) if plain.provider == "CPUExecutionProvider" else None
     return OpProfile(
         model=entry.name,
         threads=threads,
@@ -118,7 +129,20 @@ def profile_model(entry: ModelEntry, frames: list[np.ndarray], *, threads: int =
         node_sum_median_ms=statistics.median(sum(n.duration_us for n in run.nodes.values()) / 1e3 for run in measured),
         unprofiled_median_ms=statistics.median(plain_walls[warmup:]),
         trace_events=tuple(e for e in events if "ts" in e and float(e["ts"]) >= measured[0].start_us),
+        span_cost=cost,
+        node_sum_corrected_median_ms=None if cost is None else statistics.median(_corrected_sum_ms(run, cost) for run in measured),
     )
+
+
+def _corrected_sum_ms(run: RunTimes, cost: SpanCost) -> float:
+    """One run's node sum with each node's span less the profiler's cost for its number of inputs (never below 0)."""
+    return sum(max(0.0, n.duration_us - cost.for_inputs(len(n.input_shapes))) for n in run.nodes.values()) / 1e3
+
+
+@functools.cache
+def span_cost_for(threads: int) -> SpanCost:
+    """measure_span_cost, once per thread count in a process: the profiles of one command share it."""
+    return measure_span_cost(threads)
 
 
 def _alternate(profiled, plain: SegmentationSession, tensors: list[np.ndarray], name: str, total: int) -> tuple[list[float], list[float]]:
