@@ -158,11 +158,11 @@ def summary(name: str, values: list[float]) -> str:
 def main() -> int:
     count = int(os.environ.get("SESSIONS", "20"))
     rounds = int(os.environ.get("ROUNDS", "5"))
-    root = Path(os.environ.get("SESSIONS_DIR") or tempfile.mkdtemp(prefix="segview-bench-sessions-"))
+    kept = os.environ.get("SESSIONS_DIR")
+    base = Path(kept or tempfile.mkdtemp(prefix="segview-bench-sessions-"))
+    root = base if count else base / "empty"
     if count:
         fill(root, count, int(os.environ.get("RECORDINGS", "2")), int(os.environ.get("DURATION", "20")))
-    else:
-        root = root / "empty"
     from segview.ui.app import application
 
     app = application()
@@ -188,11 +188,13 @@ def main() -> int:
         if figures:
             print(summary(f"{name}, longest stall", [wall for wall, _ in figures]))
             print(summary(f"{name}, most GUI-thread CPU between two ticks", [cpu for _, cpu in figures]))
-    if not os.environ.get("SESSIONS_DIR") and count:
-        shutil.rmtree(root, ignore_errors=True)
-    shutil.rmtree(HOME, ignore_errors=True)
+    if not kept:
+        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        shutil.rmtree(HOME, ignore_errors=True)

@@ -6,6 +6,7 @@ cannot be read is listed with its problem and does not stop the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -217,10 +218,17 @@ class SessionBrowser(QDialog):
         listing = self._listing  # a listing that a later one overtook is dropped: the later one is filled in
         run_in_background(
             lambda: list_sessions(root),
-            lambda entries: listing == self._listing and self._listed(entries, select),
-            lambda message: listing == self._listing and self._list_failed(message),
+            self._if_latest(listing, lambda entries: self._listed(entries, select)),
+            self._if_latest(listing, self._list_failed),
             owner=self,
         )
+
+    def _if_latest(self, listing: int, then: Callable[[Any], None]) -> Callable[[Any], None]:
+        def answer(value: Any) -> None:
+            if listing == self._listing:
+                then(value)
+
+        return answer
 
     def _listed(self, entries: list[SessionEntry], select: Path | None) -> None:
         self.list.show_placeholder("" if entries else "No recorded sessions in this folder.")

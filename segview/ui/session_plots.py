@@ -66,7 +66,8 @@ class SessionPlots(QWidget):
 
     def _step(self) -> None:
         if self.canvas is None:
-            self.canvas = pg.GraphicsLayoutWidget()
+            self.canvas = pg.GraphicsLayoutWidget(parent=self)  # a child, hidden until drawn: it goes with the panel
+            self.canvas.hide()
             self.canvas.setBackground("w")
             self.canvas.ci.setContentsMargins(4, 4, 8, 4)
         elif self.fps_plot is None:
@@ -81,7 +82,7 @@ class SessionPlots(QWidget):
                 return  # nothing left to draw
             runs, self._runs = self._runs, None
             self._draw(runs)
-            if self.canvas.parent() is not self:  # shown once drawn: one first paint, not one empty then one full
+            if self.box.indexOf(self.canvas) < 0:  # shown once drawn: one first paint, not one empty then one full
                 self.note.hide()
                 self.box.addWidget(self.canvas)
                 self.canvas.show()  # now, not on the next turn as a layout would

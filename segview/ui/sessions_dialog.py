@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QEventLoop, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
@@ -32,7 +32,7 @@ from segview.recording.session_file import RecordedSession
 from segview.recording.session_list import recorded_at
 from segview.recording.session_reader import load_session
 from segview.recording.trace_export import TRACE_FILE, write_trace
-from segview.ui.background import BackgroundTask, run_in_background, wait_for
+from segview.ui.background import BackgroundTask, run_in_background
 from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.report_child import export_report_in_child
 from segview.ui.session_compare_view import CompareView, FittedTable, fit_height
@@ -189,10 +189,18 @@ class SessionPanel(QWidget):
 
     def export(self) -> Path | None:
         """Export and wait for it, the event loop turning meanwhile; the report folder, or None (status says why)."""
-        task = self.start_export()
-        if task is None:
-            return None
-        wait_for(task)
+        # Not background.wait_for: a task that reports before its wait connects would never end that wait.
+        # Our own signals are connected before the export starts, and nothing is delivered until exec().
+        loop = QEventLoop()
+        self.export_finished.connect(loop.quit)
+        self.export_failed.connect(loop.quit)
+        try:
+            if self.start_export() is None:
+                return None
+            loop.exec()
+        finally:
+            self.export_finished.disconnect(loop.quit)
+            self.export_failed.disconnect(loop.quit)
         return self.last_export
 
     def _exported(self, folder: Path) -> None:
@@ -285,13 +293,18 @@ class SessionDialog(QDialog):
     def compare_with(self, other_folder: Path) -> bool:
         """Read the other session off the GUI thread (the event loop turning meanwhile), then show both."""
         outcome: list[bool] = []
-        task = run_in_background(
-            lambda: load_session(other_folder),
-            lambda other: outcome.append(self._compare(other)),
-            lambda message: outcome.append(self._compare_failed(message)),
-            owner=self,
-        )
-        wait_for(task)
+        loop = QEventLoop()  # quit by the callbacks themselves: none can run before exec() (see export)
+
+        def finished(other: RecordedSession) -> None:
+            outcome.append(self._compare(other))
+            loop.quit()
+
+        def failed(message: str) -> None:
+            outcome.append(self._compare_failed(message))
+            loop.quit()
+
+        run_in_background(lambda: load_session(other_folder), finished, failed, owner=self)
+        loop.exec()
         return outcome == [True]
 
     def _compare(self, other: RecordedSession) -> bool:

@@ -57,11 +57,11 @@ def test_lists_every_session_newest_first_with_its_problems(qtbot, sessions):
     assert dates == sorted(dates, reverse=True)
     folders = [browser.list.item(r, 0).toolTip().rsplit("/", 1)[-1] for r in range(6)]
     assert [f for f in folders if f != "broken-settings"] == ["crashed", "not-utf8", "model-as-string", "bad-second", "clean"]
-    problems = dict(zip(folders, _column(browser, "problems")))
+    problems = dict(zip(folders, _column(browser, "problems"), strict=True))
     assert problems["clean"] == "none"
     assert "seconds.jsonl" in problems["bad-second"] and "UTF-8" in problems["not-utf8"]
     assert "did not stop cleanly" in problems["crashed"] and "settings.json is damaged" in problems["broken-settings"]
-    fps = dict(zip(folders, _column(browser, "FPS per model (frames/s)")))
+    fps = dict(zip(folders, _column(browser, "FPS per model (frames/s)"), strict=True))
     assert fps["clean"] == f"bright {original.summary.model('bright').fps:.1f}  dim {original.summary.model('dim').fps:.1f}"
 
     # Sortable: by duration, then back to newest first.
@@ -81,7 +81,7 @@ def test_opens_with_a_placeholder_then_lists_the_sessions_and_a_damaged_one_stil
     assert browser.panel.plots.fps_plot is None and browser.panel.plots.canvas is None
     qtbot.waitUntil(lambda: browser.list.rowCount() == 6, timeout=30000)
     assert not browser.list.placeholder.isVisible()
-    problems = dict(zip(_names(browser), _column(browser, "problems")))
+    problems = dict(zip(_names(browser), _column(browser, "problems"), strict=True))
     assert "settings.json is damaged" in problems["broken-settings"]
 
     _select(browser, "broken-settings")
@@ -99,14 +99,14 @@ def test_refreshing_shows_the_placeholder_again_then_the_new_session(qtbot, sess
     root, _ = sessions
     browser = _browser(qtbot, root)
     qtbot.waitUntil(lambda: browser.list.rowCount() == 6, timeout=30000)
-    assert dict(zip(_names(browser), _column(browser, "problems")))["clean"] == "none"
+    assert dict(zip(_names(browser), _column(browser, "problems"), strict=True))["clean"] == "none"
     shutil.copytree(root / "clean", root / "clean-again")
     (root / "clean" / "summary.json").write_text("{torn")  # a session listed before changes: it is read again
     browser.refresh_button.click()
     assert browser.list.rowCount() == 0 and browser.list.placeholder.isVisible()
     qtbot.waitUntil(lambda: browser.list.rowCount() == 7, timeout=30000)
     assert not browser.list.placeholder.isVisible()
-    problems = dict(zip(_names(browser), _column(browser, "problems")))
+    problems = dict(zip(_names(browser), _column(browser, "problems"), strict=True))
     assert problems["clean-again"] == "none" and "summary.json is damaged" in problems["clean"]
 
 
