@@ -180,6 +180,15 @@ def test_cli_sweep_with_litert(twins, square_video):
 
 
 @needs_litert
+def test_a_plain_bench_of_a_tflite_runs_it_on_litert(twins, square_video):
+    _, tflite_path = twins
+    proc = run_segview("bench", "--source", square_video, "--model", tflite_path, "--frames", 4, "--warmup", 1, "--rounds", 2, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith(("ort ", "litert "))]
+    assert [r[0] for r in rows] == ["litert"] and float(rows[0][4]) > 0
+
+
+@needs_litert
 def test_an_onnx_model_without_a_tflite_twin_is_one_line(brightness_model, square_video):
     assert_one_line_error(
         run_segview("bench", "--source", square_video, "--model", brightness_model, "--engine", "litert", timeout=60),

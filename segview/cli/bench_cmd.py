@@ -16,6 +16,7 @@ from pathlib import Path
 from segview.bench import BenchOptions, BenchReport, run_bench
 from segview.bench_rounds import SequentialReport, Spread, run_sequential
 from segview.bench_sweep import Setting, SweepReport, run_sweep, sweep_grid
+from segview.inference.litert_engine import is_tflite
 from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, MAX_WORKERS, seconds, whole
 from segview.cli.options import default_model_list, refuse_twin_models
 from segview.cli.progress import ProgressBar
@@ -62,8 +63,11 @@ def listed(one: Callable[[str], object]) -> Callable[[str], tuple]:
 
 def _grid(args: argparse.Namespace) -> list[Setting] | None:
     """The settings to sweep, or None for one setting (bench as it always ran)."""
-    axes = (args.engine, args.provider, args.workers or (None,), args.threads or (None,))
-    if all(len(axis) == 1 for axis in axes) and args.engine[0].lower() in ("ort", "onnxruntime"):
+    engines = args.engine
+    if tuple(engines) == ("ort",) and any(is_tflite(m) for m in args.models or ()):
+        engines = ("litert",)  # a .tflite runs on LiteRT unless the user asked for another engine
+    axes = (engines, args.provider, args.workers or (None,), args.threads or (None,))
+    if all(len(axis) == 1 for axis in axes) and engines[0].lower() in ("ort", "onnxruntime"):
         return None
     return sweep_grid(*axes)
 
