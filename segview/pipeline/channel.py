@@ -29,6 +29,9 @@ class Channel(Generic[T]):
         self.capacity = capacity
         self.newest_wins = newest_wins
         self.dropped = 0
+        # How often ``get`` found the channel empty and waited: a reader that never waits is the
+        # bottleneck (see segview.pipeline.picture_pacing).
+        self.waits = 0
         self._items: collections.deque[T] = collections.deque()
         self._closed = False
         self._lock = threading.Lock()
@@ -57,6 +60,7 @@ class Channel(Generic[T]):
         """The oldest item; raises Closed once closed and drained, TimeoutError after ``timeout``."""
         with self._lock:
             if not self._items and not self._closed:
+                self.waits += 1
                 self._not_empty.wait_for(lambda: self._items or self._closed, timeout)
             if self._items:
                 item = self._items.popleft()

@@ -134,6 +134,11 @@ class Pipeline:
         return self._frames.dropped + self._results.dropped
 
     @property
+    def frames_waited_for(self) -> int:
+        """How often a worker found no frame ready and waited for the source (0 while the models are the bottleneck)."""
+        return self._frames.waits
+
+    @property
     def finished(self) -> bool:
         return self._finished.is_set()
 

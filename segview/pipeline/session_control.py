@@ -4,7 +4,8 @@ Threads: the pipeline's own (capture, workers, consumer) do all the work,
 including composing overlays in :meth:`_on_bundle` (consumer thread). The
 controlling thread (the studio's GUI thread) only calls the public methods and
 takes pictures with :meth:`take_new_picture`. A picture is composed only when
-the previous one was taken, so a slow screen never slows the models down.
+the previous one was taken, so a slow screen never slows the models down, and,
+while the models are the bottleneck, only as often as the PicturePacer allows.
 
 The Qt studio (``segview.ui.engine.StudioEngine``) adapts this class to
 signals by overriding the three ``_notify``/``_hand_over`` hooks and
@@ -30,6 +31,7 @@ from segview.inference.registry import ModelEntry, ModelRegistry
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.metrics.iou import binary_iou
 from segview.metrics.live import LiveStats
+from segview.pipeline.picture_pacing import PicturePacer
 from segview.pipeline.pipeline import FrameResults, Pipeline, PipelineStats, default_workers, threads_per_session
 from segview.render.overlay import MaskSmoother, OverlaySettings, binary_palette, compose, disagreement, palette
 from segview.sources.base import FrameSource
@@ -103,6 +105,10 @@ class SessionControl:
         self._lock = threading.Lock()
         self._latest: RenderedFrame | None = None
         self._picture_pending = False
+        # The running pipeline with its pacer (replaced whole), and the last frame not composed
+        # (bundle, masks, pair, iou, threshold, smoothing): it is shown when the pipeline ends.
+        self._pacing: tuple[Pipeline | None, PicturePacer] = (None, PicturePacer())
+        self._unshown: tuple | None = None
         self._finished: queue.SimpleQueue[PipelineStats] = queue.SimpleQueue()
 
     # -- hooks (the Qt engine turns them into signals) -------------------------
@@ -216,8 +222,9 @@ class SessionControl:
             sessions,
             workers=self.workers,
             consumers=[self._on_bundle, *self._extra_consumers],
-            on_finished=self._hand_over_finished,
+            on_finished=self._on_pipeline_end,
         )
+        self._pacing = (self._pipeline, PicturePacer())
         self._pipeline.start()
         self._notify_state_changed()
 
@@ -331,15 +338,33 @@ class SessionControl:
         if pair is not None and max(pair) < len(masks):
             iou = binary_iou(masks[pair[0]], masks[pair[1]])
             self.live.add_iou(now, iou)
+        self._unshown = (bundle, masks, pair, iou, threshold, smoothing)
+        pipeline, pacer = self._pacing
+        # A video being recorded (a picture tap) gets every picture the screen would.
+        due = pipeline is None or pacer.due(now, pipeline.stats.frames_processed, pipeline.frames_waited_for) or bool(self._picture_taps)
         with self._lock:
-            if self._picture_pending:
+            if self._picture_pending or not due:
                 return
-        picture = self._compose(bundle, masks, pair, iou, threshold, smoothing)
+        pacer.composed(now)
+        self._publish(*self._unshown)
+
+    def _publish(self, bundle: FrameResults, *how: Any) -> None:
+        """Consumer thread: compose ``bundle``'s picture and make it the one to take."""
+        self._unshown = None
+        picture = self._compose(bundle, *how)
         with self._lock:
             self._latest = picture
             self._picture_pending = True
         for tap in self._picture_taps:
-            tap(picture, now)
+            tap(picture, bundle.completed_at)
+
+    def _on_pipeline_end(self, stats: PipelineStats) -> None:
+        """Consumer thread, once: the last frame is shown though pacing passed over it (a file's end, a pause)."""
+        try:
+            if self._unshown is not None:
+                self._publish(*self._unshown)
+        finally:
+            self._hand_over_finished(stats)
 
     def _is_binary(self, model: str) -> bool:
         return any(e.name == model and e.card.is_binary for e in self.models)

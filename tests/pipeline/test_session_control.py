@@ -141,3 +141,32 @@ def test_set_smoothing_while_frames_flow(control, square_video):
     assert isinstance(control._smoothers["bright"]._state, np.ndarray)  # the new one is in use
     control.pause()
     assert not control.running and control.problem is None
+
+
+def test_the_last_frame_is_shown_when_a_file_ends(control, square_video):
+    frames = []
+    control.add_consumer(frames.append)
+    control.set_models(["bright"])
+    control.set_source(f"file:{square_video}?realtime=0")
+    wait_for(control, lambda: control.source_ended)
+    # Nobody took the pictures meanwhile, and pacing may have passed frames over: the end shows the last one.
+    assert control.latest_picture().frame_index == frames[-1].frame.index
+
+
+def test_pictures_are_paced_while_the_models_are_the_bottleneck(control, model_dir, square_video):
+    import factories
+
+    # Large enough input that the model, not the decoder of the tiny video, sets the pace.
+    big = {"name": "input", "width": 640, "height": 640, "layout": "NCHW", "color_order": "RGB",
+           "normalization": {"scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1]}}
+    factories.write_card(factories.brightness_model(model_dir / "big.onnx", size=640), name="big", input=big)
+    control.registry.add_folder(model_dir, strict=False)
+    control.set_models(["big"])
+    control.set_source(f"file:{square_video}?realtime=0&loop=1")  # read as fast as the model takes it
+    pipeline, pacer = control._pacing
+    assert pipeline is control._pipeline
+    wait_for(control, lambda: pacer.busy)
+    control.set_source(f"file:{square_video}?realtime=1&loop=1")  # at its own rate: the model waits for frames
+    pipeline, pacer = control._pacing
+    wait_for(control, lambda: pipeline.stats.frames_processed >= 30)
+    assert not pacer.busy and pipeline.frames_waited_for > pipeline.stats.frames_processed * 0.5
