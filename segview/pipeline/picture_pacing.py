@@ -9,8 +9,12 @@ are the bottleneck (a file read as fast as they take it, a camera faster than
 they are), each picture is frames the models did not process: then pictures
 are spaced by ``busy_interval_s``.
 
-Measured with ``benchmarks/bench_studio.py`` (selfie-general, the demo clip read
-as fast as the models take it, 2 cores): see the module's docstring there.
+Measured (selfie-general on the demo clip read as fast as it takes it, studio at
+1400x860 offscreen, 2 shared cores, alternating rounds against ``segview bench``):
+with two training runs holding the cores, studio/bench 1.12 paced against 0.89
+at 30 pictures a second (4 rounds); on a quieter machine the difference was
+within the rounds' noise (6 rounds: 0.97/0.91 paced, 0.91/0.96 unpaced, ratio
+of medians / median of per-round ratios).
 
 Whether the models are the bottleneck is read from the pipeline's frame
 channel: a worker that finds no frame ready waits for the source; when fewer
