@@ -7,10 +7,9 @@ from segview.pipeline.picture_pacing import MIN_FRAMES, PicturePacer
 
 def drive(pacer: PicturePacer, *, fps: float, waited_share: float, seconds: float) -> int:
     """Feed a pipeline's counts frame by frame; returns how many pictures were composed."""
-    composed = frames = waits = 0
+    composed = 0
     for i in range(int(fps * seconds)):
-        now = i / fps
-        frames += 1
+        now, frames = i / fps, i + 1
         waits = int(frames * waited_share)
         if pacer.due(now, frames, waits):
             pacer.composed(now)
