@@ -1,24 +1,32 @@
-"""Running slow work (reading a session, writing a report) off the GUI thread, with the answer back on it.
+"""The one way the studio runs work off the GUI thread: a :class:`Worker`.
 
-``run_in_background(work, on_finished, on_failed)`` queues ``work`` on a
-small thread pool; its result or its error message comes back through a
-queued signal, so the callbacks run on the GUI thread, where widgets may be
-touched.
+A Worker is a QObject made on the GUI thread; its work runs on a worker thread
+(the small shared pool, or a thread of its own for a long run) and reports with
+three signals: ``progress(object)`` any number of times, then ``finished(object)``
+or ``failed(str)`` once. The signals are emitted on the worker thread and, the
+Worker living on the GUI thread, arrive there queued: connected slots may touch
+widgets. ``cancel()`` sets ``cancelled`` (the work checks it) and calls the
+``on_cancel`` hook (a child process is told to stop).
+
+``run_in_background(work, on_finished, on_failed)`` is the short form for a
+call without progress: the answer goes to two callbacks on the GUI thread.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QRunnable, QThreadPool, Signal
 
 from segview.errors import SegviewError
 
 _pool: QThreadPool | None = None
-_running: set[BackgroundTask] = set()  # Python must hold each task and its signals until it reports
+_running: set[Worker] = set()  # Python must hold each worker and its signals until it reports
 
 
 def _thread_pool() -> QThreadPool:
@@ -29,38 +37,82 @@ def _thread_pool() -> QThreadPool:
     return _pool
 
 
-class _Signals(QObject):
+class _Runnable(QRunnable):
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def run(self) -> None:
+        self.worker._run()
+
+
+class Worker(QObject):
+    """``work(worker)`` on a worker thread; ``worker.report(value)`` from it emits ``progress``."""
+
+    progress = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
 
-
-class BackgroundTask(QRunnable):
-    """One call of ``work`` on the pool; ``signals.finished(result)`` or ``signals.failed(message)`` once."""
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # Python owns it (see _running)
+    def __init__(self, work: Callable[[Worker], Any], *, on_cancel: Callable[[], None] | None = None, own_thread: bool = False) -> None:
+        super().__init__()  # no parent: the worker outlives a closed owner until its thread reports
         self.work = work
-        self.signals = _Signals()  # created here, on the GUI thread: emits from the worker arrive queued
+        self.on_cancel = on_cancel
+        # A run of minutes (training) gets a thread of its own, so the pool stays free for reading sessions.
+        self.own_thread = own_thread
+        self.cancelled = False
         self.done = False
+        self._runnable: _Runnable | None = None
+        self.finished.connect(self._forget)
+        self.failed.connect(self._forget)
 
-    def run(self) -> None:
+    @property
+    def signals(self) -> Worker:
+        """The object carrying the signals (the worker itself; older callers asked for ``task.signals``)."""
+        return self
+
+    def start(self) -> Worker:
+        _running.add(self)
+        if self.own_thread:
+            threading.Thread(target=self._run, name="segview-worker", daemon=True).start()
+        else:
+            self._runnable = _Runnable(self)
+            self._runnable.setAutoDelete(False)  # Python owns it, through the worker, until it has reported
+            _thread_pool().start(self._runnable)
+        return self
+
+    def report(self, value: Any) -> None:
+        """From the work: one progress value, delivered to the GUI thread."""
+        self._emit(self.progress, value)
+
+    def cancel(self) -> None:
+        """From the GUI thread: the work stops at its next check (and the hook tells whatever runs it)."""
+        self.cancelled = True
+        if self.on_cancel is not None and not self.done:
+            self.on_cancel()
+
+    def _run(self) -> None:
         try:
-            result = self.work()
+            result = self.work(self)
         except SegviewError as exc:
-            self._emit(self.signals.failed, str(exc))
+            self._emit(self.failed, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug in the work must reach the user, not kill the thread
             traceback.print_exc()
-            self._emit(self.signals.failed, f"{type(exc).__name__}: {exc}")
+            self._emit(self.failed, f"{type(exc).__name__}: {exc}")
         else:
-            self._emit(self.signals.finished, result)
+            self._emit(self.finished, result)
+
+    def _forget(self, _value: Any = None) -> None:  # GUI thread
+        self.done = True
+        _running.discard(self)
 
     @staticmethod
     def _emit(signal, value: Any) -> None:
-        try:
+        # RuntimeError: the application is shutting down and took the signals with it; nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
             signal.emit(value)
-        except RuntimeError:
-            pass  # the application is shutting down and took the signals with it: nobody is left to tell
+
+
+BackgroundTask = Worker  # the name callers of run_in_background know
 
 
 def run_in_background(
@@ -69,41 +121,22 @@ def run_in_background(
     on_failed: Callable[[str], None],
     *,
     owner: QObject | None = None,
-) -> BackgroundTask:
+) -> Worker:
     """Start ``work``; its answer goes to a callback on the GUI thread, unless ``owner`` was deleted meanwhile."""
-    task = BackgroundTask(work)
+    worker = Worker(lambda _worker: work())
 
     def alive() -> bool:
         return owner is None or shiboken6.isValid(owner)
 
-    def finish(result: Any) -> None:
-        _forget(task)
-        if alive():
-            on_finished(result)
-
-    def fail(message: str) -> None:
-        _forget(task)
-        if alive():
-            on_failed(message)
-
-    task.signals.finished.connect(finish)
-    task.signals.failed.connect(fail)
-    _running.add(task)
-    _thread_pool().start(task)
-    return task
+    worker.finished.connect(lambda result: alive() and on_finished(result))
+    worker.failed.connect(lambda message: alive() and on_failed(message))
+    return worker.start()
 
 
-def _forget(task: BackgroundTask) -> None:
-    task.done = True
-    _running.discard(task)
+def wait_for(task: Worker) -> None:
+    """Keep the event loop turning until ``task`` has reported (for scripts and tests that want the answer now).
 
-
-def wait_for(task: BackgroundTask) -> None:
-    """Keep the event loop turning until ``task`` has reported (for scripts and tests that want the answer now)."""
-    if task.done:
-        return
-    loop = QEventLoop()
-    task.signals.finished.connect(lambda _: loop.quit())
-    task.signals.failed.connect(lambda _: loop.quit())
-    if not task.done:  # it may have reported while the lambdas were being connected
-        loop.exec()
+    Turned by hand rather than quit by a slot: the report may already be queued before a slot could be
+    connected, and a queued report is delivered to the slots connected when it was sent."""
+    while not task.done:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 100)

@@ -1,9 +1,10 @@
-"""The distillation page: teacher, student size, frames, time budget; live loss and IoU plots.
+"""The distillation page: teacher, student size, the pool (sources, composites, selection pool),
+time budget; live loss and IoU plots; after the run, what the card records.
 
 GUI thread only. Training runs in a child process (:class:`segview.distill.process.DistillProcess`):
 the studio never imports torch, keeps its responsiveness, and survives the child running
-out of memory. Its events arrive on a reader thread and are re-emitted as Qt signals,
-so every widget is touched on the GUI thread. Without PyTorch the page says how to install it and starts nothing.
+out of memory. A :class:`segview.ui.background.Worker` waits for the child on a thread of its
+own; its events come back as the worker's queued signals, so every widget is touched on the GUI thread. Without PyTorch the page says how to install it and starts nothing.
 A failed or cancelled run is reported on the page; the studio keeps running.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -31,10 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from segview.distill import availability
-from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
+from segview.distill.config import DataConfig, DistillConfig, LossConfig, SelectConfig, TrainConfig
 from segview.distill.runner import quality_warning
 from segview.inference.registry import ModelRegistry
 from segview.ui import measure_hold
+from segview.ui.background import Worker
+from segview.ui.distill_sources import PoolForm
+from segview.ui.distill_summary import card_summary
 
 PLOT_REFRESH_MS = 500
 
@@ -71,15 +75,6 @@ PRESETS = (
 )
 
 
-class _Relay(QObject):
-    """Carries the worker thread's callbacks to the GUI thread (queued signal connections)."""
-
-    progress_reported = Signal(object)
-    stage_changed = Signal(str)
-    run_finished = Signal(object)
-    run_failed = Signal(str)
-
-
 class DistillPage(QWidget):
     """Emits ``student_registered(path)`` when a student has been written; the window adds it to its registry."""
 
@@ -93,11 +88,7 @@ class DistillPage(QWidget):
         self.outcome = None
         self.losses: list[tuple[int, float]] = []
         self.ious: list[tuple[int, float]] = []
-        self._relay = _Relay()
-        self._relay.progress_reported.connect(self._on_progress_reported)
-        self._relay.stage_changed.connect(self._on_stage_changed)
-        self._relay.run_finished.connect(self._on_run_finished)
-        self._relay.run_failed.connect(self._on_run_failed)
+        self._process = None  # the DistillProcess the worker waits for
 
         layout = QVBoxLayout(self)
         self.install_label = QLabel(availability.install_hint())
@@ -111,29 +102,25 @@ class DistillPage(QWidget):
         for preset in PRESETS:
             self.preset_combo.addItem(preset.label, preset)
         self.preset_combo.setCurrentIndex(1)
-        self.images_edit = QLineEdit()
-        self.images_edit.setPlaceholderText("folder of frames (images)")
-        browse_images = QPushButton("Browse…")
-        browse_images.clicked.connect(lambda: self._browse_folder(self.images_edit, "Frames to learn from"))
+        self.pool = PoolForm()
         self.masks_edit = QLineEdit()
-        self.masks_edit.setPlaceholderText("optional: 0/255 masks named like the images")
+        self.masks_edit.setPlaceholderText("optional: 0/255 masks named like the first folder's images")
         browse_masks = QPushButton("Browse…")
         browse_masks.clicked.connect(lambda: self._browse_folder(self.masks_edit, "Masks"))
-        self.video_edit = QLineEdit()
-        self.video_edit.setPlaceholderText("optional: a video file, or a live source such as camera:0")
         self.minutes_spin = QDoubleSpinBox()
+        self.minutes_spin.setMaximumWidth(140)
         self.minutes_spin.setRange(0.1, 24 * 60)
         self.minutes_spin.setValue(10.0)
         self.minutes_spin.setSuffix(" min")
         self.out_edit = QLineEdit()
         form.addRow("Teacher", self.teacher_combo)
         form.addRow("Student", self.preset_combo)
-        form.addRow("Frames", _row(self.images_edit, browse_images))
+        form.addRow(self.pool)
         form.addRow("Masks", _row(self.masks_edit, browse_masks))
-        form.addRow("Video / source", self.video_edit)
         form.addRow("Time budget", self.minutes_spin)
         form.addRow("Save as", self.out_edit)
         self.batch_spin = QSpinBox()
+        self.batch_spin.setMaximumWidth(140)
         self.batch_spin.setRange(1, 512)
         self.batch_spin.setValue(16)
         form.addRow("Batch size", self.batch_spin)
@@ -152,6 +139,10 @@ class DistillPage(QWidget):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
+        self.summary_label = QLabel("")  # after a run: what its card records
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setVisible(False)
+        layout.addWidget(self.summary_label)
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.loss_plot = self.canvas.addPlot(row=0, col=0, title="training loss")
@@ -160,6 +151,7 @@ class DistillPage(QWidget):
         self.iou_plot.setLabel("bottom", "step")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=1))
         self.iou_curve = self.iou_plot.plot([], [], pen=pg.mkPen((44, 160, 44), width=2), symbol="o", symbolSize=5)
+        self.canvas.setMinimumHeight(200)
         layout.addWidget(self.canvas, 1)
         self._plot_timer = QTimer(self)
         self._plot_timer.timeout.connect(self._redraw)
@@ -208,9 +200,8 @@ class DistillPage(QWidget):
     def config(self) -> DistillConfig:
         preset: StudentPreset = self.preset_combo.currentData()
         teacher = self.registry.resolve(self.teacher_combo.currentText())
-        images = Path(self.images_edit.text()).expanduser() if self.images_edit.text().strip() else None
         masks = Path(self.masks_edit.text()).expanduser() if self.masks_edit.text().strip() else None
-        videos = (self.video_edit.text().strip(),) if self.video_edit.text().strip() else ()
+        train = {"minutes": self.minutes_spin.value(), "batch_size": self.batch_spin.value(), "validate_every_s": self.pool.validate_spin.value()}
         return DistillConfig(
             # By path: the child process has its own registry, which may not know this name.
             teacher=str(teacher.path),
@@ -219,9 +210,10 @@ class DistillPage(QWidget):
             resolution=preset.resolution,
             slim_gates=preset.slim_gates,
             slim_skip_last_stage=preset.slim_skip_last_stage,
-            data=DataConfig(images=images, masks=masks, videos=videos),
+            data=DataConfig(masks=masks, **self.pool.data_settings()),
             loss=preset.loss,
-            train=TrainConfig(minutes=self.minutes_spin.value(), batch_size=self.batch_spin.value(), learning_rate=preset.learning_rate, mosaic=preset.mosaic),
+            train=TrainConfig(learning_rate=preset.learning_rate, mosaic=preset.mosaic, **train),
+            select=SelectConfig(**self.pool.select_settings()),
             out=Path(self.out_edit.text()).expanduser(),
         )
 
@@ -239,28 +231,23 @@ class DistillPage(QWidget):
             return False
         try:
             config = self.config()
-            if not config.data.images and not config.data.videos:
-                raise availability.DistillError("no frames to learn from: choose a folder of frames or a video")
+            if not config.data.images and not config.data.videos and not config.data.recordings:
+                raise availability.DistillError("no frames to learn from: add an images folder, a video, a live source or a recording")
         except SegviewError as exc:
             self.status_label.setText(str(exc))
             return False
-        from segview.distill.process import DistillProcess
-
         self.losses, self.ious, self.outcome = [], [], None
-        r = self._relay
-        self.job = DistillProcess(
-            config,
-            on_progress=r.progress_reported.emit,
-            on_stage=r.stage_changed.emit,
-            on_finished=r.run_finished.emit,
-            on_failed=r.run_failed.emit,
-        )
+        self.summary_label.setVisible(False)
+        worker, process = child_run(config)
+        worker.progress.connect(self._on_event)  # before the child starts: none of its events is missed
+        worker.finished.connect(self._on_run_finished)
+        worker.failed.connect(self._on_run_failed)
         try:
-            self.job.start()
+            process.start()
         except OSError as exc:
-            self.job = None
             self.status_label.setText(f"cannot start the training process: {exc}")
             return False
+        self.job, self._process = worker.start(), process
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status_label.setText("starting…")
@@ -274,11 +261,17 @@ class DistillPage(QWidget):
 
     def shutdown(self) -> None:
         """Called when the window closes: stop the run, leaving its checkpoint."""
-        if self.job is not None:
+        if self.job is not None and self._process is not None:
             self.job.cancel()
-            self.job.wait(10)
+            self._process.wait(10)
 
     # -- worker events, on the GUI thread ------------------------------------
+
+    def _on_event(self, event) -> None:  # noqa: ANN001 - a stage's text or a trainer Progress
+        if isinstance(event, str):
+            self._on_stage_changed(event)
+        else:
+            self._on_progress_reported(event)
 
     def _on_progress_reported(self, p) -> None:  # noqa: ANN001 - a trainer Progress
         self.losses.append((p.step, p.loss))
@@ -314,6 +307,8 @@ class DistillPage(QWidget):
         m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
         iou = f", validation IoU {m['val_iou']:.3f} (teacher {m['teacher_val_iou']:.3f})" if m.get("val_iou") is not None else ""
         self.status_label.setText(f"wrote {outcome.model_path}: {m.get('speedup', 0):.1f}x faster than the teacher{iou}" + (f"\n{w}" if (w := quality_warning(m)) else ""))
+        self.summary_label.setText(card_summary(outcome.card_extra))
+        self.summary_label.setVisible(bool(self.summary_label.text()))
         self.student_registered.emit(outcome.model_path)
 
     def _on_run_failed(self, message: str) -> None:
@@ -325,6 +320,7 @@ class DistillPage(QWidget):
             measure_hold.release(self._held_engine, self._studio_window())
             self._held_engine = None
         self.job = None
+        self._process = None
         self._plot_timer.stop()
         self._redraw()
         self.cancel_button.setEnabled(False)
@@ -337,6 +333,25 @@ class DistillPage(QWidget):
         if self.ious:
             steps, values = zip(*self.ious, strict=True)
             self.iou_curve.setData(list(steps), list(values))
+
+
+def child_run(config: DistillConfig):  # noqa: ANN201 - (Worker, DistillProcess)
+    """A training child and the worker that waits for it: the child's stages and progress become the
+    worker's ``progress``, its outcome ``finished``, its failure ``failed``; cancelling tells the child."""
+    from segview.distill.process import DistillProcess
+
+    outcome, failure = [], []
+
+    def work(_worker: Worker):  # noqa: ANN202 - a DistillOutcome
+        process.wait()  # the reader thread has handed over everything once it ends
+        if failure or not outcome:
+            raise availability.DistillError(failure[0] if failure else "the training process ended without an outcome")
+        return outcome[0]
+
+    worker = Worker(work, own_thread=True)  # minutes long: not on the shared pool
+    process = DistillProcess(config, on_progress=worker.report, on_stage=worker.report, on_finished=outcome.append, on_failed=failure.append)
+    worker.on_cancel = process.cancel
+    return worker, process
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -354,7 +369,7 @@ class DistillDialog(QDialog):
     def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Distill a student model")
-        self.resize(820, 640)
+        self.resize(1000, 860)
         self.page = DistillPage(registry, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.page)

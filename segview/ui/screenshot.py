@@ -3,13 +3,12 @@
 Not a grab of the window: the picture is put together from the pictures the
 engine composed (segview.render.mosaic), so it has the frames' resolution
 whatever size the window is. PNG encoding and the write (atomic, see
-segview.fileio) run on a short-lived thread; the result comes back as a signal
-on the GUI thread.
+segview.fileio) run on a worker (segview.ui.background); the result comes back
+as a signal on the GUI thread.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_bytes
 from segview.render.mosaic import mosaic
+from segview.ui.background import Worker
 from segview.ui.engine import RenderedFrame
 
 
@@ -64,14 +64,16 @@ class ScreenshotTaker(QObject):
     failed = Signal(str)
 
     def take(self, frame: RenderedFrame, folder: Path) -> None:
-        threading.Thread(target=self._save, args=(frame, Path(folder)), name="segview-screenshot", daemon=True).start()
+        worker = Worker(lambda _worker: _save(frame, Path(folder)))
+        worker.finished.connect(self.saved.emit)
+        worker.failed.connect(self.failed.emit)
+        worker.start()
 
-    def _save(self, frame: RenderedFrame, folder: Path) -> None:
-        try:
-            path = save_png(composited_picture(frame), folder)
-        except SegviewError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # never let a thread die silently: the window says what happened
-            self.failed.emit(f"cannot save screenshot: {exc}")
-        else:
-            self.saved.emit(path)
+
+def _save(frame: RenderedFrame, folder: Path) -> Path:
+    try:
+        return save_png(composited_picture(frame), folder)
+    except SegviewError:
+        raise
+    except Exception as exc:  # the window says what happened, in the screenshot's words
+        raise SegviewError(f"cannot save screenshot: {exc}") from exc

@@ -25,7 +25,8 @@ def studio(qtbot, model_dir, teacher):
 def _fill(page, frames, out, minutes):
     page.teacher_combo.setCurrentText("teacher")
     page.preset_combo.setCurrentIndex(page.preset_combo.findText("tiny", Qt.MatchFlag.MatchStartsWith))
-    page.images_edit.setText(str(frames))
+    page.pool.sources.clear()
+    page.pool.sources.add("images", frames)
     page.minutes_spin.setValue(minutes)
     page.batch_spin.setValue(4)
     page.out_edit.setText(str(out))
@@ -36,7 +37,7 @@ def test_slim_presets_carry_the_shipped_students_recipe(qtbot, studio):
     page.teacher_combo.setCurrentText("teacher")
     page.preset_combo.setCurrentIndex(page.preset_combo.findText("accurate", Qt.MatchFlag.MatchStartsWith))
     page.out_edit.setText("x.onnx")
-    page.images_edit.setText(".")
+    page.pool.sources.add("images", ".")
     config = page.config()
     assert (config.arch, config.resolution, config.slim_gates) == ("slim", 224, ("multiply_9",))
     assert (config.loss.hint, config.loss.hard_weight, config.train.learning_rate) == ("none", 0.0, 1e-4)
@@ -74,6 +75,34 @@ def test_a_run_registers_its_student_beside_the_teacher(qtbot, studio, square_fr
     picker = studio.window.model_picker
     assert "page-student" in [picker.list.item(i).text() for i in range(picker.list.count())]
     assert len(page.losses) > 0 and len(page.loss_curve.getData()[0]) == len(page.losses)
+    # What the card records, shown after the run: each source with its count, and both figures.
+    assert not page.summary_label.isHidden()
+    assert "frames (images): " in page.summary_label.text() and "labelled IoU " in page.summary_label.text()
+
+
+def test_the_pool_takes_any_mix_of_sources_composites_and_a_selection_pool(qtbot, studio, tmp_path):
+    page = studio.window.open_distill().page
+    page.teacher_combo.setCurrentText("teacher")
+    page.out_edit.setText(str(tmp_path / "s.onnx"))
+    pool = page.pool
+    for kind, value in (("images", tmp_path / "a"), ("images", tmp_path / "b"), ("video", "clip.mp4"), ("source", "camera:0"), ("recording", tmp_path / "session")):
+        pool.sources.add(kind, value)
+    pool.sources.add("images", tmp_path / "a")  # twice: listed once
+    pool.backgrounds.add("images", tmp_path / "rooms")
+    pool.composites_spin.setValue(12)
+    pool.selection.add("images", tmp_path / "unseen")
+    pool.selection.add("video", "other.mp4")
+    pool.validate_spin.setValue(12.5)
+    config = page.config()
+    assert config.data.images == (tmp_path / "a", tmp_path / "b") and config.data.videos == ("clip.mp4", "camera:0")
+    assert config.data.recordings == (tmp_path / "session",) and config.data.backgrounds == (tmp_path / "rooms",) and config.data.composites == 12
+    assert config.select.images == (tmp_path / "unseen",) and config.select.videos == ("other.mp4",) and config.train.validate_every_s == 12.5
+    pool.sources.list.item(0).setSelected(True)
+    pool.sources.remove_selected()
+    assert page.config().data.images == (tmp_path / "b",)
+    pool.composites_spin.setValue(12)
+    pool.backgrounds.clear()
+    assert page.start() is False and "--composites needs --backgrounds" in page.status_label.text() and page.job is None
 
 
 def test_cancel_stops_the_run_and_writes_no_model(qtbot, studio, square_frames, model_dir):
