@@ -61,7 +61,7 @@ def alternate(paths: list[Path], tensor: np.ndarray, *, threads: int, rounds: in
     per_model: list[list[float]] = [[] for _ in paths]
     for r in range(rounds):
         order = list(range(len(paths)))
-        order = order[r % len(order):] + order[: r % len(order)]
+        order = order[r % len(order) :] + order[: r % len(order)]
         for k in order:
             run = sessions[k].run
             start = time.perf_counter()

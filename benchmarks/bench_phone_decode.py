@@ -158,10 +158,14 @@ def main() -> None:
 
     med = statistics.median
     print()
-    print(f"decode throughput, 720x1280, one core (median of {args.rounds}): {med(decode):.0f} frames/s decode only, "
-          f"{med(decode_bgr):.0f} frames/s with BGR conversion  (target >= 60: {'met' if med(decode_bgr) >= 60 else 'NOT met'})")
-    print(f"added latency, fake phone at 60 frames/s (median of {args.rounds}): p50 {med(latency_p50):.1f} ms, p95 {med(latency_p95):.1f} ms; "
-          f"host bytes->frame {med(host_latency):.1f} ms")
+    print(
+        f"decode throughput, 720x1280, one core (median of {args.rounds}): {med(decode):.0f} frames/s decode only, "
+        f"{med(decode_bgr):.0f} frames/s with BGR conversion  (target >= 60: {'met' if med(decode_bgr) >= 60 else 'NOT met'})"
+    )
+    print(
+        f"added latency, fake phone at 60 frames/s (median of {args.rounds}): p50 {med(latency_p50):.1f} ms, p95 {med(latency_p95):.1f} ms; "
+        f"host bytes->frame {med(host_latency):.1f} ms"
+    )
     print(f"segview bench --source adb --model selfie-general (median of {args.rounds}): {med(bench):.1f} FPS")
 
 

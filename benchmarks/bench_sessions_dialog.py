@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -38,8 +38,22 @@ os.environ["HOME"] = HOME
 
 
 def record(folder: Path, seconds: int) -> None:
-    command = [sys.executable, "-m", "segview", "studio", "--source", "demo", "--model", "selfie-general",
-               "--model", "selfie-landscape", "--duration", str(seconds), "--record", str(folder)]
+    command = [
+        sys.executable,
+        "-m",
+        "segview",
+        "studio",
+        "--source",
+        "demo",
+        "--model",
+        "selfie-general",
+        "--model",
+        "selfie-landscape",
+        "--duration",
+        str(seconds),
+        "--record",
+        str(folder),
+    ]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 
@@ -51,7 +65,7 @@ def fill(root: Path, count: int, recordings: int, seconds: int) -> None:
         print(f"recording session {i + 1} ({seconds} s)…", flush=True)
         record(root / f"run{i + 1:02d}", seconds)
     real = sorted(p for p in root.iterdir() if (p / "frames.csv").is_file())
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(len(real), count):
         copy = root / f"copy{i + 1:02d}"
         shutil.copytree(real[i % len(real)], copy)

@@ -102,7 +102,9 @@ def pool_frames(folders: list[Path], videos: list[str]) -> list[np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--teacher", default="selfie-general")
-    p.add_argument("--student", action="append", default=None, metavar="M", help="a variant to compare, repeatable (default: every shipped variant that is registered)")
+    p.add_argument(
+        "--student", action="append", default=None, metavar="M", help="a variant to compare, repeatable (default: every shipped variant that is registered)"
+    )
     p.add_argument("--images", type=Path, help="labelled images no variant was tuned on")
     p.add_argument("--masks", type=Path)
     p.add_argument("--pool", type=Path, action="append", default=[], metavar="DIR", help="unlabelled frames for teacher agreement, repeatable")
@@ -137,15 +139,27 @@ def main(argv: list[str] | None = None) -> int:
     if frames:
         print(f"teacher agreement on {len(frames)} unlabelled frames ({', '.join(map(str, [*args.pool, *args.pool_video]))})")
     bins = "/".join(SIZE_BINS)
-    print(f"{'model':26s} {'input':>9s} {'median ms':>9s} {'speedup':>8s} {'IoU':>7s} {'vs teacher':>10s} {'IoU ' + bins:>22s} {'agreement':>9s} {'agree ' + bins:>22s}")
+    print(
+        f"{'model':26s} {'input':>9s} {'median ms':>9s} {'speedup':>8s} {'IoU':>7s} {'vs teacher':>10s} {'IoU ' + bins:>22s} {'agreement':>9s} {'agree ' + bins:>22s}"
+    )
     rows = []
     teacher_iou = labelled[0]["iou"] if labelled[0] else None
     for k, name in enumerate(names):
         card = sessions[k].card
         lab, agr = labelled[k], agreement[k]
         delta = None if lab is None or teacher_iou is None else 100 * (lab["iou"] - teacher_iou)
-        rows.append({"model": name, "width": card.width, "height": card.height, "median_ms": medians[k], "speedup": medians[0] / medians[k],
-                     "labelled": lab, "iou_vs_teacher_points": delta, "agreement": agr})
+        rows.append(
+            {
+                "model": name,
+                "width": card.width,
+                "height": card.height,
+                "median_ms": medians[k],
+                "speedup": medians[0] / medians[k],
+                "labelled": lab,
+                "iou_vs_teacher_points": delta,
+                "agreement": agr,
+            }
+        )
         print(
             f"{name:26s} {card.width:>4d}x{card.height:<4d} {medians[k]:9.3f} {medians[0] / medians[k]:7.2f}x "
             f"{_value(lab, 'iou'):>7s} {'' if delta is None else f'{delta:+.2f} pt':>10s} {_bins(lab):>22s} {_value(agr, 'agreement'):>9s} {_bins(agr):>22s}"

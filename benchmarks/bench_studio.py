@@ -56,7 +56,22 @@ def studio_run(video: Path | str, models: list[str], seconds: float, folder: Pat
     source = f"file:{video}?realtime=0&loop=1" if isinstance(video, Path) else video
     # The window at the studio's own default size on a desktop screen: offscreen Qt's screen is only
     # 800x800, and a window fitted to it would draw smaller pictures than any user sees.
-    cmd = [sys.executable, "-m", "segview", "studio", "--source", source, "--duration", str(seconds), "--record", str(folder), "--overlay", "blend", "--size", WINDOW_SIZE]
+    cmd = [
+        sys.executable,
+        "-m",
+        "segview",
+        "studio",
+        "--source",
+        source,
+        "--duration",
+        str(seconds),
+        "--record",
+        str(folder),
+        "--overlay",
+        "blend",
+        "--size",
+        WINDOW_SIZE,
+    ]
     for m in models:
         cmd += ["--model", m]
     run(cmd)
@@ -96,15 +111,19 @@ def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Pa
     b, s = statistics.median(bench), statistics.median(studio)
     # Each round's own ratio too: the host's speed drifts between rounds, less within one.
     per_round = [st / be for be, st in zip(bench, studio, strict=True)]  # one of each per round
-    print(f"median: bench {b:.1f} FPS, studio {s:.1f} FPS, studio/bench = {s / b:.3f} (target >= 0.95); "
-          f"per-round ratios {' '.join(f'{r:.3f}' for r in per_round)}, median {statistics.median(per_round):.3f}")
+    print(
+        f"median: bench {b:.1f} FPS, studio {s:.1f} FPS, studio/bench = {s / b:.3f} (target >= 0.95); "
+        f"per-round ratios {' '.join(f'{r:.3f}' for r in per_round)}, median {statistics.median(per_round):.3f}"
+    )
 
 
 def responsiveness(video: Path, models: list[str], seconds: float, workdir: Path) -> None:
     result = studio_run(video, models, seconds, workdir / "two-models")
     delays = result["studio"]["event_loop_delay_ms"]
     fps = {m: v["fps"] for m, v in result["summary"]["models"].items()}
-    print(f"two models {', '.join(models)}: FPS {fps}; event-loop delay p50 {delays['p50']} ms, p95 {delays['p95']} ms, max {delays['max']} ms (target p95 < 50)")
+    print(
+        f"two models {', '.join(models)}: FPS {fps}; event-loop delay p50 {delays['p50']} ms, p95 {delays['p95']} ms, max {delays['max']} ms (target p95 < 50)"
+    )
 
 
 def soak(source: str, models: list[str], seconds: float, workdir: Path) -> None:
@@ -113,7 +132,9 @@ def soak(source: str, models: list[str], seconds: float, workdir: Path) -> None:
     warm = [rss for t, rss in rows if 30 <= t < 90]
     last = [rss for t, rss in rows if t >= rows[-1][0] - 60]
     growth = statistics.median(last) - statistics.median(warm)
-    print(f"soak {seconds:.0f} s on {source}, two models: RSS {statistics.median(warm):.1f} MB after warm-up, {statistics.median(last):.1f} MB in the last minute, growth {growth:+.1f} MB (target < 10)")
+    print(
+        f"soak {seconds:.0f} s on {source}, two models: RSS {statistics.median(warm):.1f} MB after warm-up, {statistics.median(last):.1f} MB in the last minute, growth {growth:+.1f} MB (target < 10)"
+    )
 
 
 def main() -> None:

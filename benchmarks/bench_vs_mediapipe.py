@@ -75,19 +75,23 @@ class Round:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="segview bench FPS vs MediaPipe selfie_segmentation, side by side.")
-    p.add_argument("--video", type=Path, default=DEFAULT_VIDEO if DEFAULT_VIDEO.exists() else None,
-                   help=f"640x480 video file (default: {DEFAULT_VIDEO} if present)")
+    p.add_argument(
+        "--video", type=Path, default=DEFAULT_VIDEO if DEFAULT_VIDEO.exists() else None, help=f"640x480 video file (default: {DEFAULT_VIDEO} if present)"
+    )
     p.add_argument("--rounds", type=int, default=5, help="rounds, each runs both (default 5)")
     p.add_argument("--frames", type=int, default=600, help="measured frames per run (default 600)")
     p.add_argument("--warmup", type=int, default=20, help="unmeasured frames first, for both (default 20)")
-    p.add_argument("--mediapipe-python", type=Path, default=DEFAULT_MP_PYTHON,
-                   help=f"python of MediaPipe's venv (default {DEFAULT_MP_PYTHON})")
+    p.add_argument("--mediapipe-python", type=Path, default=DEFAULT_MP_PYTHON, help=f"python of MediaPipe's venv (default {DEFAULT_MP_PYTHON})")
     p.add_argument("--segview-args", default="", help='extra "segview bench" options, e.g. "--workers 2 --threads 1"')
     p.add_argument("--model", type=Path, default=None, help=f"ONNX file (default: segview's {MODEL_NAME})")
     p.add_argument("--json", type=Path, default=None, help="also write a JSON summary here")
-    p.add_argument("--wait-idle", type=float, default=30.0, metavar="S",
-                   help="before each measurement, wait up to S seconds for other processes to leave the CPU idle "
-                        "(default 30; 0: don't wait)")
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="before each measurement, wait up to S seconds for other processes to leave the CPU idle (default 30; 0: don't wait)",
+    )
     args = p.parse_args(argv)
     if args.video is None:
         p.error(f"--video is required ({DEFAULT_VIDEO} is not present)")
@@ -145,21 +149,51 @@ def raw_session_run_ms(model: Path, runs: int = RAW_RUNS, warmup: int = RAW_WARM
 
 def run_segview(args: argparse.Namespace, model: Path, tmp: Path) -> dict:
     out = tmp / "segview.json"
-    cmd = [sys.executable, "-m", "segview", "bench", "--source", f"file:{args.video}", "--model", str(model),
-           "--frames", str(args.frames), "--warmup", str(args.warmup), "--json", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "segview",
+        "bench",
+        "--source",
+        f"file:{args.video}",
+        "--model",
+        str(model),
+        "--frames",
+        str(args.frames),
+        "--warmup",
+        str(args.warmup),
+        "--json",
+        str(out),
+    ]
     cmd += shlex.split(args.segview_args)
     background = run_quietly(cmd, "segview bench")
     report = json.loads(out.read_text())
     m = report["models"][0]
-    return {"fps": m["fps"], "background_cores": background, "cpu_percent": report["process"]["cpu_percent"],
-            "latency_p50_ms": m["latency_ms"]["p50"], "inference_p50_ms": m["inference_ms"]["p50"],
-            "stage_medians_ms": m["stage_medians_ms"], "settings": report["settings"]}
+    return {
+        "fps": m["fps"],
+        "background_cores": background,
+        "cpu_percent": report["process"]["cpu_percent"],
+        "latency_p50_ms": m["latency_ms"]["p50"],
+        "inference_p50_ms": m["inference_ms"]["p50"],
+        "stage_medians_ms": m["stage_medians_ms"],
+        "settings": report["settings"],
+    }
 
 
 def run_mediapipe(args: argparse.Namespace, tmp: Path) -> dict:
     out = tmp / "mediapipe.json"
-    cmd = [str(args.mediapipe_python), str(HERE / "mediapipe_runner.py"), "--video", str(args.video),
-           "--frames", str(args.frames), "--warmup", str(args.warmup), "--json", str(out)]
+    cmd = [
+        str(args.mediapipe_python),
+        str(HERE / "mediapipe_runner.py"),
+        "--video",
+        str(args.video),
+        "--frames",
+        str(args.frames),
+        "--warmup",
+        str(args.warmup),
+        "--json",
+        str(out),
+    ]
     background = run_quietly(cmd, "mediapipe_runner")
     result = json.loads(out.read_text())
     return {"fps": result["fps"], "background_cores": background, "latency_p50_ms": result["latency_ms"]["p50"]}
@@ -214,8 +248,7 @@ def run_rounds(args: argparse.Namespace, model: Path) -> list[Round]:
             for name in order:
                 wait_for_idle(args.wait_idle)
                 setattr(r, name, runners[name](Path(tmpdir)))
-            print(f"  round {r.index}: {order[0]:<9} first   segview {r.segview['fps']:7.1f} FPS   "
-                  f"mediapipe {r.mediapipe['fps']:7.1f} FPS", flush=True)
+            print(f"  round {r.index}: {order[0]:<9} first   segview {r.segview['fps']:7.1f} FPS   mediapipe {r.mediapipe['fps']:7.1f} FPS", flush=True)
             rounds.append(r)
     return rounds
 
@@ -228,8 +261,7 @@ def summarise(args: argparse.Namespace, model: Path, rounds: list[Round], raw_be
     mp = statistics.median(r.mediapipe["fps"] for r in rounds)
     raw_ms = statistics.median(raw_before + raw_after)
     raw_fps = 1e3 / raw_ms
-    stages = {k: round(statistics.median(r.segview["stage_medians_ms"][k] for r in rounds), 3)
-              for k in rounds[0].segview["stage_medians_ms"]}
+    stages = {k: round(statistics.median(r.segview["stage_medians_ms"][k] for r in rounds), 3) for k in rounds[0].segview["stage_medians_ms"]}
     return {
         "video": str(args.video),
         "model": str(model),
@@ -254,6 +286,7 @@ def summarise(args: argparse.Namespace, model: Path, rounds: list[Round], raw_be
 
 def quiet_summary(rounds: list[Round], raw_fps: float) -> dict:
     """The same medians over the rounds in which other processes left both runs alone."""
+
     def quiet(result: dict) -> bool:
         return result["background_cores"] is not None and result["background_cores"] < QUIET_LOAD
 
@@ -262,38 +295,45 @@ def quiet_summary(rounds: list[Round], raw_fps: float) -> dict:
         return {"rounds": []}
     sv = statistics.median(r.segview["fps"] for r in picked)
     mp = statistics.median(r.mediapipe["fps"] for r in picked)
-    return {"rounds": [r.index for r in picked], "segview_fps_median": sv, "mediapipe_fps_median": mp,
-            "ratio": sv / mp, "pipeline_efficiency": sv / raw_fps}
+    return {"rounds": [r.index for r in picked], "segview_fps_median": sv, "mediapipe_fps_median": mp, "ratio": sv / mp, "pipeline_efficiency": sv / raw_fps}
 
 
 def print_summary(s: dict) -> None:
     print()
-    print(f"{'round':>5}  {'first':<9}  {'segview FPS':>11}  {'MediaPipe FPS':>13}  {'ratio':>6}  "
-          f"{'segview CPU':>11}  {'other load sv/mp':>16}")
+    print(f"{'round':>5}  {'first':<9}  {'segview FPS':>11}  {'MediaPipe FPS':>13}  {'ratio':>6}  {'segview CPU':>11}  {'other load sv/mp':>16}")
     for r in s["rounds"]:
         sv, mp = r["segview"], r["mediapipe"]
         load = f"{cores(sv['background_cores'])}/{cores(mp['background_cores'])}"
-        print(f"{r['round']:>5}  {r['first']:<9}  {sv['fps']:>11.1f}  {mp['fps']:>13.1f}  {sv['fps'] / mp['fps']:>6.2f}  "
-              f"{sv['cpu_percent']:>10.0f}%  {load:>16}")
+        print(
+            f"{r['round']:>5}  {r['first']:<9}  {sv['fps']:>11.1f}  {mp['fps']:>13.1f}  {sv['fps'] / mp['fps']:>6.2f}  {sv['cpu_percent']:>10.0f}%  {load:>16}"
+        )
     print(f"{'median':>5}  {'':<9}  {s['segview_fps_median']:>11.1f}  {s['mediapipe_fps_median']:>13.1f}")
     quiet = s["quiet_rounds"]
     if quiet["rounds"]:
-        print(f"quiet rounds only (other load < {QUIET_LOAD} core for both; {len(quiet['rounds'])} of {len(s['rounds'])}): "
-              f"segview {quiet['segview_fps_median']:.1f}, MediaPipe {quiet['mediapipe_fps_median']:.1f}, "
-              f"ratio {quiet['ratio']:.2f}x, efficiency {quiet['pipeline_efficiency']:.2f}")
+        print(
+            f"quiet rounds only (other load < {QUIET_LOAD} core for both; {len(quiet['rounds'])} of {len(s['rounds'])}): "
+            f"segview {quiet['segview_fps_median']:.1f}, MediaPipe {quiet['mediapipe_fps_median']:.1f}, "
+            f"ratio {quiet['ratio']:.2f}x, efficiency {quiet['pipeline_efficiency']:.2f}"
+        )
     print()
     st = s["segview_settings"]
-    print(f"segview: workers {st['workers']} x {st['threads_per_run']} thread(s); median latency p50 "
-          f"{s['segview_latency_p50_ms_median']:.2f} ms; median stage ms: "
-          + " ".join(f"{k.removesuffix('_ms')} {v:.2f}" for k, v in s["segview_stage_medians_ms"].items()))
-    print("(segview CPU: the bench process's own use, 100% = one core; other load: cores kept busy by other\n"
-          " processes while each ran; a round with other load near 1 core is starved, not slow)")
+    print(
+        f"segview: workers {st['workers']} x {st['threads_per_run']} thread(s); median latency p50 "
+        f"{s['segview_latency_p50_ms_median']:.2f} ms; median stage ms: "
+        + " ".join(f"{k.removesuffix('_ms')} {v:.2f}" for k, v in s["segview_stage_medians_ms"].items())
+    )
+    print(
+        "(segview CPU: the bench process's own use, 100% = one core; other load: cores kept busy by other\n"
+        " processes while each ran; a round with other load near 1 core is starved, not slow)"
+    )
     print(f"MediaPipe: median latency p50 {s['mediapipe_latency_p50_ms_median']:.2f} ms")
     ratio = s["ratio_segview_over_mediapipe"]
     print(f"ratio of medians segview / MediaPipe: {ratio:.2f}x  (target >= {TARGET_VS_MEDIAPIPE}x: {verdict(ratio >= TARGET_VS_MEDIAPIPE)})")
     raw = s["raw_session_run_ms"]
-    print(f"raw session.run median: {raw['before']:.3f} ms before, {raw['after']:.3f} ms after, {raw['all']:.3f} ms overall "
-          f"= {s['raw_session_run_fps']:.1f} runs/s")
+    print(
+        f"raw session.run median: {raw['before']:.3f} ms before, {raw['after']:.3f} ms after, {raw['all']:.3f} ms overall "
+        f"= {s['raw_session_run_fps']:.1f} runs/s"
+    )
     eff = s["pipeline_efficiency"]
     print(f"pipeline efficiency segview FPS / (1 / raw run): {eff:.2f}  (target >= {TARGET_EFFICIENCY}: {verdict(eff >= TARGET_EFFICIENCY)})")
 
@@ -312,8 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.mediapipe_python.exists():
         raise SystemExit(f"{args.mediapipe_python} not found; create MediaPipe's venv (see benchmarks/README.md)")
     model = resolve_model(args.model)
-    print(f"video {args.video}  model {model.name}  {args.rounds} rounds x {args.frames} frames (+{args.warmup} warm-up)"
-          f"  segview args: {args.segview_args or '(defaults)'}", flush=True)
+    print(
+        f"video {args.video}  model {model.name}  {args.rounds} rounds x {args.frames} frames (+{args.warmup} warm-up)"
+        f"  segview args: {args.segview_args or '(defaults)'}",
+        flush=True,
+    )
     wait_for_idle(args.wait_idle)
     raw_before = raw_session_run_ms(model)
     print(f"  raw session.run before: median {statistics.median(raw_before):.3f} ms", flush=True)

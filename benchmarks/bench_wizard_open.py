@@ -62,8 +62,10 @@ def main() -> int:
         shown = time.perf_counter() - started
         assert studio.window._compress_wizard.isVisible()
         spin(1.0)
-        print(f"opening {i + 1}: trigger -> shown {shown * 1e3:.0f} ms, longest event-loop gap after {max(gaps) * 1e3:.0f} ms "
-              f"(before: {before * 1e3:.0f} ms)", flush=True)
+        print(
+            f"opening {i + 1}: trigger -> shown {shown * 1e3:.0f} ms, longest event-loop gap after {max(gaps) * 1e3:.0f} ms (before: {before * 1e3:.0f} ms)",
+            flush=True,
+        )
         studio.window._compress_wizard.reject()
         spin(0.5)
     studio.close()

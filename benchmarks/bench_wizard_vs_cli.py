@@ -59,8 +59,24 @@ def cli_round(args, studio, app, out: Path) -> dict[int, float]:
     studio.engine.pause()
     try:
         report = out / "report.json"
-        cmd = [sys.executable, "-m", "segview", "compress", "--model", args.model, "--step", "fp16", "--out", str(out),
-               "--rounds", str(args.latency_rounds), "--runs", str(args.runs), "--json", str(report)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "segview",
+            "compress",
+            "--model",
+            args.model,
+            "--step",
+            "fp16",
+            "--out",
+            str(out),
+            "--rounds",
+            str(args.latency_rounds),
+            "--runs",
+            str(args.runs),
+            "--json",
+            str(report),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if proc.returncode != 0:
             raise SystemExit(f"segview compress failed: {proc.stderr.strip()}")
@@ -123,18 +139,25 @@ def main() -> int:
             else:
                 latency, besides[variant] = wizard_round(args, studio, app, out, paused=variant == "wizard")
                 figures[variant].append(latency)
-            print(f"round {r + 1}/{args.rounds} {variant:16s} " + "  ".join(f"{_threads(t)}: {ms:.2f} ms" for t, ms in sorted(figures[variant][-1].items())), flush=True)
+            print(
+                f"round {r + 1}/{args.rounds} {variant:16s} " + "  ".join(f"{_threads(t)}: {ms:.2f} ms" for t, ms in sorted(figures[variant][-1].items())),
+                flush=True,
+            )
     studio.close()
     threads = sorted(set(MeasureOptions().threads))
-    print(f"\n{args.model}, latency of one raw run (median of {args.rounds} jobs; each job: {args.latency_rounds} rounds x {args.runs} runs); "
-          f"the studio plays the demo with {', '.join(playing)}")
+    print(
+        f"\n{args.model}, latency of one raw run (median of {args.rounds} jobs; each job: {args.latency_rounds} rounds x {args.runs} runs); "
+        f"the studio plays the demo with {', '.join(playing)}"
+    )
     summary = {t: _summary(figures, variants, t) for t in threads}
     for variant, text in besides.items():
         print(f"  {variant} measured beside: {text}")
     load = os.getloadavg()
     print(f"  load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores (other processes widen the spread)")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "rounds": args.rounds, "figures": figures, "summary": summary, "beside": besides}, indent=2, default=str))
+        args.json.write_text(
+            json.dumps({"model": args.model, "rounds": args.rounds, "figures": figures, "summary": summary, "beside": besides}, indent=2, default=str)
+        )
     ok = {t: summary[t]["wizard_ratio"] <= 1.15 for t in threads}
     print("\nwizard within 15% of the command line (medians): " + ", ".join(f"{_threads(t)} {'yes' if ok[t] else 'NO'}" for t in threads))
     return 0 if all(ok.values()) else 1

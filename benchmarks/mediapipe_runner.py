@@ -117,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     result = run(args.video, args.frames, args.warmup)
     lat = result["latency_ms"]
-    print(f"mediapipe {result['mediapipe_version']}: {result['frames']} frames in {result['wall_s']:.2f} s = "
-          f"{result['fps']:.1f} FPS, latency p50 {lat['p50']:.2f} ms")
+    print(
+        f"mediapipe {result['mediapipe_version']}: {result['frames']} frames in {result['wall_s']:.2f} s = "
+        f"{result['fps']:.1f} FPS, latency p50 {lat['p50']:.2f} ms"
+    )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

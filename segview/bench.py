@@ -136,8 +136,13 @@ class Prepared:
     threads: int
 
     def settings(self, options: BenchOptions) -> dict[str, object]:
-        return {"workers": self.workers, "threads_per_run": self.threads, "provider": self.sessions[0].provider,
-                "warmup_frames": options.warmup, **options.length_setting}
+        return {
+            "workers": self.workers,
+            "threads_per_run": self.threads,
+            "provider": self.sessions[0].provider,
+            "warmup_frames": options.warmup,
+            **options.length_setting,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,13 @@ class Comparison:
         return cls(faster, slower, ratio, sd, per_round)
 
     def as_dict(self) -> dict[str, object]:
-        return {"faster": self.faster, "slower": self.slower, "ratio": rounded(self.ratio), "sd": rounded(self.sd), "per_round": [rounded(r) for r in self.per_round]}
+        return {
+            "faster": self.faster,
+            "slower": self.slower,
+            "ratio": rounded(self.ratio),
+            "sd": rounded(self.sd),
+            "per_round": [rounded(r) for r in self.per_round],
+        }
 
 
 @dataclass(slots=True)
@@ -124,7 +130,13 @@ class SequentialReport:
             "mode": "sequential",
             "source": {"name": self.source, "fps": self.source_fps},
             "models": [
-                {"model": m, **{key: self.spread(m, figure).as_dict() for key, figure in (("fps", "fps"), ("latency_p50_ms", "latency"), ("inference_p50_ms", "inference"))}}
+                {
+                    "model": m,
+                    **{
+                        key: self.spread(m, figure).as_dict()
+                        for key, figure in (("fps", "fps"), ("latency_p50_ms", "latency"), ("inference_p50_ms", "inference"))
+                    },
+                }
                 for m in self.models
             ],
             "rounds": [r.as_dict() for r in self.rounds],

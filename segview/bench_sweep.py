@@ -84,14 +84,30 @@ class SweepReport:
             best = self.fastest(m)
             best_fps = self.median_fps(m, best) if best is not None else math.nan
             cells = [
-                {"engine": s.engine, "provider": s.provider, "workers": s.workers, "threads": self.threads_used[i], "threads_default": s.threads is None,
-                 "fps_per_round": [rounded(v) for v in self.fps[m][i]], "frames_per_round": self.frames[m][i],
-                 "fps_median": rounded(self.median_fps(m, i)), "ratio_to_best": rounded(self.median_fps(m, i) / best_fps)}
+                {
+                    "engine": s.engine,
+                    "provider": s.provider,
+                    "workers": s.workers,
+                    "threads": self.threads_used[i],
+                    "threads_default": s.threads is None,
+                    "fps_per_round": [rounded(v) for v in self.fps[m][i]],
+                    "frames_per_round": self.frames[m][i],
+                    "fps_median": rounded(self.median_fps(m, i)),
+                    "ratio_to_best": rounded(self.median_fps(m, i) / best_fps),
+                }
                 for i, s in enumerate(self.grid)
             ]
             models.append({"model": m, "cells": cells, "fastest": None if best is None else self.label(best)})
-        return {"mode": "sweep", "source": {"name": self.source, "fps": self.source_fps}, "models": models, "round_orders": self.orders,
-                "settings": self.settings, "machine": self.machine, "problem": self.problem, "warnings": self.warnings}
+        return {
+            "mode": "sweep",
+            "source": {"name": self.source, "fps": self.source_fps},
+            "models": models,
+            "round_orders": self.orders,
+            "settings": self.settings,
+            "machine": self.machine,
+            "problem": self.problem,
+            "warnings": self.warnings,
+        }
 
 
 def _prepare_cells(options: BenchOptions, grid: list[Setting], registry: ModelRegistry) -> tuple[list[Prepared], list[ModelEntry], list[str]]:
@@ -124,13 +140,17 @@ def _file_for(engine: Engine, entry: ModelEntry, registry: ModelRegistry) -> Mod
     if is_tflite(entry.path):
         twin = onnx_twin(entry.path, registry)
         if twin is None:
-            raise ModelError(f"{engine.name} reads ONNX models and no ONNX conversion of {entry.path.name} is known "
-                             f"(put {entry.path.stem}.onnx beside it, or sweep --engine litert alone)")
+            raise ModelError(
+                f"{engine.name} reads ONNX models and no ONNX conversion of {entry.path.name} is known "
+                f"(put {entry.path.stem}.onnx beside it, or sweep --engine litert alone)"
+            )
         return twin
     tflite = tflite_twin(entry)
     if tflite is None:
-        raise ModelError(f"{engine.name} reads .tflite models and {entry.name} is ONNX: give its .tflite with --model "
-                         f"(or put {entry.path.stem}.tflite beside {entry.path.name})")
+        raise ModelError(
+            f"{engine.name} reads .tflite models and {entry.name} is ONNX: give its .tflite with --model "
+            f"(or put {entry.path.stem}.tflite beside {entry.path.name})"
+        )
     return tflite_entry(tflite, registry)
 
 
@@ -165,5 +185,16 @@ def run_sweep(options: BenchOptions, grid: list[Setting], registry: ModelRegistr
     # The CLI refuses --rounds below 1, an empty grid and a bench without models, so the first cell measured something.
     assert first is not None, "no run: rounds < 1, no cells or no models"
     settings: dict[str, object] = {"rounds": options.rounds, "warmup_frames": options.warmup, "sweep": True, **options.length_setting}
-    return SweepReport(first.source, first.source_fps, names, grid, [c.threads for c in cells], fps, orders, frames, settings,
-                       problem=problem, warnings=[*notes, *first.warnings])
+    return SweepReport(
+        first.source,
+        first.source_fps,
+        names,
+        grid,
+        [c.threads for c in cells],
+        fps,
+        orders,
+        frames,
+        settings,
+        problem=problem,
+        warnings=[*notes, *first.warnings],
+    )

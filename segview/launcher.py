@@ -15,6 +15,7 @@ from segview.startup_checks import check_studio_start
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "studio"):
+
         def launch(a):
             # Arguments, display and system libraries first: Qt aborts the process on the last two.
             check_studio_start(a)

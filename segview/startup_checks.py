@@ -110,7 +110,9 @@ def check_libraries(libraries: Mapping[str, str], load: LibraryLoader) -> None:
     missing = [soname for soname in libraries if not load(soname)]
     if missing:
         packages = " ".join(dict.fromkeys(libraries[s] for s in missing))
-        raise StartupError(f"the studio window needs system libraries that are missing ({', '.join(missing)}); on Debian/Ubuntu: sudo apt-get install {packages}")
+        raise StartupError(
+            f"the studio window needs system libraries that are missing ({', '.join(missing)}); on Debian/Ubuntu: sudo apt-get install {packages}"
+        )
 
 
 def debian_packages(*, load: LibraryLoader | None = None) -> list[str]:

@@ -291,7 +291,11 @@ _CASES = [
     ("card-kind-unknown", _with_card(_set("output.kind", "probabilities")), "field 'output.kind' must be one of"),
     ("card-kind-list", _with_card(_set("output.kind", ["sigmoid"])), "field 'output.kind' must be one of"),
     ("card-classes-string", _with_card(_set("output.classes", "person")), "field 'output.classes' must be a list"),
-    ("card-classes-300", _with_card(lambda c: c["output"].update(kind="softmax", classes=[f"c{i}" for i in range(300)])), "field 'output.classes' must be a list of 1 to 256"),
+    (
+        "card-classes-300",
+        _with_card(lambda c: c["output"].update(kind="softmax", classes=[f"c{i}" for i in range(300)])),
+        "field 'output.classes' must be a list of 1 to 256",
+    ),
     ("card-binary-three-classes", _with_card(_set("output.classes", ["a", "b", "c"])), "has two classes"),
     ("card-name-missing", _with_card(_drop("name")), "field 'name' is missing"),
     ("card-name-number", _with_card(_set("name", 7)), "field 'name' must be a string"),
@@ -332,13 +336,18 @@ _CASES = [
 ]
 
 _RUNNING = {"output-lies-about-shape", "output-dynamic-card-lies"}
-_POSIX_ONLY = {"onnx-fifo", "onnx-dev-zero", "onnx-symlink-loop", "onnx-dangling-link", "card-fifo", "card-symlink-loop", "card-dev-zero",
-               "external-link-outside"}
+_POSIX_ONLY = {
+    "onnx-fifo",
+    "onnx-dev-zero",
+    "onnx-symlink-loop",
+    "onnx-dangling-link",
+    "card-fifo",
+    "card-symlink-loop",
+    "card-dev-zero",
+    "external-link-outside",
+}
 
-BAD_CASES = [
-    BadCase(name, make(name), reason, "running" if name in _RUNNING else "listing", name in _POSIX_ONLY)
-    for name, make, reason in _CASES
-]
+BAD_CASES = [BadCase(name, make(name), reason, "running" if name in _RUNNING else "listing", name in _POSIX_ONLY) for name, make, reason in _CASES]
 
 
 def usable_cases() -> list[BadCase]:

@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import onnx
 import pytest
+
 from bad_models import TAILS, activation_then_tail, build_zoo, good_model, usable_cases
 from cli_tools import assert_one_line_error, run_segview
 from factories import bright_square_frame, write_images
-
 from segview.errors import ModelError
 from segview.inference.inspect import describe_model
 from segview.inference.registry import ModelRegistry
@@ -31,8 +31,16 @@ TIMEOUT = 60
 LISTING = [c for c in usable_cases() if c.stage == "listing"]
 RUNNING = [c for c in usable_cases() if c.stage == "running"]
 # A few listing cases of each kind also go through eval and compress (they share the registry's path).
-SAMPLE = {"card-input-string", "card-width-1e999", "onnx-fifo", "onnx-dev-zero", "onnx-symlink-loop", "output-300000000-classes",
-          "input-20000-no-card", "external-dotdot"}
+SAMPLE = {
+    "card-input-string",
+    "card-width-1e999",
+    "onnx-fifo",
+    "onnx-dev-zero",
+    "onnx-symlink-loop",
+    "output-300000000-classes",
+    "input-20000-no-card",
+    "external-dotdot",
+}
 FAST_COMPRESS = ["--step", "fp16", "--rounds", "2", "--runs", "2", "--threads", "1"]
 
 
@@ -173,8 +181,9 @@ def test_compress_reads_external_data_beside_the_model_from_any_folder(zoo, tmp_
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = tmp_path / "out"
-    proc = run_segview("compress", "--model", folder / "good-external.onnx", *FAST_COMPRESS, "--out", out, "--name", "small",
-                       env=_env(folder), cwd=elsewhere, timeout=TIMEOUT)
+    proc = run_segview(
+        "compress", "--model", folder / "good-external.onnx", *FAST_COMPRESS, "--out", out, "--name", "small", env=_env(folder), cwd=elsewhere, timeout=TIMEOUT
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "small.onnx").is_file()
     assert ModelRegistry([out]).resolve("small").card.output_kind == "sigmoid"

@@ -26,8 +26,25 @@ def two_models(model_dir):
 
 def test_sequential_json_rounds_alternate_and_the_ratio_is_the_quotient(two_models, square_video, tmp_path):
     out = tmp_path / "seq.json"
-    proc = run_segview("bench", "--sequential", "--source", square_video, "--model", two_models[0], "--model", two_models[1],
-                       "--frames", 15, "--warmup", 2, "--rounds", 3, "--json", out, timeout=120)
+    proc = run_segview(
+        "bench",
+        "--sequential",
+        "--source",
+        square_video,
+        "--model",
+        two_models[0],
+        "--model",
+        two_models[1],
+        "--frames",
+        15,
+        "--warmup",
+        2,
+        "--rounds",
+        3,
+        "--json",
+        out,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["mode"] == "sequential" and report["settings"]["rounds"] == 3 and report["settings"]["frames"] == 15
@@ -72,8 +89,25 @@ def test_progress_counts_measured_frames_only(two_models, square_video):
 
 def test_sequential_with_a_duration(two_models, square_video, tmp_path):
     out = tmp_path / "seq.json"
-    proc = run_segview("bench", "--sequential", "--source", square_video, "--model", two_models[0], "--model", two_models[1],
-                       "--duration", 0.2, "--warmup", 1, "--rounds", 2, "--json", out, timeout=120)
+    proc = run_segview(
+        "bench",
+        "--sequential",
+        "--source",
+        square_video,
+        "--model",
+        two_models[0],
+        "--model",
+        two_models[1],
+        "--duration",
+        0.2,
+        "--warmup",
+        1,
+        "--rounds",
+        2,
+        "--json",
+        out,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["settings"]["duration_s"] == 0.2 and "frames" not in report["settings"]

@@ -40,8 +40,26 @@ def test_every_cell_runs_each_round_and_the_order_alternates(two_models, square_
 
 def test_json_fastest_is_the_highest_median(two_models, square_video, tmp_path):
     out = tmp_path / "sweep.json"
-    proc = run_segview("bench", "--source", square_video, "--model", two_models[0], "--model", two_models[1], "--threads", "1,2",
-                       "--frames", 6, "--warmup", 1, "--rounds", 2, "--json", out, timeout=180)
+    proc = run_segview(
+        "bench",
+        "--source",
+        square_video,
+        "--model",
+        two_models[0],
+        "--model",
+        two_models[1],
+        "--threads",
+        "1,2",
+        "--frames",
+        6,
+        "--warmup",
+        1,
+        "--rounds",
+        2,
+        "--json",
+        out,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["mode"] == "sweep" and report["round_orders"] == [[0, 1], [1, 0]]
@@ -58,8 +76,9 @@ def test_json_fastest_is_the_highest_median(two_models, square_video, tmp_path):
 
 def test_a_single_value_is_the_plain_bench(brightness_model, square_video, tmp_path):
     out = tmp_path / "one.json"
-    proc = run_segview("bench", "--source", square_video, "--model", brightness_model, "--threads", 2, "--workers", 1,
-                       "--frames", 5, "--warmup", 1, "--json", out, timeout=120)
+    proc = run_segview(
+        "bench", "--source", square_video, "--model", brightness_model, "--threads", 2, "--workers", 1, "--frames", 5, "--warmup", 1, "--json", out, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["mode"] == "shared" and report["settings"]["threads_per_run"] == 2 and report["settings"]["workers"] == 1
@@ -88,7 +107,9 @@ def test_openvino_absent_is_one_named_line(monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec("openvino") is not None, reason="openvino is installed here")
 def test_bench_engine_openvino_when_absent(brightness_model):
-    assert_one_line_error(run_segview("bench", "--model", brightness_model, "--engine", "ort,openvino", timeout=60), "openvino is not installed: pip install openvino")
+    assert_one_line_error(
+        run_segview("bench", "--model", brightness_model, "--engine", "ort,openvino", timeout=60), "openvino is not installed: pip install openvino"
+    )
 
 
 def test_unknown_engine_is_named(brightness_model):

@@ -15,16 +15,40 @@ from segview.inference.card import MAX_FRAME_BYTES, ModelCard, parse_card_text, 
 
 GOOD = {
     "name": "m",
-    "input": {"name": "input", "width": 32, "height": 24, "layout": "NHWC", "color_order": "BGR",
-              "normalization": {"scale": 1, "mean": [0.5, 0.5, 0.5], "std": 0.25}},
+    "input": {
+        "name": "input",
+        "width": 32,
+        "height": 24,
+        "layout": "NHWC",
+        "color_order": "BGR",
+        "normalization": {"scale": 1, "mean": [0.5, 0.5, 0.5], "std": 0.25},
+    },
     "output": {"name": "out", "kind": "softmax", "classes": ["background", "person", "hair"]},
 }
 
 json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
 json_values = st.recursive(json_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
-FIELDS = ["name", "title", "task", "source", "license", "input", "output", "input.name", "input.width", "input.height", "input.layout",
-          "input.color_order", "input.normalization", "input.normalization.scale", "input.normalization.mean", "input.normalization.std",
-          "output.name", "output.kind", "output.classes"]
+FIELDS = [
+    "name",
+    "title",
+    "task",
+    "source",
+    "license",
+    "input",
+    "output",
+    "input.name",
+    "input.width",
+    "input.height",
+    "input.layout",
+    "input.color_order",
+    "input.normalization",
+    "input.normalization.scale",
+    "input.normalization.mean",
+    "input.normalization.std",
+    "output.name",
+    "output.kind",
+    "output.classes",
+]
 
 
 def _card_or_model_error(data, where="test card"):

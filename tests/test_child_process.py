@@ -35,9 +35,8 @@ def test_the_child_command_runs_the_installed_segview_from_a_folder_holding_a_cl
 
 def test_the_distill_process_runs_from_a_folder_holding_a_clone(clone_parent, tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    from distill.conftest import _tiny_config, encoder_teacher
-
     import factories
+    from distill.conftest import _tiny_config, encoder_teacher
     from segview.distill.process import DistillProcess
 
     teacher = encoder_teacher(tmp_path / "teacher.onnx")

@@ -18,8 +18,7 @@ def segview(*args, cwd=None):
 def test_bench_writes_json_with_per_model_figures(brightness_model, square_video, tmp_path, model_dir):
     other = factories.brightness_model(model_dir / "other.onnx", layout="NHWC")
     out = tmp_path / "bench.json"
-    proc = segview("bench", "--source", square_video, "--model", brightness_model, "--model", other,
-                   "--frames", 40, "--warmup", 4, "--json", out)
+    proc = segview("bench", "--source", square_video, "--model", brightness_model, "--model", other, "--frames", 40, "--warmup", 4, "--json", out)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert [m["model"] for m in report["models"]] == ["bright", "other"]

@@ -146,7 +146,10 @@ class _Dist:
 @pytest.mark.parametrize(
     "dists, expected",
     [
-        ([_Dist(None), _Dist({"url": "file:///home/me/src/segview", "dir_info": {"editable": True}})], 'in your segview clone (/home/me/src/segview) run python3 -m pip install -e ".[distill]"'),
+        (
+            [_Dist(None), _Dist({"url": "file:///home/me/src/segview", "dir_info": {"editable": True}})],
+            'in your segview clone (/home/me/src/segview) run python3 -m pip install -e ".[distill]"',
+        ),
         ([_Dist({"url": "file:///tmp/segview-0.1.0-py3-none-any.whl", "archive_info": {}})], 'python3 -m pip install "segview[distill]"'),
         ([_Dist(None)], 'python3 -m pip install "segview[distill]"'),
         ([], 'python3 -m pip install "segview[distill]"'),
@@ -175,8 +178,29 @@ def test_distill_prints_the_warning_before_registering(brightness_model, tmp_pat
     factories.write_images(tmp_path / "frames", factories.moving_square_frames(12))
     out = model_dir / "hasty.onnx"
     # One step at a vanishing learning rate: the student is still its random start.
-    proc = segview("distill", "--teacher", brightness_model, "--arch", "enet", "--width", "0.25", "--resolution", "32",
-                   "--images", tmp_path / "frames", "--steps", "1", "--lr", "1e-9", "--batch-size", "4", "--threads", "1", "--out", out)
+    proc = segview(
+        "distill",
+        "--teacher",
+        brightness_model,
+        "--arch",
+        "enet",
+        "--width",
+        "0.25",
+        "--resolution",
+        "32",
+        "--images",
+        tmp_path / "frames",
+        "--steps",
+        "1",
+        "--lr",
+        "1e-9",
+        "--batch-size",
+        "4",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    )
     assert proc.returncode == 0, proc.stderr
     measured = json.loads(out.with_suffix(".json").read_text())["distillation"]["measured"]
     gap = 100 * (measured["teacher_val_iou"] - measured["val_iou"])

@@ -114,8 +114,30 @@ def test_distill_on_a_full_disk_is_one_line_and_leaves_no_partial_checkpoint(tmp
     disk = small_disk(8_000)  # less than one checkpoint
     out = tmp_path / "student.onnx"
     checkpoint = disk / "student.ckpt.pt"
-    proc = _run(tmp_path, "distill", "--teacher", brightness_model, "--arch", "enet", "--width", "0.25", "--resolution", "32", "--images", frames,
-                "--steps", "3", "--batch-size", "4", "--threads", "1", "--out", out, "--checkpoint", checkpoint)
+    proc = _run(
+        tmp_path,
+        "distill",
+        "--teacher",
+        brightness_model,
+        "--arch",
+        "enet",
+        "--width",
+        "0.25",
+        "--resolution",
+        "32",
+        "--images",
+        frames,
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--threads",
+        "1",
+        "--out",
+        out,
+        "--checkpoint",
+        checkpoint,
+    )
     assert proc.returncode == 2, proc.stderr
     assert_one_line_error(proc, "No space left on device")
     assert str(checkpoint) in proc.stderr

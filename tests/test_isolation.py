@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import home_guard
 import pytest
+
+import home_guard
 from cli_tools import run_segview
 
 
@@ -57,7 +58,6 @@ def _real_places() -> list[Path]:
 
 def test_preferences_a_window_saves_go_to_the_tests_own_store(qtbot, isolated_home, model_dir, brightness_model, user_files):
     from qt_tools import close_studio, make_studio
-
     from segview.render.overlay import OverlayMode
 
     studio = make_studio(qtbot, model_dir, workers=1)

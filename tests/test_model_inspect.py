@@ -37,8 +37,7 @@ def test_multiclass_softmax_inferred(model_dir):
 def test_metadata_card_is_read(model_dir):
     path = factories.brightness_model(model_dir / "meta.onnx")
     model = onnx.load(str(path))
-    card = {"name": "from-metadata", "input": {"name": "input", "width": 32, "height": 32, "layout": "NCHW"},
-            "output": {"name": "prob", "kind": "sigmoid"}}
+    card = {"name": "from-metadata", "input": {"name": "input", "width": 32, "height": 32, "layout": "NCHW"}, "output": {"name": "prob", "kind": "sigmoid"}}
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_CARD_KEY, json.dumps(card)
     onnx.save(model, str(path))

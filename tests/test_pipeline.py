@@ -9,8 +9,8 @@ from segview.inference.inspect import describe_model
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.pipeline import Pipeline
 from segview.pipeline.channel import Channel, Closed
-from segview.sources.base import FrameSource
 from segview.sources import open_source
+from segview.sources.base import FrameSource
 
 
 def _session(path, name=None):

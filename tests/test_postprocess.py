@@ -2,11 +2,11 @@
 
 import math
 
-import factories
 import numpy as np
 import onnxruntime as ort
 import pytest
 
+import factories
 from segview.inference.card import ModelCard
 from segview.inference.postprocess import Postprocessor, foreground_probability
 from segview.inference.session import SessionOptions, cpu_session, ort_options, ort_session_options

@@ -8,8 +8,9 @@ DEFAULT_NORMALIZATION = Normalization()
 
 
 def _card(layout, color_order="RGB", norm=DEFAULT_NORMALIZATION):
-    return ModelCard(name="m", input_name="input", width=4, height=2, layout=layout, output_name="o",
-                     output_kind="sigmoid", color_order=color_order, normalization=norm)
+    return ModelCard(
+        name="m", input_name="input", width=4, height=2, layout=layout, output_name="o", output_kind="sigmoid", color_order=color_order, normalization=norm
+    )
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])

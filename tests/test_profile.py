@@ -163,7 +163,6 @@ def test_cli_round_trip_json_and_csv(tmp_path):
     assert len([r for r in rows if r["section"] == "diff_node"]) == len(data["diffs"][0]["rows"])
 
 
-
 def test_cli_trace_holds_the_measured_runs_of_each_model(tmp_path):
     base = conv_model(tmp_path / "float.onnx")
     other = int8_variant(base, tmp_path / "int8.onnx")
@@ -180,6 +179,7 @@ def test_cli_trace_holds_the_measured_runs_of_each_model(tmp_path):
         assert len(runs) == 3  # the warm-up runs are left out, as in the tables
         assert len(kernels) == 3 * len(profile["nodes"])
         assert all({"ts", "dur", "ph"} <= set(e) for e in kernels)
+
 
 def test_cli_unwritable_json_is_one_line_and_nothing_written(tmp_path):
     model = elementwise_model(tmp_path / "m.onnx")
@@ -198,8 +198,12 @@ def test_cli_model_onnxruntime_cannot_load_is_one_line(tmp_path):
     """A node of a custom op domain: onnxruntime has no kernel for it, so it cannot be profiled."""
     node = helper.make_node("Glow", ["input"], ["prob"], name="glow", domain="com.example")
     model = helper.make_model(
-        helper.make_graph([node], "custom", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
-                          [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, SIZE, SIZE])]),
+        helper.make_graph(
+            [node],
+            "custom",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
+            [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, SIZE, SIZE])],
+        ),
         opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)],
     )
     model.ir_version = 8

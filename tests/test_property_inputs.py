@@ -36,7 +36,9 @@ option_values = st.one_of(
     st.sampled_from(["", "1", "0", "yes", "banana", "nan", "inf", "-3", "1e999", "0x10", "1280x720", "99999x1", "4M", "8m", "1.5", "%00", "%ff"]),
     st.text(max_size=12),
 )
-targets = st.one_of(st.text(max_size=40), st.sampled_from(["0", "-1", "99999999999999999999", "/dev/null", "/nonexistent/x.mp4", "~", "~nobody/x", "n" * 300, "a\0b"]))
+targets = st.one_of(
+    st.text(max_size=40), st.sampled_from(["0", "-1", "99999999999999999999", "/dev/null", "/nonexistent/x.mp4", "~", "~nobody/x", "n" * 300, "a\0b"])
+)
 
 
 @st.composite
@@ -80,7 +82,9 @@ def test_source_shaped_text_is_a_source_or_one_segview_error(text):
 # -- the recipe reader ---------------------------------------------------------------------------------
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
+json_values = st.recursive(
+    json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12
+)
 step_names_seen = st.sampled_from(["fp16", "int8-dynamic", "int8-static", "int8-auto", "prune", "prune-channels", "cluster", "FP16", "", "nope"])
 
 

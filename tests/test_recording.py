@@ -86,9 +86,7 @@ def record_session(
     pipeline.start()
     try:
         assert _wait_for(lambda: pipeline.stats.frames_processed > 0 or pipeline.finished), "no frame within a minute"
-        recorder = SessionRecorder(
-            folder, settings={"provider": "cpu", "workers": 2}, models=list(names), source=f"file:{video}?loop=1"
-        )
+        recorder = SessionRecorder(folder, settings={"provider": "cpu", "workers": 2}, models=list(names), source=f"file:{video}?loop=1")
         hub.subscribe(recorder.on_metrics)
         pipeline.add_consumer(recorder)
         hub.start()
@@ -307,8 +305,7 @@ def test_listing_keeps_every_session_and_shows_each_problem(tmp_path, brightness
     assert clean.problems == () and clean.models == ("bright", "dim") and clean.source.startswith("file:")
     assert clean.fps["bright"] == pytest.approx(original.summary.model("bright").fps)
     assert clean.duration_s == pytest.approx(original.summary.duration_s)
-    for name, words in (("bad-second", "seconds.jsonl"), ("model-as-string", "'dim'"), ("not-utf8", "UTF-8"),
-                        ("crashed", "did not stop cleanly")):
+    for name, words in (("bad-second", "seconds.jsonl"), ("model-as-string", "'dim'"), ("not-utf8", "UTF-8"), ("crashed", "did not stop cleanly")):
         assert any(words in p for p in by_name[name].problems), name
         assert by_name[name].readable and by_name[name].fps["bright"] > 0, name
     assert not by_name["broken-settings"].readable

@@ -1,9 +1,9 @@
 """System and power samplers over fake sysfs trees, and the MetricsHub that samples them."""
 
 import math
+import os
 import sys
 import threading
-import os
 import time
 from pathlib import Path
 
@@ -257,8 +257,7 @@ def test_nvidia_sums_board_power_and_shuts_nvml_down(monkeypatch):
     assert fake.shut_down
 
 
-@pytest.mark.parametrize("fake, reason", [(FakeNvml([], init_error="Driver Not Loaded"), "Driver Not Loaded"),
-                                          (FakeNvml([]), "no NVIDIA GPU")])
+@pytest.mark.parametrize("fake, reason", [(FakeNvml([], init_error="Driver Not Loaded"), "Driver Not Loaded"), (FakeNvml([]), "no NVIDIA GPU")])
 def test_nvidia_without_driver_or_gpu_is_unavailable(monkeypatch, fake, reason):
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     sampler = NvidiaPowerSampler()

@@ -38,9 +38,12 @@ def test_multiclass_mask_follows_dominant_colour(model_dir):
 
 def test_bgr_card_skips_the_colour_swap(model_dir):
     path = factories.colour_class_model(model_dir / "colours.onnx")
-    factories.write_card(path, name="colours-bgr",
-                         input={"name": "input", "width": 32, "height": 32, "layout": "NCHW", "color_order": "BGR"},
-                         output={"name": "probs", "kind": "softmax", "classes": ["b", "g", "r"]})
+    factories.write_card(
+        path,
+        name="colours-bgr",
+        input={"name": "input", "width": 32, "height": 32, "layout": "NCHW", "color_order": "BGR"},
+        output={"name": "probs", "kind": "softmax", "classes": ["b", "g", "r"]},
+    )
     frame = np.zeros((32, 32, 3), np.uint8)
     frame[:] = (255, 0, 0)  # blue is channel 0 in BGR
     assert (_session(path).segment(frame).mask == 0).all()

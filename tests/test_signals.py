@@ -199,7 +199,9 @@ def test_onnxruntime_quantization_folders_live_inside_the_work_folder(tmp_path, 
 
     monkeypatch.setattr(tempfile, "TemporaryDirectory", Spy)
     out = tmp_path / "out"
-    recipe = Recipe(model=str(model), steps=(StepSpec.make("int8-static"),), calibration=CalibrationSpec(str(calib), max_frames=16, held_out=0.25), out=str(out))
+    recipe = Recipe(
+        model=str(model), steps=(StepSpec.make("int8-static"),), calibration=CalibrationSpec(str(calib), max_frames=16, held_out=0.25), out=str(out)
+    )
     run_recipe(recipe, registry=ModelRegistry([model.parent]))
     quant = [Path(m) for m in made if Path(m).name.startswith("ort.quant.")]
     assert quant, made
@@ -243,8 +245,27 @@ def distill_args(tmp_path: Path, brightness_model: Path) -> list[object]:
     frames = tmp_path / "frames"
     factories.write_images(frames, [factories.bright_square_frame(80, 60, box=(4 + 5 * i, 6, 34 + 5 * i, 32)) for i in range(16)])
     out = brightness_model.parent / "student.onnx"
-    return ["distill", "--teacher", brightness_model, "--arch", "enet", "--width", "0.25", "--resolution", "32", "--images", frames,
-            "--minutes", "10", "--batch-size", "4", "--threads", "1", "--out", out]
+    return [
+        "distill",
+        "--teacher",
+        brightness_model,
+        "--arch",
+        "enet",
+        "--width",
+        "0.25",
+        "--resolution",
+        "32",
+        "--images",
+        frames,
+        "--minutes",
+        "10",
+        "--batch-size",
+        "4",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    ]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -281,8 +302,15 @@ def test_sigterm_to_the_studios_distill_child_is_a_cancel_with_its_checkpoint(tm
     # The Distill page runs `segview distill --events`; a SIGTERM from it (or the system) is a cancel too.
     out = Path(distill_args[-1])
     env = _env(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "segview", *map(str, distill_args), "--events"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segview", *map(str, distill_args), "--events"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     events = []
     for line in proc.stdout:  # the child's own events, read as they come
         events.append(json.loads(line))

@@ -171,7 +171,9 @@ def test_a_bare_flag_means_on():
     assert parse_source("demo?loop=off").flag("loop", True) is False
 
 
-@pytest.mark.parametrize("text, guess", [("dmeo", "did you mean demo?"), ("camra:0", "did you mean camera:0?"), ("fodler:imgs?loop=1", "did you mean folder:imgs?loop=1?")])
+@pytest.mark.parametrize(
+    "text, guess", [("dmeo", "did you mean demo?"), ("camra:0", "did you mean camera:0?"), ("fodler:imgs?loop=1", "did you mean folder:imgs?loop=1?")]
+)
 def test_mistyped_source_gets_a_suggestion(text, guess):
     with pytest.raises(SourceError) as caught:
         parse_source(text)

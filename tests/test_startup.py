@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_tools import assert_one_line_error, run_segview
 
+from cli_tools import assert_one_line_error, run_segview
 from segview.errors import SourceError
 from segview.startup_checks import GUI_LIBRARIES, NO_DISPLAY, XCB_LIBRARIES, StartupError, check_studio_start, debian_packages
 

@@ -72,6 +72,7 @@ FACE_CENTER = (225.0, 95.0)  # anchor point of the Ken Burns move
 # 1-2. Person cut-out
 # ---------------------------------------------------------------------------
 
+
 def load_astronaut() -> np.ndarray:
     """The public-domain photo as float32 RGB in [0, 1]."""
     from skimage import data  # tool-only dependency
@@ -90,28 +91,43 @@ def _grabcut_mask(rgb: np.ndarray) -> np.ndarray:
 
     # "Probably person": a generous outline of the woman and the helmet.
     pr_fg = np.array(
-        [[150, 40], [190, 10], [260, 10], [305, 50], [305, 120], [300, 150],
-         [330, 220], [350, 260], [370, 330], [430, 335], [500, 370],
-         [511, 420], [511, 511], [15, 511], [20, 420], [25, 300], [60, 250],
-         [110, 200], [150, 150], [145, 90]], np.int32)
+        [
+            [150, 40],
+            [190, 10],
+            [260, 10],
+            [305, 50],
+            [305, 120],
+            [300, 150],
+            [330, 220],
+            [350, 260],
+            [370, 330],
+            [430, 335],
+            [500, 370],
+            [511, 420],
+            [511, 511],
+            [15, 511],
+            [20, 420],
+            [25, 300],
+            [60, 250],
+            [110, 200],
+            [150, 150],
+            [145, 90],
+        ],
+        np.int32,
+    )
     cv2.fillPoly(m, [pr_fg], cv2.GC_PR_FGD)
 
     # "Certainly background": backdrop seen between chin and neck ring, and
     # the dark table top right of the helmet.
     cv2.circle(m, (284, 178), 9, cv2.GC_BGD, -1)
-    cv2.fillPoly(m, [np.array([[372, 280], [511, 280], [511, 405],
-                               [497, 405], [470, 360], [380, 338]], np.int32)],
-                 cv2.GC_BGD)
+    cv2.fillPoly(m, [np.array([[372, 280], [511, 280], [511, 405], [497, 405], [470, 360], [380, 338]], np.int32)], cv2.GC_BGD)
 
     # "Certainly person": face and hair core, neck ring, torso, helmet.
     cv2.ellipse(m, (225, 90), (50, 65), 0, 0, 360, cv2.GC_FGD, -1)
     cv2.ellipse(m, (205, 225), (72, 48), -10, 0, 360, cv2.GC_FGD, -1)
     # The neck ring's silvery upper-left rim is close to the backdrop colour.
-    cv2.polylines(m, [np.array([[117, 196], [129, 169], [151, 155], [185, 151]],
-                               np.int32)], False, cv2.GC_FGD, 5)
-    cv2.fillPoly(m, [np.array([[70, 300], [150, 270], [300, 280], [330, 330],
-                               [290, 400], [270, 511], [60, 511], [50, 380]],
-                              np.int32)], cv2.GC_FGD)
+    cv2.polylines(m, [np.array([[117, 196], [129, 169], [151, 155], [185, 151]], np.int32)], False, cv2.GC_FGD, 5)
+    cv2.fillPoly(m, [np.array([[70, 300], [150, 270], [300, 280], [330, 330], [290, 400], [270, 511], [60, 511], [50, 380]], np.int32)], cv2.GC_FGD)
     cv2.ellipse(m, (395, 440), (95, 80), 0, 0, 360, cv2.GC_FGD, -1)
 
     cv2.setRNGSeed(0)  # GrabCut's GMM init uses OpenCV's RNG (k-means)
@@ -169,9 +185,10 @@ def make_cutout(rgb_u8: np.ndarray) -> np.ndarray:
 # 3. Procedural background
 # ---------------------------------------------------------------------------
 
-def _bokeh_layer(rng: np.random.Generator, h: int, w: int, count: int,
-                 r_range: tuple[float, float], gain: tuple[float, float],
-                 blur: float, palette: np.ndarray) -> np.ndarray:
+
+def _bokeh_layer(
+    rng: np.random.Generator, h: int, w: int, count: int, r_range: tuple[float, float], gain: tuple[float, float], blur: float, palette: np.ndarray
+) -> np.ndarray:
     """Additive layer of soft out-of-focus light discs (float32 RGB)."""
     layer = np.zeros((h, w, 3), np.float32)
     ss = 4  # sub-pixel precision for cv2.circle
@@ -183,26 +200,22 @@ def _bokeh_layer(rng: np.random.Generator, h: int, w: int, count: int,
         col = col * rng.uniform(0.85, 1.15, size=3)
         disc = np.zeros((h, w, 3), np.float32)
         centre = (int(round(x * (1 << ss))), int(round(y * (1 << ss))))
-        cv2.circle(disc, centre, int(round(r * (1 << ss))), col.tolist(), -1,
-                   cv2.LINE_AA, ss)
+        cv2.circle(disc, centre, int(round(r * (1 << ss))), col.tolist(), -1, cv2.LINE_AA, ss)
         # Bokeh discs are slightly brighter at the rim.
-        cv2.circle(disc, centre, int(round(r * 0.93 * (1 << ss))),
-                   (col * 0.78).tolist(), -1, cv2.LINE_AA, ss)
+        cv2.circle(disc, centre, int(round(r * 0.93 * (1 << ss))), (col * 0.78).tolist(), -1, cv2.LINE_AA, ss)
         layer += disc
     return cv2.GaussianBlur(layer, (0, 0), blur)
 
 
-def make_background_layers(rng: np.random.Generator, h: int, w: int,
-                           margin: tuple[int, int]) -> dict[str, np.ndarray]:
+def make_background_layers(rng: np.random.Generator, h: int, w: int, margin: tuple[int, int]) -> dict[str, np.ndarray]:
     """Canvases (larger than the frame by ``margin`` on each side)."""
     mx, my = margin
     ch, cw = h + 2 * my, w + 2 * mx
     ys = np.linspace(0.0, 1.0, ch, dtype=np.float32)[:, None, None]
-    top = np.array([0.05, 0.07, 0.16], np.float32)     # deep dusk blue
-    mid = np.array([0.16, 0.12, 0.22], np.float32)     # violet
+    top = np.array([0.05, 0.07, 0.16], np.float32)  # deep dusk blue
+    mid = np.array([0.16, 0.12, 0.22], np.float32)  # violet
     bottom = np.array([0.30, 0.17, 0.12], np.float32)  # warm city glow
-    grad = np.where(ys < 0.55, top + (mid - top) * (ys / 0.55),
-                    mid + (bottom - mid) * ((ys - 0.55) / 0.45))
+    grad = np.where(ys < 0.55, top + (mid - top) * (ys / 0.55), mid + (bottom - mid) * ((ys - 0.55) / 0.45))
     base = np.broadcast_to(grad, (ch, cw, 3)).copy()
     # Low-frequency colour blotches so the backdrop is not a flat gradient.
     blotch = rng.normal(0.0, 1.0, size=(5, 7, 3)).astype(np.float32)
@@ -210,35 +223,28 @@ def make_background_layers(rng: np.random.Generator, h: int, w: int,
     blotch = cv2.GaussianBlur(blotch, (0, 0), 0.08 * h)
     base += 0.035 * blotch
 
-    warm = np.array([[1.00, 0.72, 0.35], [1.00, 0.55, 0.25], [1.00, 0.85, 0.55],
-                     [0.95, 0.40, 0.30]], np.float32)
-    cool = np.array([[0.45, 0.70, 1.00], [0.55, 0.95, 0.90], [0.80, 0.60, 1.00]],
-                    np.float32)
+    warm = np.array([[1.00, 0.72, 0.35], [1.00, 0.55, 0.25], [1.00, 0.85, 0.55], [0.95, 0.40, 0.30]], np.float32)
+    cool = np.array([[0.45, 0.70, 1.00], [0.55, 0.95, 0.90], [0.80, 0.60, 1.00]], np.float32)
     palette = np.concatenate([warm, warm, cool])  # mostly sodium/tungsten
     s = h / 480.0
-    far = _bokeh_layer(rng, ch, cw, 55, (8 * s, 24 * s), (0.04, 0.11),
-                       2.0 * s, palette)
-    near_a = _bokeh_layer(rng, ch, cw, 9, (22 * s, 44 * s), (0.05, 0.12),
-                          1.6 * s, palette)
-    near_b = _bokeh_layer(rng, ch, cw, 9, (22 * s, 44 * s), (0.05, 0.12),
-                          1.6 * s, palette)
+    far = _bokeh_layer(rng, ch, cw, 55, (8 * s, 24 * s), (0.04, 0.11), 2.0 * s, palette)
+    near_a = _bokeh_layer(rng, ch, cw, 9, (22 * s, 44 * s), (0.05, 0.12), 1.6 * s, palette)
+    near_b = _bokeh_layer(rng, ch, cw, 9, (22 * s, 44 * s), (0.05, 0.12), 1.6 * s, palette)
     return {"far": base + far, "near_a": near_a, "near_b": near_b}
 
 
-def _view(canvas: np.ndarray, w: int, h: int, margin: tuple[int, int],
-          dx: float, dy: float, zoom: float = 1.0) -> np.ndarray:
+def _view(canvas: np.ndarray, w: int, h: int, margin: tuple[int, int], dx: float, dy: float, zoom: float = 1.0) -> np.ndarray:
     """Sub-pixel crop of ``canvas``: frame centre = canvas centre + (dx, dy)."""
     ccx = canvas.shape[1] / 2.0 + dx
     ccy = canvas.shape[0] / 2.0 + dy
-    m = np.array([[zoom, 0.0, w / 2.0 - zoom * ccx],
-                  [0.0, zoom, h / 2.0 - zoom * ccy]], np.float32)
-    return cv2.warpAffine(canvas, m, (w, h), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
+    m = np.array([[zoom, 0.0, w / 2.0 - zoom * ccx], [0.0, zoom, h / 2.0 - zoom * ccy]], np.float32)
+    return cv2.warpAffine(canvas, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 # ---------------------------------------------------------------------------
 # 4. Animation
 # ---------------------------------------------------------------------------
+
 
 class DemoRenderer:
     def __init__(self, width: int, height: int, seed: int = 0):
@@ -248,28 +254,25 @@ class DemoRenderer:
         rng = np.random.default_rng(seed)
         self.fg = make_cutout(load_astronaut())
         # Largest background excursion (see frame()) + slack.
-        self.margin = (int(math.ceil(0.09 * width + 16 * s)) + 8,
-                       int(math.ceil(14 * s)) + 8)
+        self.margin = (int(math.ceil(0.09 * width + 16 * s)) + 8, int(math.ceil(14 * s)) + 8)
         self.layers = make_background_layers(rng, height, width, self.margin)
 
     def frame(self, p: float) -> np.ndarray:
         """RGB uint8 frame at loop phase ``p`` in [0, 1)."""
         w, h, s = self.w, self.h, self.s
         th = 2.0 * math.pi * p
-        ease = 0.5 - 0.5 * math.cos(th)   # 0 -> 1 -> 0, zero velocity at ends
-        sway = math.sin(th)               # 0 -> +1 -> 0 -> -1 -> 0
+        ease = 0.5 - 0.5 * math.cos(th)  # 0 -> 1 -> 0, zero velocity at ends
+        sway = math.sin(th)  # 0 -> +1 -> 0 -> -1 -> 0
 
         # Camera pans: everything shifts with the same sign, nearer = more.
         # Background: far layer moves least, near bokeh more.
-        far = _view(self.layers["far"], w, h, self.margin,
-                    dx=0.045 * w * sway, dy=8 * s * math.sin(2 * th),
-                    zoom=1.0 + 0.02 * ease)
-        near_a = _view(self.layers["near_a"], w, h, self.margin,
-                       dx=0.09 * w * sway + 16 * s * math.sin(2 * th),
-                       dy=14 * s * math.sin(2 * th), zoom=1.0 + 0.04 * ease)
-        near_b = _view(self.layers["near_b"], w, h, self.margin,
-                       dx=0.09 * w * sway - 16 * s * math.sin(2 * th),
-                       dy=-10 * s * math.sin(2 * th), zoom=1.0 + 0.04 * ease)
+        far = _view(self.layers["far"], w, h, self.margin, dx=0.045 * w * sway, dy=8 * s * math.sin(2 * th), zoom=1.0 + 0.02 * ease)
+        near_a = _view(
+            self.layers["near_a"], w, h, self.margin, dx=0.09 * w * sway + 16 * s * math.sin(2 * th), dy=14 * s * math.sin(2 * th), zoom=1.0 + 0.04 * ease
+        )
+        near_b = _view(
+            self.layers["near_b"], w, h, self.margin, dx=0.09 * w * sway - 16 * s * math.sin(2 * th), dy=-10 * s * math.sin(2 * th), zoom=1.0 + 0.04 * ease
+        )
         pulse_a = 1.0 + 0.35 * math.sin(th)
         pulse_b = 1.0 + 0.35 * math.cos(2 * th)
         bg = far + pulse_a * near_a + pulse_b * near_b
@@ -281,10 +284,8 @@ class DemoRenderer:
         fx, fy = FACE_CENTER
         cx = w * 0.48 - 0.11 * w * sway
         cy = h * 0.30 + 5 * s * math.sin(2 * th) - 6 * s * ease
-        m = np.array([[zoom, 0.0, cx - zoom * fx],
-                      [0.0, zoom, cy - zoom * fy]], np.float32)
-        fg = cv2.warpAffine(self.fg, m, (w, h), flags=cv2.INTER_CUBIC,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        m = np.array([[zoom, 0.0, cx - zoom * fx], [0.0, zoom, cy - zoom * fy]], np.float32)
+        fg = cv2.warpAffine(self.fg, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         alpha = np.clip(fg[..., 3:4], 0.0, 1.0)
         rgb = np.clip(fg[..., :3], 0.0, alpha)
 
@@ -296,16 +297,15 @@ class DemoRenderer:
 # 5-6. Encoding and check
 # ---------------------------------------------------------------------------
 
-def encode(out: Path, renderer: DemoRenderer, n_frames: int, fps: int,
-           crf: int, preset: str) -> str:
+
+def encode(out: Path, renderer: DemoRenderer, n_frames: int, fps: int, crf: int, preset: str) -> str:
     import av  # tool-only dependency (also a segview runtime dependency)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     use_x264 = "libx264" in av.codecs_available
     codec = "libx264" if use_x264 else "mpeg4"
-    with av.open(str(tmp), mode="w", format="mp4",
-                 options={"movflags": "+faststart"}) as container:
+    with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = renderer.w, renderer.h
         stream.pix_fmt = "yuv420p"
@@ -316,9 +316,7 @@ def encode(out: Path, renderer: DemoRenderer, n_frames: int, fps: int,
         stream.codec_context.thread_type = "FRAME"
         stream.codec_context.thread_count = 2
         if use_x264:
-            stream.options = {"crf": str(crf), "preset": preset,
-                              "profile": "high", "tune": "film",
-                              "x264-params": f"keyint={2 * fps}:min-keyint={fps}"}
+            stream.options = {"crf": str(crf), "preset": preset, "profile": "high", "tune": "film", "x264-params": f"keyint={2 * fps}:min-keyint={fps}"}
         else:
             stream.options = {"qscale": "4"}
             stream.codec_context.qmin = 2
@@ -368,12 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--fps", type=int, default=30)
-    ap.add_argument("--size", type=_parse_size, default=(640, 480),
-                    metavar="WxH")
+    ap.add_argument("--size", type=_parse_size, default=(640, 480), metavar="WxH")
     ap.add_argument("--crf", type=int, default=23, help="x264 CRF (default 23)")
     ap.add_argument("--preset", default="medium", help="x264 preset")
-    ap.add_argument("--seed", type=int, default=0,
-                    help="background RNG seed (default 0)")
+    ap.add_argument("--seed", type=int, default=0, help="background RNG seed (default 0)")
     args = ap.parse_args(argv)
 
     w, h = args.size
@@ -382,8 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     codec = encode(args.out, renderer, n_frames, args.fps, args.crf, args.preset)
     n = decode_check(args.out, n_frames, (w, h))
     size = args.out.stat().st_size
-    print(f"wrote {args.out} ({codec}, {w}x{h}, {args.fps} fps, {n} frames, "
-          f"{size / 1024:.0f} KiB); cv2.VideoCapture decoded {n}/{n_frames} frames")
+    print(f"wrote {args.out} ({codec}, {w}x{h}, {args.fps} fps, {n} frames, {size / 1024:.0f} KiB); cv2.VideoCapture decoded {n}/{n_frames} frames")
     return 0
 
 

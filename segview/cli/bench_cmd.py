@@ -16,13 +16,13 @@ from pathlib import Path
 from segview.bench import BenchOptions, BenchReport, run_bench
 from segview.bench_rounds import SequentialReport, Spread, run_sequential
 from segview.bench_sweep import Setting, SweepReport, run_sweep, sweep_grid
-from segview.inference.litert_engine import is_tflite
 from segview.cli.numbers import MAX_FRAMES, MAX_THREADS, MAX_WORKERS, seconds, whole
 from segview.cli.options import default_model_list, refuse_twin_models
 from segview.cli.progress import ProgressBar
 from segview.cli.table import print_table
 from segview.errors import SegviewError
 from segview.fileio import atomic_write_json
+from segview.inference.litert_engine import is_tflite
 from segview.inference.registry import ModelRegistry
 
 DEFAULT_FRAMES = 300
@@ -34,17 +34,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="demo", help="demo (default), camera:N, file:PATH or PATH, folder:PATH; quote names holding '&'")
     p.add_argument("--model", action="append", dest="models", metavar="MODEL", help="model name or .onnx path; repeat to compare (default: selfie-general)")
     p.add_argument("--sequential", action="store_true", help="run each model alone, in alternating rounds, and say which is faster (mean ± σ, min … max)")
-    p.add_argument("--rounds", type=whole(2, 1000), default=None, metavar="N", help=f"with --sequential: rounds, each running every model alone (default {DEFAULT_ROUNDS})")
+    p.add_argument(
+        "--rounds", type=whole(2, 1000), default=None, metavar="N", help=f"with --sequential: rounds, each running every model alone (default {DEFAULT_ROUNDS})"
+    )
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--frames", type=whole(1, MAX_FRAMES), default=None, metavar="N", help=f"frames to measure after warm-up, per model run (default {DEFAULT_FRAMES})")
+    length.add_argument(
+        "--frames", type=whole(1, MAX_FRAMES), default=None, metavar="N", help=f"frames to measure after warm-up, per model run (default {DEFAULT_FRAMES})"
+    )
     length.add_argument("--duration", type=seconds(), default=None, metavar="S", help="or: seconds to measure after warm-up, per model run")
     p.add_argument("--warmup", type=whole(0, 100_000), default=20, metavar="N", help="frames run first and not measured, per model run (default 20)")
-    p.add_argument("--workers", type=listed(whole(1, MAX_WORKERS)), default=None, metavar="N[,N...]", help="frames in flight at once (default: number of cores); a list sweeps")
+    p.add_argument(
+        "--workers",
+        type=listed(whole(1, MAX_WORKERS)),
+        default=None,
+        metavar="N[,N...]",
+        help="frames in flight at once (default: number of cores); a list sweeps",
+    )
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the results as JSON")
     # add_runtime_options' two, taking lists here: several values sweep the grid (segview.bench_sweep).
-    p.add_argument("--provider", type=listed(str), default=("cpu",), metavar="P[,P...]", help="onnxruntime execution provider: cpu (default), cuda, ... (see 'segview providers'); a list sweeps")
-    p.add_argument("--threads", type=listed(whole(1, MAX_THREADS)), default=None, metavar="N[,N...]", help="threads inside one model run (default: cores / workers); a list sweeps")
-    p.add_argument("--engine", type=listed(str), default=("ort",), metavar="E[,E...]", help="ort (onnxruntime, default) or openvino where installed; a list sweeps")
+    p.add_argument(
+        "--provider",
+        type=listed(str),
+        default=("cpu",),
+        metavar="P[,P...]",
+        help="onnxruntime execution provider: cpu (default), cuda, ... (see 'segview providers'); a list sweeps",
+    )
+    p.add_argument(
+        "--threads",
+        type=listed(whole(1, MAX_THREADS)),
+        default=None,
+        metavar="N[,N...]",
+        help="threads inside one model run (default: cores / workers); a list sweeps",
+    )
+    p.add_argument(
+        "--engine", type=listed(str), default=("ort",), metavar="E[,E...]", help="ort (onnxruntime, default) or openvino where installed; a list sweeps"
+    )
     p.set_defaults(handler=run)
 
 
@@ -172,14 +196,18 @@ def print_sweep(report: SweepReport) -> None:
     """Per model, one row per setting: median FPS across rounds and its ratio to the best; then the fastest."""
     s = report.settings
     length = f"{s['duration_s']:g} s" if "duration_s" in s else f"{s['frames']} frames"
-    print(f"source {report.source}  sweep of {len(report.grid)} settings, each model alone, {len(report.orders)} round(s), order alternating  {length} after {s['warmup_frames']} warm-up")
+    print(
+        f"source {report.source}  sweep of {len(report.grid)} settings, each model alone, {len(report.orders)} round(s), order alternating  {length} after {s['warmup_frames']} warm-up"
+    )
     for model in report.models:
         best = report.fastest(model)
         best_fps = report.median_fps(model, best) if best is not None else math.nan
         rows = []
         for i, cell in enumerate(report.grid):
             median = report.median_fps(model, i)
-            rows.append([cell.engine, cell.provider, cell.workers, report.threads_used[i], _num(median, 1), _num(median / best_fps, 2), len(report.fps[model][i])])
+            rows.append(
+                [cell.engine, cell.provider, cell.workers, report.threads_used[i], _num(median, 1), _num(median / best_fps, 2), len(report.fps[model][i])]
+            )
         print(model)
         print_table(["engine", "provider", "workers", "threads", "FPS median", "x best", "rounds"], rows)
         if best is not None:

@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", action="append", default=[], metavar="STEP", help="a compression step; repeat to chain them in order")
     p.add_argument("--calib", metavar="SRC", help="calibration frames: an image folder, a video file, or a live source (camera:0, demo)")
     p.add_argument("--calib-frames", type=whole(1, 1_000_000), default=100, metavar="N", help="at most N calibration frames (default 100)")
-    p.add_argument("--held-out", type=real(0.0, 0.95), default=0.3, metavar="F", help="share of calibration frames kept out of calibration to measure on (default 0.3)")
+    p.add_argument(
+        "--held-out", type=real(0.0, 0.95), default=0.3, metavar="F", help="share of calibration frames kept out of calibration to measure on (default 0.3)"
+    )
     p.add_argument("--eval-images", type=Path, metavar="DIR", help="labelled images: also report IoU against ground truth")
     p.add_argument("--eval-masks", type=Path, metavar="DIR", help="0/255 masks with the images' file names")
     p.add_argument("--out", metavar="PATH", help=f"output folder or .onnx file (default: {default_output_dir()})")
@@ -43,7 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-recipe", type=Path, metavar="FILE", help="also save this run's recipe as JSON")
     p.add_argument("--rounds", type=whole(1, 10_000), default=None, metavar="N", help="latency: alternating rounds per model (default 15)")
     p.add_argument("--runs", type=whole(1, 1_000_000), default=None, metavar="N", help="latency: runs per round (default 20)")
-    p.add_argument("--threads", type=thread_list, default=None, metavar="LIST", help="latency: thread counts to measure, comma-separated, 0 = onnxruntime's default (default 1,0)")
+    p.add_argument(
+        "--threads",
+        type=thread_list,
+        default=None,
+        metavar="LIST",
+        help="latency: thread counts to measure, comma-separated, 0 = onnxruntime's default (default 1,0)",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON here")
     p.add_argument("--list-steps", action="store_true", help="list the steps and their options, then exit")
     p.add_argument("--verbose", action="store_true", help="print the job's log on stderr")
@@ -114,7 +122,6 @@ def _recipe(args: argparse.Namespace) -> Recipe:
     )
     recipe.validate()
     return recipe
-
 
 
 def _list_steps() -> None:

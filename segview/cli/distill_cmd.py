@@ -23,30 +23,76 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     # --teacher, --arch and --out are required unless --config-json gives the whole run (checked in run()).
     p.add_argument("--teacher", metavar="M", help="teacher: model name or .onnx path (required)")
-    p.add_argument("--arch", choices=ARCHS, help="student architecture: mobilenet, enet, rescaled (the teacher's own network at a lower --resolution, starting from its weights) or slim (rescaled without the teacher's squeeze-excite gates: faster at the same resolution)")
+    p.add_argument(
+        "--arch",
+        choices=ARCHS,
+        help="student architecture: mobilenet, enet, rescaled (the teacher's own network at a lower --resolution, starting from its weights) or slim (rescaled without the teacher's squeeze-excite gates: faster at the same resolution)",
+    )
     p.add_argument("--width", type=real(0.1, 4.0), default=1.0, metavar="W", help="width multiplier (default 1.0)")
-    p.add_argument("--slim-gates", type=_names, default=None, metavar="T1,T2", help="slim: remove only the squeeze-excite gates producing these tensors (default: all)")
+    p.add_argument(
+        "--slim-gates", type=_names, default=None, metavar="T1,T2", help="slim: remove only the squeeze-excite gates producing these tensors (default: all)"
+    )
     p.add_argument("--slim-relu", action="store_true", help="slim: Relu instead of HardSwish (faster, starts further from the teacher)")
-    p.add_argument("--slim-skip-last-stage", action="store_true", help="slim: leave out the decoder's last, highest-resolution stage (the mask comes out at half the resolution; much faster)")
+    p.add_argument(
+        "--slim-skip-last-stage",
+        action="store_true",
+        help="slim: leave out the decoder's last, highest-resolution stage (the mask comes out at half the resolution; much faster)",
+    )
     p.add_argument("--resolution", type=whole(32, 4096), default=160, metavar="R", help="student input side in pixels, a multiple of 16 (default 160)")
     src = p.add_argument_group("frames (at least one)")
     src.add_argument("--images", type=Path, action="append", default=[], metavar="DIR", help="folder of images; repeatable")
     src.add_argument("--masks", type=Path, metavar="DIR", help="0/255 masks named like the (first folder's) images: adds cross-entropy on ground truth")
     src.add_argument("--video", action="append", default=[], metavar="FILE", help="a video file, or any source (camera:0, adb); repeatable")
-    src.add_argument("--recording", type=Path, action="append", default=[], metavar="SESSION_DIR", help="a segview recorded session folder: the video it holds; repeatable")
+    src.add_argument(
+        "--recording", type=Path, action="append", default=[], metavar="SESSION_DIR", help="a segview recorded session folder: the video it holds; repeatable"
+    )
     src.add_argument("--video-every", type=whole(1, 1_000_000), default=5, metavar="N", help="keep every Nth video frame (default 5)")
     src.add_argument("--video-frames", type=whole(1, MAX_FRAMES), default=400, metavar="N", help="at most N frames per video or live source (default 400)")
-    src.add_argument("--thin", type=real(0.0, 255.0), default=4.0, metavar="T", help="drop a video frame whose 32x32 grey thumbnail differs from the last kept one by less than T grey levels on average (default 4; 0 keeps all)")
-    src.add_argument("--licence", type=_licence, action="append", default=[], metavar="NAME_OR_PATH=TEXT", help="the licence of a source, for the card (default: a LICENSE/NOTICE file in an image folder, else 'not stated'); repeatable")
-    src.add_argument("--composites", type=whole(0, MAX_FRAMES), default=0, metavar="N", help="add N synthetic frames: people cut out of the pool with the teacher's masks, pasted over --backgrounds (default 0)")
-    src.add_argument("--backgrounds", type=Path, action="append", default=[], metavar="DIR", help="folder of pictures without people for --composites; repeatable")
+    src.add_argument(
+        "--thin",
+        type=real(0.0, 255.0),
+        default=4.0,
+        metavar="T",
+        help="drop a video frame whose 32x32 grey thumbnail differs from the last kept one by less than T grey levels on average (default 4; 0 keeps all)",
+    )
+    src.add_argument(
+        "--licence",
+        type=_licence,
+        action="append",
+        default=[],
+        metavar="NAME_OR_PATH=TEXT",
+        help="the licence of a source, for the card (default: a LICENSE/NOTICE file in an image folder, else 'not stated'); repeatable",
+    )
+    src.add_argument(
+        "--composites",
+        type=whole(0, MAX_FRAMES),
+        default=0,
+        metavar="N",
+        help="add N synthetic frames: people cut out of the pool with the teacher's masks, pasted over --backgrounds (default 0)",
+    )
+    src.add_argument(
+        "--backgrounds", type=Path, action="append", default=[], metavar="DIR", help="folder of pictures without people for --composites; repeatable"
+    )
     src.add_argument("--composite-seed", type=whole(0, 2**32 - 1), default=0, metavar="N", help="seed of the composites (default 0)")
     src.add_argument("--val-images", type=Path, metavar="DIR", help="validation images that training never sees (default: every 10th frame)")
     src.add_argument("--val-masks", type=Path, metavar="DIR", help="masks for the validation images")
     sel = p.add_argument_group("unseen selection pool (sources the run never trains on)")
-    sel.add_argument("--select-images", type=Path, action="append", default=[], metavar="DIR", help="folder of frames scored by agreement with the teacher; the best-agreeing checkpoint is exported; repeatable")
+    sel.add_argument(
+        "--select-images",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of frames scored by agreement with the teacher; the best-agreeing checkpoint is exported; repeatable",
+    )
     sel.add_argument("--select-video", action="append", default=[], metavar="FILE", help="a video for the selection pool, read like --video; repeatable")
-    sel.add_argument("--validate-every", type=real(0.0, WEEK_S), default=30.0, metavar="S", help="score both validation figures every S seconds of training (default 30; and at the end)")
+    sel.add_argument(
+        "--validate-every",
+        type=real(0.0, WEEK_S),
+        default=30.0,
+        metavar="S",
+        help="score both validation figures every S seconds of training (default 30; and at the end)",
+    )
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=whole(1, 1_000_000), metavar="N", help="passes over the frames")
     length.add_argument("--minutes", type=real(0.0, WEEK_S / 60, low_open=True), metavar="T", help="wall-clock budget (default 10)")
@@ -59,7 +105,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hint-layer", metavar="TENSOR", help="teacher tensor for --hint (default: its deepest encoder tensor)")
     p.add_argument("--hint-weight", type=real(0.0, 1000.0), default=1.0, metavar="X")
     p.add_argument("--no-augment", action="store_true", help="train on the frames as they are")
-    p.add_argument("--mosaic", type=real(0.0, 1.0), default=0.0, metavar="P", help="chance that a training frame is a 2x2 mosaic of four crops, showing people smaller (default 0)")
+    p.add_argument(
+        "--mosaic",
+        type=real(0.0, 1.0),
+        default=0.0,
+        metavar="P",
+        help="chance that a training frame is a 2x2 mosaic of four crops, showing people smaller (default 0)",
+    )
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--threads", type=whole(0, MAX_THREADS), default=2, metavar="N", help="CPU threads for PyTorch, 0 = its default (default 2)")
     p.add_argument("--seed", type=whole(0, 2**32 - 1), default=0)
@@ -67,9 +119,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="registry name (default: the file's stem)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default: beside --out, STEM.ckpt.pt)")
     p.add_argument("--resume", action="store_true", help="go on from the checkpoint")
-    p.add_argument("--init-from", type=Path, metavar="FILE", help="start from the student weights in another run's checkpoint (same architecture; the resolution may differ)")
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="FILE",
+        help="start from the student weights in another run's checkpoint (same architecture; the resolution may differ)",
+    )
     p.add_argument("--events", action="store_true", help="print JSON lines (stage, progress, finished) and stop on a 'cancel' line on stdin; for the studio")
-    p.add_argument("--config-json", type=Path, metavar="FILE", help="the whole run as the JSON a DistillConfig writes (the studio's child process); the other options then stay unset")
+    p.add_argument(
+        "--config-json",
+        type=Path,
+        metavar="FILE",
+        help="the whole run as the JSON a DistillConfig writes (the studio's child process); the other options then stay unset",
+    )
     p.set_defaults(handler=run, distill_parser=p)
 
 
@@ -174,13 +236,17 @@ def run(args: argparse.Namespace) -> int:
     m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
     print(f"wrote {outcome.model_path} (registered as {outcome.name}) after {outcome.steps} steps, {outcome.seconds:.0f} s")
     if m:
-        print(f"speed: student {m['student_ms']:.3f} ms, teacher {m['teacher_ms']:.3f} ms, {m['speedup']:.2f}x  (session.run, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, medians)")
+        print(
+            f"speed: student {m['student_ms']:.3f} ms, teacher {m['teacher_ms']:.3f} ms, {m['speedup']:.2f}x  (session.run, {m['threads']} thread{'s' if m['threads'] != 1 else ''}, medians)"
+        )
         if m.get("val_iou") is not None:
             print(f"validation IoU ({m['val_frames']} frames, against {m['val_against']}): student {m['val_iou']:.4f}, teacher {m['teacher_val_iou']:.4f}")
     pool = ((outcome.card_extra or {}).get("distillation", {}).get("validation") or {}).get("unseen_pool")
     if pool and pool.get("agreement") is not None:
         v = outcome.card_extra["distillation"]["validation"]  # type: ignore[index]
-        print(f"unseen-pool agreement with the teacher ({pool['frames']} frames): {pool['agreement']:.4f}; exported step {v['chosen_step']} (chosen by {v['chosen_by']})")
+        print(
+            f"unseen-pool agreement with the teacher ({pool['frames']} frames): {pool['agreement']:.4f}; exported step {v['chosen_step']} (chosen by {v['chosen_by']})"
+        )
     return 0
 
 

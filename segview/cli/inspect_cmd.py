@@ -46,15 +46,25 @@ def run(args: argparse.Namespace) -> int:
     print_card(card)
     print(f"execution providers here: {', '.join(providers)}")
     if args.json is not None:
-        atomic_write_json(args.json, {
-            "model": str(path), **summary.as_dict(), "weights": [w.as_dict() for w in weights], **card.as_dict(), "providers": providers,
-        })
+        atomic_write_json(
+            args.json,
+            {
+                "model": str(path),
+                **summary.as_dict(),
+                "weights": [w.as_dict() for w in weights],
+                **card.as_dict(),
+                "providers": providers,
+            },
+        )
     return 0
 
 
 def print_summary(path: Path, s: GraphSummary) -> None:
     print(f"{path}  opset {', '.join(f'{d} {v}' for d, v in s.opsets.items())}")
-    print_table(["", "name", "dtype", "shape"], [[kind, t.name, t.dtype, format_shape(t.shape)] for kind, ts in (("input", s.inputs), ("output", s.outputs)) for t in ts])
+    print_table(
+        ["", "name", "dtype", "shape"],
+        [[kind, t.name, t.dtype, format_shape(t.shape)] for kind, ts in (("input", s.inputs), ("output", s.outputs)) for t in ts],
+    )
     print(f"nodes {sum(s.op_counts.values())}: " + ", ".join(f"{op} {n}" for op, n in s.op_counts.items()))
     print(f"parameters {s.parameters:,} (elements of all initializers)")
     by_op = ", ".join(f"{op} {n / 1e6:.2f}M" for op, n in s.macs_by_op.items()) or "none"
@@ -70,7 +80,9 @@ def print_card(check: CardCheck) -> None:
         print(f"card: none usable: {check.problem}")
         return
     c = check.card
-    print(f"card ({c.origin}): {c.name}  input {c.input_name!r} {c.width}x{c.height} {c.layout} {c.color_order}  output {c.output_name!r} {c.output_kind}, {len(c.classes)} classes")
+    print(
+        f"card ({c.origin}): {c.name}  input {c.input_name!r} {c.width}x{c.height} {c.layout} {c.color_order}  output {c.output_name!r} {c.output_kind}, {len(c.classes)} classes"
+    )
     if not check.disagreements:
         print("card and graph agree (input size, layout, output kind)")
     for line in check.disagreements:

@@ -69,7 +69,7 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def _choice_hint(message: str) -> str:
-    """"; did you mean bench?" for argparse's "invalid choice: 'bnech' (choose from ...)"."""
+    """ "; did you mean bench?" for argparse's "invalid choice: 'bnech' (choose from ...)"."""
     found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
     if not found:
         return ""

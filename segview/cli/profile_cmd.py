@@ -9,7 +9,6 @@ import io
 import os
 from pathlib import Path
 
-
 from segview.cli.numbers import MAX_THREADS, whole
 from segview.cli.options import refuse_twin_models
 from segview.cli.table import print_table
@@ -25,7 +24,9 @@ WARMUP_RUNS = 10
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="per-operator profile of models (onnxruntime's profiler), and the diff of two or more")
-    p.add_argument("--model", action="append", dest="models", metavar="MODEL", help="model name or .onnx path; repeat to diff against the first (default: selfie-general)")
+    p.add_argument(
+        "--model", action="append", dest="models", metavar="MODEL", help="model name or .onnx path; repeat to diff against the first (default: selfie-general)"
+    )
     p.add_argument("--source", default="demo", help="frames to run on: demo (default), file:PATH or PATH, folder:PATH, camera:N")
     p.add_argument("--frames", type=whole(1, 1000), default=20, metavar="N", help="frames read from the source and cycled through the runs (default 20)")
     p.add_argument("--threads", type=whole(1, MAX_THREADS), default=1, help="threads inside one run (default 1)")
@@ -34,7 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--provider", default="cpu", help="onnxruntime execution provider (default cpu)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the profiles (and diffs) as JSON")
     p.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write every node and op-type row as CSV")
-    p.add_argument("--trace", type=Path, default=None, metavar="FILE", help="also write the measured runs as a Chrome JSON trace (Perfetto, chrome://tracing), one process per model")
+    p.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the measured runs as a Chrome JSON trace (Perfetto, chrome://tracing), one process per model",
+    )
     p.set_defaults(handler=run)
 
 
@@ -85,7 +92,9 @@ def overhead_line(profile: OpProfile) -> str:
     if corrected is not None and profile.unprofiled_median_ms:
         # Each span carries the profiler's own bookkeeping (span_cost.py measures it here): without it,
         # the per-op figures are what the kernels took.
-        line += f"; per-op sum less the profiler's own time in each span {corrected:.2f} ms = {corrected / profile.unprofiled_median_ms:.0%} of the unprofiled run"
+        line += (
+            f"; per-op sum less the profiler's own time in each span {corrected:.2f} ms = {corrected / profile.unprofiled_median_ms:.0%} of the unprofiled run"
+        )
     return line
 
 
@@ -130,14 +139,45 @@ def profile_csv(profiles: list[OpProfile], diffs: list[ProfileDiff]) -> str:
     writer.writeheader()
     for p in profiles:
         for n in p.nodes:
-            writer.writerow({"section": "node", "model": p.model, "name": n.name, "op_type": n.op_type, "input_shapes": " ".join(n.input_shapes), "median_ms": n.median_ms, "p90_ms": n.p90_ms, "share": n.share})
+            writer.writerow(
+                {
+                    "section": "node",
+                    "model": p.model,
+                    "name": n.name,
+                    "op_type": n.op_type,
+                    "input_shapes": " ".join(n.input_shapes),
+                    "median_ms": n.median_ms,
+                    "p90_ms": n.p90_ms,
+                    "share": n.share,
+                }
+            )
         for op, ms, share, count in p.by_op_type():
             writer.writerow({"section": "op_type", "model": p.model, "name": op, "op_type": op, "median_ms": ms, "share": share, "count": count})
     for d in diffs:
         for r in d.rows:
-            writer.writerow({"section": "diff_node", "model": d.other, "name": r.key, "op_type": r.op_type, "base_ms": r.base_ms, "other_ms": r.other_ms, "delta_ms": r.delta_ms})
+            writer.writerow(
+                {
+                    "section": "diff_node",
+                    "model": d.other,
+                    "name": r.key,
+                    "op_type": r.op_type,
+                    "base_ms": r.base_ms,
+                    "other_ms": r.other_ms,
+                    "delta_ms": r.delta_ms,
+                }
+            )
         for t in d.op_types:
-            writer.writerow({"section": "diff_op_type", "model": d.other, "name": t.op_type, "op_type": t.op_type, "base_ms": t.base_ms, "other_ms": t.other_ms, "delta_ms": t.delta_ms})
+            writer.writerow(
+                {
+                    "section": "diff_op_type",
+                    "model": d.other,
+                    "name": t.op_type,
+                    "op_type": t.op_type,
+                    "base_ms": t.base_ms,
+                    "other_ms": t.other_ms,
+                    "delta_ms": t.delta_ms,
+                }
+            )
     return out.getvalue()
 
 

@@ -14,7 +14,6 @@ import onnx
 
 from segview.compress import graph
 
-
 # Ops through which a layer's output reaches the graph output unchanged in meaning (a threshold follows).
 _PASS_THROUGH = {"Sigmoid", "Softmax", "Relu", "Identity", "Resize", "Upsample", "Transpose", "Reshape", "Squeeze", "Unsqueeze"}
 
@@ -62,7 +61,7 @@ def bias_shift(node: onnx.NodeProto, original: np.ndarray, changed: np.ndarray, 
         shift = np.empty(out_channels)
         for g in range(group):
             rows = slice(g * per_out_group, (g + 1) * per_out_group)
-            cols = mean[g * in_per_group:(g + 1) * in_per_group]
+            cols = mean[g * in_per_group : (g + 1) * in_per_group]
             shift[rows] = delta[rows].reshape(per_out_group, in_per_group, -1).sum(axis=2) @ cols
         return shift.astype(np.float32)
     if node.op_type == "ConvTranspose" and group == 1:

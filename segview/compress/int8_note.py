@@ -24,7 +24,7 @@ def cpu_description() -> str:
 
 
 def describe_cpu(cpuinfo: str) -> str:
-    """"AMD EPYC, with VNNI": the CPU's model name and whether it has VNNI (name alone where flags are not readable)."""
+    """ "AMD EPYC, with VNNI": the CPU's model name and whether it has VNNI (name alone where flags are not readable)."""
     name, flags = "", None
     try:
         with open(cpuinfo, encoding="utf-8") as f:
@@ -47,9 +47,11 @@ def describe_cpu(cpuinfo: str) -> str:
 def int8_note(cpu: str | None = None) -> str:
     """The one sentence, for the wizard and the command line alike."""
     low, high = MEASURED
-    return (f"On this CPU ({cpu or cpu_description()}) onnxruntime's int8 kernels are slower than float for this model family "
-            f"(measured {low:.2f}x to {high:.2f}x, with and without VNNI): int8 makes the model smaller "
-            "(its weights take a quarter of the space), not faster.")
+    return (
+        f"On this CPU ({cpu or cpu_description()}) onnxruntime's int8 kernels are slower than float for this model family "
+        f"(measured {low:.2f}x to {high:.2f}x, with and without VNNI): int8 makes the model smaller "
+        "(its weights take a quarter of the space), not faster."
+    )
 
 
 def makes_int8(step) -> bool:

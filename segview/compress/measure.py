@@ -62,7 +62,13 @@ class MeasureOptions:
     agreement_frames: int = 60
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "runs_per_round": self.runs_per_round, "warmup": self.warmup, "threads": list(self.threads), "agreement_frames": self.agreement_frames}
+        return {
+            "rounds": self.rounds,
+            "runs_per_round": self.runs_per_round,
+            "warmup": self.warmup,
+            "threads": list(self.threads),
+            "agreement_frames": self.agreement_frames,
+        }
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> MeasureOptions:
@@ -105,8 +111,12 @@ class Latency:
     def from_json_dict(cls, data: dict[str, Any]) -> Latency:
         threads = data.get("threads", 0)
         return cls(
-            0 if threads == "default" else int(threads), float(data["source_ms"]), float(data["result_ms"]),
-            int(data.get("rounds", 0)), int(data.get("runs_per_round", 0)), str(data.get("measured_beside", "")),
+            0 if threads == "default" else int(threads),
+            float(data["source_ms"]),
+            float(data["result_ms"]),
+            int(data.get("rounds", 0)),
+            int(data.get("runs_per_round", 0)),
+            str(data.get("measured_beside", "")),
         )
 
 
@@ -148,7 +158,9 @@ class Measurement:
     ground_truth: GroundTruth | None = None
 
 
-def measure_latency(source: Path, result: Path, card: ModelCard, tensor: np.ndarray, *, threads: int, options: MeasureOptions, cancel: CancelToken | None = None) -> Latency:
+def measure_latency(
+    source: Path, result: Path, card: ModelCard, tensor: np.ndarray, *, threads: int, options: MeasureOptions, cancel: CancelToken | None = None
+) -> Latency:
     """Median milliseconds per raw ``run`` of each model, measured in alternating rounds in this one process."""
     session_options = SessionOptions(threads=threads or None)
     sessions = [SegmentationSession(source, card, session_options), SegmentationSession(result, card, session_options)]

@@ -54,7 +54,13 @@ class CompressionReport:
         return {
             "name": self.name,
             "file": self.file,
-            "source": {"name": self.source_name, "file": self.source_file, "sha256": self.source_sha256, "file_bytes": self.source_file_bytes, "zip_bytes": self.source_zip_bytes},
+            "source": {
+                "name": self.source_name,
+                "file": self.source_file,
+                "sha256": self.source_sha256,
+                "file_bytes": self.source_file_bytes,
+                "zip_bytes": self.source_zip_bytes,
+            },
             "steps": [s.to_json_dict() for s in self.steps],
             "file_bytes": self.file_bytes,
             "zip_bytes": self.zip_bytes,

@@ -11,7 +11,9 @@ from urllib.parse import unquote, urlparse
 from segview.errors import DistillError  # re-exported: distill's modules and tests import it from here
 
 INSTALL_HINT = 'Distillation needs PyTorch: python3 -m pip install "segview[distill]" (or: python3 -m pip install torch==2.13.0)'
-EDITABLE_HINT = 'Distillation needs PyTorch: in your segview clone ({clone}) run python3 -m pip install -e ".[distill]" (or: python3 -m pip install torch==2.13.0)'
+EDITABLE_HINT = (
+    'Distillation needs PyTorch: in your segview clone ({clone}) run python3 -m pip install -e ".[distill]" (or: python3 -m pip install torch==2.13.0)'
+)
 
 
 def torch_available() -> bool:

@@ -224,7 +224,9 @@ def build(
         raise DistillError(f"--composites: no frame of the pool shows a person over {settings.min_person:.0%} of it to cut out")
     clean = [b for b in backgrounds if person_share(teacher, b.image) <= settings.background_max_person]
     if not clean and not cancelled():
-        raise DistillError(f"--backgrounds: the teacher finds a person (over {settings.background_max_person:.0%}) in every one of the {len(backgrounds)} backgrounds: give pictures without people")
+        raise DistillError(
+            f"--backgrounds: the teacher finds a person (over {settings.background_max_person:.0%}) in every one of the {len(backgrounds)} backgrounds: give pictures without people"
+        )
     made = []
     for i in range(config.composites):
         if cancelled():
@@ -242,7 +244,13 @@ def build(
         details={
             "seed": config.composite_seed,
             "settings": settings.as_dict(),
-            "people_from": {"sources": list(pool_sources), "frames": len(cutouts), "given_masks": given, "teacher_masks": len(cutouts) - given, "pool_frames": len(pool)},
+            "people_from": {
+                "sources": list(pool_sources),
+                "frames": len(cutouts),
+                "given_masks": given,
+                "teacher_masks": len(cutouts) - given,
+                "pool_frames": len(pool),
+            },
             "backgrounds_from": _background_records(backgrounds, clean, config),
         },
     )
@@ -255,5 +263,13 @@ def _background_records(backgrounds: Sequence[Background], clean: Sequence[Backg
     for folder in config.backgrounds:
         mine = [b for b in backgrounds if b.folder == folder]
         used = sum(id(b) in kept for b in mine)
-        out.append({"path": str(folder), "images": len(mine), "used": used, "dropped_with_people": len(mine) - used, "licence": licence_of(folder.name, str(folder), config.licences, folder)})
+        out.append(
+            {
+                "path": str(folder),
+                "images": len(mine),
+                "used": used,
+                "dropped_with_people": len(mine) - used,
+                "licence": licence_of(folder.name, str(folder), config.licences, folder),
+            }
+        )
     return out

@@ -128,7 +128,9 @@ class GraphStudent(nn.Module):
                 if op == "Conv":
                     y = F.conv2d(source, weight, bias, strides, (pads[0], pads[1]), dilations, attrs.get("group", 1))
                 else:
-                    y = F.conv_transpose2d(values[ins[0]], weight, bias, strides, (pads[0], pads[1]), tuple(attrs.get("output_padding", (0, 0))), attrs.get("group", 1), dilations)
+                    y = F.conv_transpose2d(
+                        values[ins[0]], weight, bias, strides, (pads[0], pads[1]), tuple(attrs.get("output_padding", (0, 0))), attrs.get("group", 1), dilations
+                    )
             elif op == "Relu":
                 y = F.relu(values[ins[0]])
             elif op == "HardSwish":
@@ -147,7 +149,9 @@ class GraphStudent(nn.Module):
                     raise DistillError(f"the 'rescaled' student can rebuild Resize by constant scales only ({node.name})")
                 mode = "bilinear" if attrs.get("mode") == b"linear" else "nearest"
                 align = attrs.get("coordinate_transformation_mode", b"half_pixel") == b"align_corners"
-                y = F.interpolate(values[ins[0]], scale_factor=(float(scales[2]), float(scales[3])), mode=mode, align_corners=align if mode == "bilinear" else None)
+                y = F.interpolate(
+                    values[ins[0]], scale_factor=(float(scales[2]), float(scales[3])), mode=mode, align_corners=align if mode == "bilinear" else None
+                )
             values[node.output[0]] = y
         feature = values[self.feature_name] if self.feature_name in values else values[self.logit_name]
         return values[self.logit_name], feature

@@ -112,7 +112,9 @@ def _first_line(path: Path) -> str | None:
     return None
 
 
-def read_image_folders(folders: Sequence[Path], masks: Path | None, max_side: int, licences: Sequence[tuple[str, str]]) -> tuple[list[Sample], list[SourceRecord]]:
+def read_image_folders(
+    folders: Sequence[Path], masks: Path | None, max_side: int, licences: Sequence[tuple[str, str]]
+) -> tuple[list[Sample], list[SourceRecord]]:
     """Every folder's images; the masks go with the first folder. Names are prefixed by the
     folder's when there are several, so frames of two folders never share a name."""
     samples: list[Sample] = []
@@ -134,7 +136,9 @@ class StreamLimits:
     thin: float
 
 
-def read_video(spec: str, limits: StreamLimits, licences: Sequence[tuple[str, str]], cancelled: Cancelled, *, kind: str | None = None) -> tuple[list[Sample], SourceRecord]:
+def read_video(
+    spec: str, limits: StreamLimits, licences: Sequence[tuple[str, str]], cancelled: Cancelled, *, kind: str | None = None
+) -> tuple[list[Sample], SourceRecord]:
     """Every Nth frame of a file or a live source (a camera, a phone), near-duplicates thinned."""
     is_file = Path(spec).exists()
     text = spec if ":" in spec.split("?")[0] or not is_file else f"file:{spec}"

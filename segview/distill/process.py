@@ -64,9 +64,7 @@ class DistillProcess:
         self._config_file = write_config_json(self.config)
         self.command = segview_command("distill", "--config-json", str(self._config_file), "--events", python=self.python)
         try:
-            self._process = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env
-            )
+            self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
         except OSError:
             self._remove_config_file()
             raise

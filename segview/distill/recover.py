@@ -172,7 +172,9 @@ class _RecoveringStudent(GraphStudent):
         self.tables = nn.ParameterDict({self._key[n]: nn.Parameter(torch.from_numpy(s.table.copy())) for n, s in shared.items()})
         # Exact zeros stay zero: a value that was pruned away is not brought back by the fine-tune.
         self._live = {n: torch.from_numpy(s.table != 0).float() for n, s in shared.items()}
-        self._index = {n: (torch.from_numpy(s.group) if s.group is not None else torch.zeros((), dtype=torch.int64), torch.from_numpy(s.index)) for n, s in shared.items()}
+        self._index = {
+            n: (torch.from_numpy(s.group) if s.group is not None else torch.zeros((), dtype=torch.int64), torch.from_numpy(s.index)) for n, s in shared.items()
+        }
         self._scale = {n: torch.from_numpy(s.scale) for n, s in shared.items() if s.scale is not None}
         for name in shared:
             self.params[self._key[name]].requires_grad_(False)

@@ -143,8 +143,7 @@ def _skip_last_stage(model: onnx.ModelProto) -> None:
     source, replaced = resize.input[0], head.input[0]
     if channels.get(source) is None or channels.get(source) != channels.get(replaced):
         raise ValueError(
-            f"the output layer reads {channels.get(replaced)} channels and the last stage starts from "
-            f"{channels.get(source)}: the last stage cannot be skipped"
+            f"the output layer reads {channels.get(replaced)} channels and the last stage starts from {channels.get(source)}: the last stage cannot be skipped"
         )
     head.input[0] = source
     for dim in graph.output[0].type.tensor_type.shape.dim[2:]:

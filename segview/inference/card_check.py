@@ -26,8 +26,17 @@ class CardCheck:
         card = None
         if self.card is not None:
             c = self.card
-            card = {"name": c.name, "origin": c.origin, "input": c.input_name, "width": c.width, "height": c.height, "layout": c.layout,
-                    "output": c.output_name, "output_kind": c.output_kind, "classes": list(c.classes)}
+            card = {
+                "name": c.name,
+                "origin": c.origin,
+                "input": c.input_name,
+                "width": c.width,
+                "height": c.height,
+                "layout": c.layout,
+                "output": c.output_name,
+                "output_kind": c.output_kind,
+                "classes": list(c.classes),
+            }
         return {"card": card, "problem": self.problem, "disagreements": self.disagreements}
 
 

@@ -90,6 +90,7 @@ def known_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
 def node_macs(node: onnx.NodeProto, shapes: dict[str, list[int]]) -> int | None:
     """Multiply-adds of one node, or None when its shapes are unknown. Grouped and depthwise
     convolutions come out right because the weight holds in_channels/group per filter."""
+
     def shape(index: int) -> list[int] | None:
         return shapes.get(node.input[index]) if len(node.input) > index else None
 

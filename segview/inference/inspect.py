@@ -81,7 +81,9 @@ def check_external_data(model: onnx.ModelProto, path: Path) -> None:
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
         target = (folder / location).resolve()
         if not location or os.path.isabs(location) or ".." in Path(location).parts or not target.is_relative_to(folder):
-            raise ModelError(f"{path.name}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; segview reads external data only beside the model")
+            raise ModelError(
+                f"{path.name}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; segview reads external data only beside the model"
+            )
         if not target.is_file():
             raise ModelError(f"{path.name}: tensor {tensor.name!r} keeps its data in {location!r}, which is missing or not a regular file")
 
@@ -129,9 +131,7 @@ def infer_card(model: onnx.ModelProto, *, name: str, where: str) -> ModelCard:
         raise ModelError(f"{where}: input {image_input.name!r} has shape {format_shape(dims)}; an image input is 4-D (N,C,H,W or N,H,W,C)")
     layout = input_layout(dims)
     if layout is None:
-        raise ModelError(
-            f"{where}: cannot tell the layout of input shape {format_shape(dims)}; add a model card (JSON beside the file)"
-        )
+        raise ModelError(f"{where}: cannot tell the layout of input shape {format_shape(dims)}; add a model card (JSON beside the file)")
     height, width = (dims[2], dims[3]) if layout == "NCHW" else (dims[1], dims[2])
     if not height or not width:
         raise ModelError(f"{where}: input size is dynamic {format_shape(dims)}; add a model card that gives width and height")
@@ -229,4 +229,3 @@ def describe_model(path: Path) -> ModelCard:
 def format_shape(dims) -> str:
     """Dims as text, "?" for an unknown one: [1, 3, ?, ?]."""
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
-

@@ -73,9 +73,7 @@ class SegmentationSession:
         problem = output_shape_problem(actual, self.card)
         if problem:
             declared = declared_output_shape(self.path, self.card.output_name)
-            raise ModelError(
-                f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {format_shape(actual)}: {problem}"
-            )
+            raise ModelError(f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {format_shape(actual)}: {problem}")
         self._output_checked = True
 
     def segment(self, image: np.ndarray) -> SegmentOutput:

@@ -112,10 +112,7 @@ class MetricsHub:
         with self._lock:
             t = np.array(self._t, dtype=np.float64)
             values = {key: np.array(v, dtype=np.float64) for key, v in self._values.items()}
-        return {
-            s.key: MetricSeries(s.key, s.label, s.unit, s.available, s.unavailable_reason, t, values[s.key])
-            for s in self.samplers
-        }
+        return {s.key: MetricSeries(s.key, s.label, s.unit, s.available, s.unavailable_reason, t, values[s.key]) for s in self.samplers}
 
     # -- hub thread -----------------------------------------------------------
 

@@ -16,9 +16,21 @@ from segview.metrics.power_samplers import BatteryPowerSampler, NvidiaPowerSampl
 from segview.metrics.sampler_base import POWER_SUFFIX, SYSFS, Clock, Sampler, is_power_key
 
 __all__ = [
-    "MIN_CPU_SPAN_S", "POWER_SUFFIX", "SAMPLER_TYPES", "SYSFS", "BatteryPowerSampler", "Clock", "CpuClockSampler",
-    "NvidiaPowerSampler", "ProcessCpuSampler", "ProcessMemorySampler", "RaplPowerSampler", "Sampler",
-    "default_samplers", "describe_key", "is_power_key",
+    "MIN_CPU_SPAN_S",
+    "POWER_SUFFIX",
+    "SAMPLER_TYPES",
+    "SYSFS",
+    "BatteryPowerSampler",
+    "Clock",
+    "CpuClockSampler",
+    "NvidiaPowerSampler",
+    "ProcessCpuSampler",
+    "ProcessMemorySampler",
+    "RaplPowerSampler",
+    "Sampler",
+    "default_samplers",
+    "describe_key",
+    "is_power_key",
 ]
 
 

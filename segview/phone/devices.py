@@ -7,10 +7,7 @@ from dataclasses import dataclass
 
 from segview.phone.adb import Adb, AdbError
 
-USB_DEBUGGING_HINT = (
-    "enable USB debugging: Settings > About phone > tap 'Build number' seven times, "
-    "then Settings > System > Developer options > USB debugging"
-)
+USB_DEBUGGING_HINT = "enable USB debugging: Settings > About phone > tap 'Build number' seven times, then Settings > System > Developer options > USB debugging"
 
 # States adb prints, and what the user should do about each one that is not "device".
 _STATE_ADVICE = {
@@ -45,7 +42,7 @@ class PhoneDevice:
 
     @property
     def label(self) -> str:
-        """"Phone: Pixel 7 (SERIAL)", as the studio's source picker shows it."""
+        """ "Phone: Pixel 7 (SERIAL)", as the studio's source picker shows it."""
         text = f"Phone: {self.model or 'Android'} ({self.serial})"
         return text if self.ready else f"{text} [{self.state}]"
 

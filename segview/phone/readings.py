@@ -127,7 +127,8 @@ def parse_battery(dumpsys: str, current_raw: float | None = None, *, current_uni
     code = _number(f.get("status"))
     status = _STATUS.get(int(code), "unknown") if code is not None else "unknown"
     plugged = tuple(
-        name for name, key in (("ac", "ac powered"), ("usb", "usb powered"), ("wireless", "wireless powered"), ("dock", "dock powered"))
+        name
+        for name, key in (("ac", "ac powered"), ("usb", "usb powered"), ("wireless", "wireless powered"), ("dock", "dock powered"))
         if f.get(key, "").lower() == "true"
     )
     level, scale = _number(f.get("level")), _number(f.get("scale")) or 100.0

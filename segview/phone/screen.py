@@ -178,9 +178,18 @@ class ScreenStream:
             gaps = tuple(c.gaps_s)
             latencies = list(c.latencies_ms)
             return StreamStats(
-                frames=c.frames, runs=c.runs, restarts=c.restarts, failures=c.failures, stalls=c.stalls,
-                bytes=c.bytes, decode_errors=c.decode_errors, frame_size=c.frame_size, sizes_seen=tuple(c.sizes_seen),
-                last_gap_s=gaps[-1] if gaps else None, max_gap_s=max(gaps) if gaps else None, gaps_s=gaps,
+                frames=c.frames,
+                runs=c.runs,
+                restarts=c.restarts,
+                failures=c.failures,
+                stalls=c.stalls,
+                bytes=c.bytes,
+                decode_errors=c.decode_errors,
+                frame_size=c.frame_size,
+                sizes_seen=tuple(c.sizes_seen),
+                last_gap_s=gaps[-1] if gaps else None,
+                max_gap_s=max(gaps) if gaps else None,
+                gaps_s=gaps,
                 decode_latency_ms=statistics.median(latencies) if latencies else None,
             )
 

@@ -106,9 +106,7 @@ class Pipeline:
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._capture_loop, name="segview-capture", daemon=True)]
-        self._threads += [
-            threading.Thread(target=self._worker_loop, args=(i,), name=f"segview-worker-{i}", daemon=True) for i in range(self.workers)
-        ]
+        self._threads += [threading.Thread(target=self._worker_loop, args=(i,), name=f"segview-worker-{i}", daemon=True) for i in range(self.workers)]
         self._threads.append(threading.Thread(target=self._consumer_loop, name="segview-consumer", daemon=True))
         for thread in self._threads:
             thread.start()

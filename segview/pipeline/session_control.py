@@ -369,8 +369,15 @@ class SessionControl:
     def _is_binary(self, model: str) -> bool:
         return any(e.name == model and e.card.is_binary for e in self.models)
 
-    def _compose(self, bundle: FrameResults, masks: list[np.ndarray], pair: tuple[int, int] | None,
-                 iou: float | None, threshold: float = THRESHOLD, smoothing: float = 0.0) -> RenderedFrame:
+    def _compose(
+        self,
+        bundle: FrameResults,
+        masks: list[np.ndarray],
+        pair: tuple[int, int] | None,
+        iou: float | None,
+        threshold: float = THRESHOLD,
+        smoothing: float = 0.0,
+    ) -> RenderedFrame:
         image = bundle.frame.image
         settings = self.overlay
         views = []

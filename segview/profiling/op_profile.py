@@ -193,7 +193,6 @@ def _node_times(runs: list[RunTimes], graph: GraphIndex) -> tuple[NodeTime, ...]
         stats[name] = (float(np.median(values)), float(np.percentile(values, 90)))
     whole = sum(median for median, _ in stats.values()) or 1.0
     nodes = [
-        NodeTime(name, op, shapes, stats[name][0], stats[name][1], stats[name][0] / whole, graph.origin(name, op))
-        for name, (op, shapes) in first_seen.items()
+        NodeTime(name, op, shapes, stats[name][0], stats[name][1], stats[name][0] / whole, graph.origin(name, op)) for name, (op, shapes) in first_seen.items()
     ]
     return tuple(sorted(nodes, key=lambda n: -n.median_ms))

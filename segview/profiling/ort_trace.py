@@ -79,7 +79,7 @@ def _shapes(described: list) -> tuple[str, ...]:
     """[{"float": [1, 3, 256, 256]}, ...] -> ("float[1,3,256,256]", ...)."""
     out = []
     for item in described:
-        for dtype, dims in (item.items() if isinstance(item, dict) else []):
+        for dtype, dims in item.items() if isinstance(item, dict) else []:
             out.append(f"{dtype}[{','.join(str(d) for d in dims)}]")
     return tuple(out)
 

@@ -131,10 +131,7 @@ class SessionRecorder:
             return
         t = bundle.completed_at - self._t0
         captured = bundle.frame.captured_at - self._t0  # with the worker, places the stages on a timeline (trace_export)
-        rows = [
-            (bundle.frame.index, r.model, t, *(getattr(r.timings, c) for c in TIMING_COLUMNS), bundle.worker, captured)
-            for r in bundle.results
-        ]
+        rows = [(bundle.frame.index, r.model, t, *(getattr(r.timings, c) for c in TIMING_COLUMNS), bundle.worker, captured) for r in bundle.results]
         with self._lock:
             self._pending_rows.extend(rows)
 

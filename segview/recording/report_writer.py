@@ -103,9 +103,13 @@ def _model_table(session: RecordedSession) -> tuple[list[str], list[list[str]]]:
     for m in session.summary.models:
         lat, inf = m.latency_ms, m.inference_ms
         rows.append(
-            [m.model, str(m.frames), _fmt(m.fps),
-             f"{_fmt(lat.p50, 2)} / {_fmt(lat.p95, 2)} / {_fmt(lat.p99, 2)}",
-             f"{_fmt(inf.p50, 2)} / {_fmt(inf.p95, 2)} / {_fmt(inf.p99, 2)}"]
+            [
+                m.model,
+                str(m.frames),
+                _fmt(m.fps),
+                f"{_fmt(lat.p50, 2)} / {_fmt(lat.p95, 2)} / {_fmt(lat.p99, 2)}",
+                f"{_fmt(inf.p50, 2)} / {_fmt(inf.p95, 2)} / {_fmt(inf.p99, 2)}",
+            ]
             + [_fmt(m.stage_medians_ms.get(s), 2) for s in StageTimings.STAGES]
         )
     return header, rows

@@ -255,7 +255,7 @@ def summarise_model(name: str, rows: FrameRows) -> ModelSummary:
 def _frame_rate(frames: Mapping[str, FrameRows]) -> float:
     done: dict[int, float] = {}
     for rows in frames.values():
-        for index, t in zip(rows.frame.tolist(), rows.t_s.tolist()):
+        for index, t in zip(rows.frame.tolist(), rows.t_s.tolist(), strict=True):
             done[index] = max(t, done.get(index, t))
     return rate(list(done.values()))
 

@@ -126,4 +126,3 @@ def _folder_time(folder: Path) -> datetime:
         return datetime.fromtimestamp(folder.stat().st_mtime).astimezone()
     except OSError:
         return datetime.fromtimestamp(0).astimezone()
-

@@ -69,9 +69,7 @@ def _read_optional_json(path: Path, problems: list[str]) -> dict[str, Any]:
     return data or {}
 
 
-def _load_summary(
-    path: Path, frames: Mapping[str, FrameRows], seconds: tuple[SecondRow, ...], problems: list[str]
-) -> SessionSummary:
+def _load_summary(path: Path, frames: Mapping[str, FrameRows], seconds: tuple[SecondRow, ...], problems: list[str]) -> SessionSummary:
     """summary.json as written, with damaged model entries recomputed from the rows; rebuilt if it is missing or unusable."""
     try:
         raw = _read_json(path, required=False)
@@ -102,8 +100,9 @@ def _load_summary(
 
 
 def _with_models(summary: SessionSummary, models: tuple[ModelSummary, ...]) -> SessionSummary:
-    return SessionSummary(models, summary.duration_s, summary.frames_dropped, summary.metrics_mean,
-                          summary.energy_per_frame_mj, summary.problem, summary.reconstructed)
+    return SessionSummary(
+        models, summary.duration_s, summary.frames_dropped, summary.metrics_mean, summary.energy_per_frame_mj, summary.problem, summary.reconstructed
+    )
 
 
 def _read_json(path: Path, *, required: bool) -> Any:
@@ -150,12 +149,10 @@ def _read_frames(path: Path, problems: list[str]) -> dict[str, FrameRows]:
                     continue
                 damaged, pending = damaged + pending, 0
                 model, index, t, values, worker, captured = parsed
-                frame, times, timings, workers, captures = columns.setdefault(
-                    model, ([], [], {c: [] for c in TIMING_COLUMNS}, [], [])
-                )
+                frame, times, timings, workers, captures = columns.setdefault(model, ([], [], {c: [] for c in TIMING_COLUMNS}, [], []))
                 frame.append(index)
                 times.append(t)
-                for c, v in zip(TIMING_COLUMNS, values):
+                for c, v in zip(TIMING_COLUMNS, values, strict=True):
                     timings[c].append(v)
                 workers.append(worker)
                 captures.append(captured)

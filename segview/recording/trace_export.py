@@ -39,8 +39,7 @@ WORKER_TID = 100  # + the worker's index
 MODEL_TID = 1000  # + 16 x the model's position + its overlap lane (sessions without a worker column)
 
 SPAN_STAGES = ("preprocess_ms", "inference_ms", "postprocess_ms")  # run by the worker, in this order
-STAGE_NAME = {"capture_ms": "capture", "queue_ms": "queue", "preprocess_ms": "preprocess",
-              "inference_ms": "inference", "postprocess_ms": "postprocess"}
+STAGE_NAME = {"capture_ms": "capture", "queue_ms": "queue", "preprocess_ms": "preprocess", "inference_ms": "inference", "postprocess_ms": "postprocess"}
 COUNTER_NAMES = {"cpu_percent": "CPU %", "rss_mb": "RSS (MB)", "cpu_mhz": "CPU clock (MHz)"}
 POWER_COUNTER = "Power (W)"
 
@@ -159,20 +158,14 @@ def _with_capture_times(rows: list[_Row]) -> list[_Row]:
             by_frame[r.frame] = min(guess, by_frame.get(r.frame, guess))
     if not by_frame:
         return rows
-    return [
-        _Row(r.frame, r.model, r.finished_s, by_frame[r.frame], r.worker, r.ms) if math.isnan(r.captured_s) else r
-        for r in rows
-    ]
+    return [_Row(r.frame, r.model, r.finished_s, by_frame[r.frame], r.worker, r.ms) if math.isnan(r.captured_s) else r for r in rows]
 
 
 def _capture_spans(rows: list[_Row]) -> list[dict[str, Any]]:
     first: dict[int, _Row] = {}
     for r in rows:
         first.setdefault(r.frame, r)
-    return [
-        _span("capture", "capture", CAPTURE_TID, r.captured_s - r.ms["capture_ms"] / 1e3, r.ms["capture_ms"], {"frame": r.frame})
-        for r in first.values()
-    ]
+    return [_span("capture", "capture", CAPTURE_TID, r.captured_s - r.ms["capture_ms"] / 1e3, r.ms["capture_ms"], {"frame": r.frame}) for r in first.values()]
 
 
 def _worker_spans(rows: list[_Row], models: tuple[str, ...], threads: dict[int, str]) -> list[dict[str, Any]]:
@@ -189,14 +182,12 @@ def _worker_spans(rows: list[_Row], models: tuple[str, ...], threads: dict[int, 
             tid = _model_lane(r.model, models, start_s, end_s, lanes, threads)
         t = start_s
         for stage in SPAN_STAGES:
-            spans.append(_span(f"{STAGE_NAME[stage]} · {r.model}", STAGE_NAME[stage], tid, t, r.ms[stage],
-                               {"frame": r.frame, "model": r.model}))
+            spans.append(_span(f"{STAGE_NAME[stage]} · {r.model}", STAGE_NAME[stage], tid, t, r.ms[stage], {"frame": r.frame, "model": r.model}))
             t += r.ms[stage] / 1e3
     return spans
 
 
-def _model_lane(model: str, models: tuple[str, ...], start_s: float, end_s: float,
-                lanes: dict[str, list[float]], threads: dict[int, str]) -> int:
+def _model_lane(model: str, models: tuple[str, ...], start_s: float, end_s: float, lanes: dict[str, list[float]], threads: dict[int, str]) -> int:
     """The first of the model's tracks free at ``start_s`` (a new one if none is): spans on a track never overlap."""
     free_at = lanes.setdefault(model, [])
     lane = next((i for i, t in enumerate(free_at) if t <= start_s + 5e-6), len(free_at))
@@ -260,8 +251,7 @@ def _shift_to_zero(events: list[dict[str, Any]]) -> float:
 
 
 def _span(name: str, stage: str, tid: int, start_s: float, dur_ms: float, args: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "cat": stage, "ph": "X", "ts": start_s * 1e6, "dur": max(0.0, dur_ms * 1e3),
-            "pid": PID, "tid": tid, "args": args}
+    return {"name": name, "cat": stage, "ph": "X", "ts": start_s * 1e6, "dur": max(0.0, dur_ms * 1e3), "pid": PID, "tid": tid, "args": args}
 
 
 def _meta(kind: str, pid: int, tid: int, **args: Any) -> dict[str, Any]:

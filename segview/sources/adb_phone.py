@@ -150,7 +150,7 @@ _RATE = re.compile(r"(\d+(?:\.\d+)?)([kKmM]?)(?:bps|b)?")
 
 
 def parse_bit_rate(text: str) -> int:
-    """"8M", "800k", "4000000" in bits per second."""
+    """ "8M", "800k", "4000000" in bits per second."""
     match = _RATE.fullmatch(text.strip())
     if match is None:
         raise SourceError(f"bitrate must look like 8M, 800k or 4000000, not {text!r}")

@@ -10,7 +10,6 @@ import numpy as np
 from segview.types import Frame
 
 
-
 class FrameSource(abc.ABC):
     """Produces BGR frames. Not thread-safe: one thread (the pipeline's capture thread) reads it.
 

@@ -114,7 +114,7 @@ def _parse_name(text: str) -> SourceSpec:
 
 
 def _did_you_mean(body: str, query: str) -> str:
-    """"; did you mean camera:0?" for "camra:0" (difflib), or nothing."""
+    """ "; did you mean camera:0?" for "camra:0" (difflib), or nothing."""
     scheme, sep, target = body.partition(":")
     match = difflib.get_close_matches(scheme.lower(), sorted(_FACTORIES), n=1, cutoff=0.6)
     if not match:

@@ -79,9 +79,7 @@ class VideoFileSource(FrameSource):
         image = self._next_image(capture)
         if image is None:
             if self._ended_early():
-                self.problem = (
-                    f"{self.path.name} is damaged: it ended after {self._frames_this_pass} of its {self.frame_count} frames"
-                )
+                self.problem = f"{self.path.name} is damaged: it ended after {self._frames_this_pass} of its {self.frame_count} frames"
                 return None
             if not self.loop or not self._rewind(capture):
                 return None

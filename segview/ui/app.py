@@ -232,6 +232,7 @@ def _run_scripted(app: QApplication, studio: Studio, args: argparse.Namespace) -
     # Responsiveness is judged while the models run, not while they load.
     QTimer.singleShot(int(min(3.0, args.duration / 3) * 1000), studio.window.lag_probe.reset)
     QTimer.singleShot(int(args.duration * 1000), finish)
+
     def on_signal(signum: int) -> None:
         signalled.append(signum)
         QTimer.singleShot(0, finish)
@@ -258,7 +259,10 @@ def _wrap_up(studio: Studio, args: argparse.Namespace, outcome: dict[str, object
         outcome.setdefault("error", f"recording stopped: {recorder.problem}; what was recorded so far is kept in {folder}")
     cut_short = ended or interrupted or bool(recorder is not None and recorder.problem)
     # The window's own responsiveness, beside the recorder's files.
-    atomic_write_json(folder / "studio.json", {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": seconds if cut_short else args.duration, "duration_asked_s": args.duration})
+    atomic_write_json(
+        folder / "studio.json",
+        {"event_loop_delay_ms": studio.event_loop_delays(), "duration_s": seconds if cut_short else args.duration, "duration_asked_s": args.duration},
+    )
 
 
 def _report_scripted(outcome: dict[str, object], signum: int | None, args: argparse.Namespace) -> int:
@@ -286,7 +290,9 @@ def check_screenshot_path(path: Path | None) -> None:
         raise SegviewError(f"cannot save the screenshot {path}: folder {folder} does not exist")
     formats = sorted(bytes(f.data()).decode() for f in QImageWriter.supportedImageFormats())
     if path.suffix.lower().lstrip(".") not in formats:
-        raise SegviewError(f"cannot save the screenshot {path}: give a file ending in .png or .jpg (or {', '.join('.' + f for f in formats if f not in ('png', 'jpg'))})")
+        raise SegviewError(
+            f"cannot save the screenshot {path}: give a file ending in .png or .jpg (or {', '.join('.' + f for f in formats if f not in ('png', 'jpg'))})"
+        )
 
 
 @contextmanager

@@ -25,8 +25,10 @@ class DataPage(WizardPage):
     def __init__(self, engine=None, needs_frames: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
         self.setTitle("Calibration and evaluation data")
-        self.setSubTitle("Calibration frames: an image folder, a video, or frames captured now from the live source. "
-                         "The last share of them is held out to measure the result on. Labelled images are optional.")
+        self.setSubTitle(
+            "Calibration frames: an image folder, a video, or frames captured now from the live source. "
+            "The last share of them is held out to measure the result on. Labelled images are optional."
+        )
         self.engine = engine
         self.needs_frames = needs_frames
         self.calib_edit = QLineEdit()

@@ -174,7 +174,11 @@ class RunPage(WizardPage):
 def result_rows(result: RunResult) -> list[tuple[str, str]]:
     """The results table: size, latency per thread count, what ran beside, and the IoUs."""
     r = result.report
-    rows = [("model", r.name), ("file", f"{r.file_bytes / 1024:.1f} KiB ({r.size_ratio:.0%} of the source)"), ("zip", f"{r.zip_bytes / 1024:.1f} KiB ({r.zip_ratio:.0%} of the source file)")]
+    rows = [
+        ("model", r.name),
+        ("file", f"{r.file_bytes / 1024:.1f} KiB ({r.size_ratio:.0%} of the source)"),
+        ("zip", f"{r.zip_bytes / 1024:.1f} KiB ({r.zip_ratio:.0%} of the source file)"),
+    ]
     for lat in r.latency:
         threads = "default threads" if lat.threads == 0 else f"{lat.threads} thread(s)"
         rows.append((f"latency, {threads}", f"{lat.result_ms:.3f} ms vs {lat.source_ms:.3f} ms: {lat.speedup:.2f}x"))

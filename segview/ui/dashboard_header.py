@@ -27,7 +27,9 @@ def legend_html(models: dict[str, RGB]) -> str:
     """Models, then stages; a narrow window wraps between entries, and the stages stay on one line."""
     parts = [swatch(name, colour) for name, colour in models.items()] or ["none ticked"]
     stages = "&nbsp;&nbsp;".join(swatch(STAGE_LABELS[s], STAGE_COLOURS[s]) for s in StageTimings.STAGES)
-    return "<b>Models</b>&nbsp; " + "&nbsp;&nbsp; ".join(parts) + f"&nbsp;&nbsp;&nbsp;&nbsp; <span style='white-space:nowrap'><b>Stages</b>&nbsp; {stages}</span>"
+    return (
+        "<b>Models</b>&nbsp; " + "&nbsp;&nbsp; ".join(parts) + f"&nbsp;&nbsp;&nbsp;&nbsp; <span style='white-space:nowrap'><b>Stages</b>&nbsp; {stages}</span>"
+    )
 
 
 class DashboardHeader(QWidget):

@@ -116,7 +116,9 @@ class DemoActions(QObject):
             return
         dropped = f", {result.dropped} dropped (encoder behind)" if result.dropped else ""
         note = f"; {result.note}" if result.note else ""
-        self.window.statusBar().showMessage(f"Video saved: {result.path} ({result.frames} frames, {result.seconds:.1f} s, {result.codec}{dropped}){note}", MESSAGE_MS)
+        self.window.statusBar().showMessage(
+            f"Video saved: {result.path} ({result.frames} frames, {result.seconds:.1f} s, {result.codec}{dropped}){note}", MESSAGE_MS
+        )
 
     # -- full screen ------------------------------------------------------------
 

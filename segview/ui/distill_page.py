@@ -64,7 +64,13 @@ _FINE_TUNE = LossConfig(hint="none", hard_weight=0.0)
 PRESETS = (
     StudentPreset(
         "fast: the teacher without its gates and last decoder stage, 224 px",
-        "slim", 1.0, 224, slim_skip_last_stage=True, learning_rate=2e-4, loss=_FINE_TUNE, mosaic=0.5,
+        "slim",
+        1.0,
+        224,
+        slim_skip_last_stage=True,
+        learning_rate=2e-4,
+        loss=_FINE_TUNE,
+        mosaic=0.5,
     ),
     StudentPreset("accurate: the teacher without its last decoder gate, 224 px", "slim", 1.0, 224, ("multiply_9",), learning_rate=1e-4, loss=_FINE_TUNE),
     StudentPreset("tiny: MobileNet x0.5, 128 px", "mobilenet", 0.5, 128),
@@ -306,7 +312,9 @@ class DistillPage(QWidget):
             return
         m = (outcome.card_extra or {}).get("distillation", {}).get("measured", {})
         iou = f", validation IoU {m['val_iou']:.3f} (teacher {m['teacher_val_iou']:.3f})" if m.get("val_iou") is not None else ""
-        self.status_label.setText(f"wrote {outcome.model_path}: {m.get('speedup', 0):.1f}x faster than the teacher{iou}" + (f"\n{w}" if (w := quality_warning(m)) else ""))
+        self.status_label.setText(
+            f"wrote {outcome.model_path}: {m.get('speedup', 0):.1f}x faster than the teacher{iou}" + (f"\n{w}" if (w := quality_warning(m)) else "")
+        )
         self.summary_label.setText(card_summary(outcome.card_extra))
         self.summary_label.setVisible(bool(self.summary_label.text()))
         self.student_registered.emit(outcome.model_path)

@@ -73,8 +73,7 @@ class StudioWindow(StudioTools):
         self.model_picker = ModelPicker(MAX_VIEWS)
         self.overlay_controls = OverlayControls()
         self.compare_controls = CompareControls()
-        side = controls_column((self.source_picker, self.model_picker, self.overlay_controls, self.compare_controls),
-                               self.model_picker.list)
+        side = controls_column((self.source_picker, self.model_picker, self.overlay_controls, self.compare_controls), self.model_picker.list)
 
         self.views = [VideoView() for _ in range(MAX_VIEWS)]
         self.comparison_view = VideoView()
@@ -301,7 +300,8 @@ class StudioWindow(StudioTools):
         self.plots.refresh(models, self._system_series(), self.lag_probe.series(), part=self._plot_part)
         self._plot_part = (self._plot_part + 1) % PlotsPanel.PARTS
         stats = "&nbsp;&nbsp; ".join(
-            f"<span style='color:{css(self.palette_of_models.colour(name))}'>&#9632;</span>&nbsp;{html.escape(name)}: {self.engine.live.current(name)[0]:.0f} FPS" for name in models
+            f"<span style='color:{css(self.palette_of_models.colour(name))}'>&#9632;</span>&nbsp;{html.escape(name)}: {self.engine.live.current(name)[0]:.0f} FPS"
+            for name in models
         )
         if stats != self.stats_label.text():
             self.stats_label.setText(stats)
@@ -319,8 +319,7 @@ class StudioWindow(StudioTools):
     # -- layout -----------------------------------------------------------------
 
     def _layout_views(self, count: int) -> None:
-        arrange_views(self.grid, self.grid_host, self.views, self.comparison_view, count,
-                      comparing=self.engine.compare_pair is not None)
+        arrange_views(self.grid, self.grid_host, self.views, self.comparison_view, count, comparing=self.engine.compare_pair is not None)
 
     # -- lifetime -----------------------------------------------------------------
 
@@ -347,5 +346,3 @@ def default_source(remembered: str | None) -> str:
         return remembered
     cameras = [spec for _, spec in sources if spec.startswith("camera:")]
     return cameras[0] if cameras else "demo"
-
-

@@ -39,19 +39,30 @@ def build_actions(window: StudioWindow) -> None:
     window.open_model_action = _action(window, "Open model…", window._on_open_model, shortcut=QKeySequence.StandardKey.Open)
     window.open_video_action = _action(window, "Open video…", window._on_open_video, shortcut="Ctrl+Shift+O")
     window.sessions_action = _action(
-        window, "Sessions…", window._on_open_session,
-        tip="Browse recorded sessions: summaries with plots, report export, comparing two")
+        window, "Sessions…", window._on_open_session, tip="Browse recorded sessions: summaries with plots, report export, comparing two"
+    )
     window.distill_action = _action(
-        window, "Distill…", window.open_distill,
-        tip="Train a fast student model from a teacher on your frames (needs segview[distill])")
+        window, "Distill…", window.open_distill, tip="Train a fast student model from a teacher on your frames (needs segview[distill])"
+    )
     window.compress_action = _action(
-        window, "Compress…", window.open_compress,
-        tip="Compress a model (FP16, INT8, pruning, weight sharing) in the background and compare it with the original")
+        window,
+        "Compress…",
+        window.open_compress,
+        tip="Compress a model (FP16, INT8, pruning, weight sharing) in the background and compare it with the original",
+    )
     window.profile_action = _action(
-        window, "Profile…", window.open_profile,
-        tip="Where a model's time goes, operator by operator, and the diff of two models (the studio pauses meanwhile)")
-    for action in (window.play_action, window.record_action, window.open_model_action, window.open_video_action,
-                   window.sessions_action, window.distill_action, window.compress_action, window.profile_action):
+        window, "Profile…", window.open_profile, tip="Where a model's time goes, operator by operator, and the diff of two models (the studio pauses meanwhile)"
+    )
+    for action in (
+        window.play_action,
+        window.record_action,
+        window.open_model_action,
+        window.open_video_action,
+        window.sessions_action,
+        window.distill_action,
+        window.compress_action,
+        window.profile_action,
+    ):
         bar.addAction(action)
     # Screenshot, Record video, Full screen, drag and drop (segview.ui.demo_actions).
     window.demo = DemoActions(window, bar)

@@ -75,8 +75,7 @@ def video_grid(host: QWidget) -> QGridLayout:
     return grid
 
 
-def arrange_views(grid: QGridLayout, host: QWidget, views: Sequence[VideoView], comparison: VideoView,
-                  count: int, *, comparing: bool) -> None:
+def arrange_views(grid: QGridLayout, host: QWidget, views: Sequence[VideoView], comparison: VideoView, count: int, *, comparing: bool) -> None:
     """One view fills the area; two or three sit in a row (with the comparison); four make a 2x2 grid."""
     for view in [*views, comparison]:
         grid.removeWidget(view)

@@ -186,7 +186,18 @@ class PlotsPanel(QWidget):
         self._energy = self.energy_plot.plot([], [], pen=pg.mkPen(NEUTRAL, width=2))
 
     def _followed_plots(self) -> list[pg.PlotItem]:
-        return [self.fps_plot, self.stage_plot, self.hist_plot, self.iou_plot, self.lag_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot]
+        return [
+            self.fps_plot,
+            self.stage_plot,
+            self.hist_plot,
+            self.iou_plot,
+            self.lag_plot,
+            self.cpu_plot,
+            self.rss_plot,
+            self.clock_plot,
+            self.power_plot,
+            self.energy_plot,
+        ]
 
     def _time_plots(self) -> list[pg.PlotItem]:
         return [self.fps_plot, self.stage_plot, self.iou_plot, self.cpu_plot, self.rss_plot, self.clock_plot, self.power_plot, self.energy_plot, self.lag_plot]
@@ -360,7 +371,9 @@ class PlotsPanel(QWidget):
             return source is not None
         t = source.t - now
         fps = np.interp(t, focus.seconds, np.nan_to_num(focus.fps), left=np.nan, right=np.nan)
-        energy = np.array([energy_per_frame_mj(w, f) if np.isfinite(w) and np.isfinite(f) else None for w, f in zip(source.values, fps, strict=True)], dtype=float)  # fps: sampled at source.t
+        energy = np.array(
+            [energy_per_frame_mj(w, f) if np.isfinite(w) and np.isfinite(f) else None for w, f in zip(source.values, fps, strict=True)], dtype=float
+        )  # fps: sampled at source.t
         self._energy.setData(t, energy, connect="finite")
         return True
 

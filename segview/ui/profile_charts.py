@@ -39,7 +39,7 @@ class Bar:
 
 def short(text: str, limit: int = LABEL_CHARS) -> str:
     """A name that fits the axis: its end kept (a node's last path parts name it best)."""
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 class OpTypeColours:
@@ -124,17 +124,13 @@ class BarChart(QWidget):
 def node_bars(profile, colours: OpTypeColours, limit: int = TOP_NODES) -> list[Bar]:
     """The profile's slowest nodes, slowest first, coloured by op type; named as in the ONNX file where onnxruntime's name derives from one."""
     return [
-        Bar(f"{n.graph_node or n.name} ({n.op_type})", n.median_ms, f"{n.median_ms:.3f} ms · {n.share:.0%}", colours(n.op_type))
-        for n in profile.nodes[:limit]
+        Bar(f"{n.graph_node or n.name} ({n.op_type})", n.median_ms, f"{n.median_ms:.3f} ms · {n.share:.0%}", colours(n.op_type)) for n in profile.nodes[:limit]
     ]
 
 
 def op_type_bars(profile, colours: OpTypeColours) -> list[Bar]:
     """Each op type's summed median, its share of the run and its node count."""
-    return [
-        Bar(f"{op_type} ×{count}", ms, f"{ms:.3f} ms · {share:.0%}", colours(op_type))
-        for op_type, ms, share, count in profile.by_op_type()
-    ]
+    return [Bar(f"{op_type} ×{count}", ms, f"{ms:.3f} ms · {share:.0%}", colours(op_type)) for op_type, ms, share, count in profile.by_op_type()]
 
 
 def delta_bars(rows, limit: int = TOP_NODES) -> list[Bar]:

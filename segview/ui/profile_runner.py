@@ -58,7 +58,9 @@ def profile_models(request: ProfileRequest, frames: list[np.ndarray], *, cancell
     for i, entry in enumerate(request.entries, start=1):
         if cancelled():
             return None
-        progress(f"Profiling {entry.name} ({i}/{len(request.entries)}): {request.warmup} warm-up and {request.runs} profiled runs, {request.threads} thread(s)…")
+        progress(
+            f"Profiling {entry.name} ({i}/{len(request.entries)}): {request.warmup} warm-up and {request.runs} profiled runs, {request.threads} thread(s)…"
+        )
         profiles.append(profile_model(entry, frames, threads=request.threads, runs=request.runs, warmup=request.warmup))
     diff = diff_profiles(profiles[0], profiles[1]) if len(profiles) >= 2 else None
     return tuple(profiles), diff

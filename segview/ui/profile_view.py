@@ -37,8 +37,10 @@ DEFAULT_WARMUP = 10
 
 def overhead_line(profile) -> str:
     """What the figures leave out and what the profiler costs, in one line."""
-    text = (f"{profile.model}: {profile.wall_median_ms:.3f} ms a profiled run (median of {profile.runs}), the nodes account for "
-            f"{profile.node_sum_median_ms:.3f} ms; the other {profile.overhead():.0%} is onnxruntime's own work between kernels.")
+    text = (
+        f"{profile.model}: {profile.wall_median_ms:.3f} ms a profiled run (median of {profile.runs}), the nodes account for "
+        f"{profile.node_sum_median_ms:.3f} ms; the other {profile.overhead():.0%} is onnxruntime's own work between kernels."
+    )
     cost = profile.profiling_cost()
     if cost is not None:
         effect = f"the profiler adds {cost:.0%}" if cost >= 0 else f"profiled runs were {-cost:.0%} faster: the machine's noise"
@@ -48,10 +50,16 @@ def overhead_line(profile) -> str:
 
 def diff_line(diff, base, other) -> str:
     ratio = other.unprofiled_median_ms / base.unprofiled_median_ms if base.unprofiled_median_ms and other.unprofiled_median_ms else None
-    verdict = "" if ratio is None else f"; {other.model} runs at {1 / ratio:.2f}x the speed of {base.model} (plain runs, {base.unprofiled_median_ms:.3f} → {other.unprofiled_median_ms:.3f} ms)"
+    verdict = (
+        ""
+        if ratio is None
+        else f"; {other.model} runs at {1 / ratio:.2f}x the speed of {base.model} (plain runs, {base.unprofiled_median_ms:.3f} → {other.unprofiled_median_ms:.3f} ms)"
+    )
     slower = sum(1 for r in diff.matched_rows() if r.delta_ms > 0)
-    return (f"{other.model} against {base.model}: {len(diff.matched_rows())} nodes matched, {slower} of them slower{verdict}. "
-            "Blue: faster in the second model; vermillion: slower.")
+    return (
+        f"{other.model} against {base.model}: {len(diff.matched_rows())} nodes matched, {slower} of them slower{verdict}. "
+        "Blue: faster in the second model; vermillion: slower."
+    )
 
 
 class ProfileTab(QWidget):
@@ -207,8 +215,10 @@ class ProfileView(QDialog):
         self.shown = outcome
         profiles = outcome.profiles
         self.status.setStyleSheet("")
-        self.status.setText(f"Profiled on frames from {outcome.frames_from}: {profiles[0].runs} runs of each model after "
-                            f"{self.runner.last_warmup} warm-up runs, {profiles[0].threads} thread(s).")
+        self.status.setText(
+            f"Profiled on frames from {outcome.frames_from}: {profiles[0].runs} runs of each model after "
+            f"{self.runner.last_warmup} warm-up runs, {profiles[0].threads} thread(s)."
+        )
         self.pause_note.setText(self._pause_text(outcome))
         self.overhead.setText("<br>".join(html.escape(overhead_line(p), quote=False) for p in profiles))
         self._fill_tabs(outcome)

@@ -57,4 +57,3 @@ class RecordingControl:
     @property
     def problem(self) -> str | None:
         return self.recorder.problem if self.recorder is not None else None
-

@@ -116,13 +116,13 @@ class _Canvas:
             self.layout.layout.setColumnStretchFactor(1, 0)
             self.layout.layout.setAlignment(self.legend, QtCore.Qt.AlignmentFlag.AlignTop)
 
-    def line(self, x: np.ndarray, y: np.ndarray, colour: str, name: str | None, *, width: float = 2.0,
-             style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine) -> None:
+    def line(
+        self, x: np.ndarray, y: np.ndarray, colour: str, name: str | None, *, width: float = 2.0, style: QtCore.Qt.PenStyle = QtCore.Qt.PenStyle.SolidLine
+    ) -> None:
         pen = pg.mkPen(colour, width=width, style=style)
         # A single point would not show as a line: mark the points when there are few.
         symbol = "o" if np.isfinite(y).sum() <= 3 else None
-        item = self.plot.plot(x, y, pen=pen, connect="finite", antialias=True,
-                              symbol=symbol, symbolSize=6, symbolBrush=colour, symbolPen=None)
+        item = self.plot.plot(x, y, pen=pen, connect="finite", antialias=True, symbol=symbol, symbolSize=6, symbolBrush=colour, symbolPen=None)
         self.add_to_legend(item, name)
 
     def add_to_legend(self, item: pg.GraphicsObject, name: str | None) -> None:
@@ -205,17 +205,21 @@ def _stage_figures(session: RecordedSession, folder: Path) -> list[Figure]:
         bottom = np.zeros(len(t))
         for stage in StageTimings.STAGES:
             height = np.nan_to_num(session.model_series(model, stage)[keep], nan=0.0)
-            bars = pg.BarGraphItem(x=t, height=height, y0=bottom.copy(), width=widths,
-                                   brush=pg.mkBrush(STAGE_COLOURS[stage]), pen=pg.mkPen("w", width=0.5))
+            bars = pg.BarGraphItem(x=t, height=height, y0=bottom.copy(), width=widths, brush=pg.mkBrush(STAGE_COLOURS[stage]), pen=pg.mkPen("w", width=0.5))
             canvas.plot.addItem(bars)
             canvas.add_to_legend(bars, stage_name(stage))
             bottom += height
         canvas.line(t, end_to_end, TEXT, "end to end", width=2.0, style=QtCore.Qt.PenStyle.DashLine)
         name = f"stages-{_slug(model, i)}.png"
         canvas.save(folder / name, x_range=_time_range(session), y_max=_finite_max(end_to_end, bottom))
-        figures.append(Figure(name, f"{model}: median milliseconds in each stage per second, stacked; the dashed line is "
-                                    "the median end-to-end latency (the gap above the bars is time spent waiting "
-                                    "for other models and for delivery)."))
+        figures.append(
+            Figure(
+                name,
+                f"{model}: median milliseconds in each stage per second, stacked; the dashed line is "
+                "the median end-to-end latency (the gap above the bars is time spent waiting "
+                "for other models and for delivery).",
+            )
+        )
     return figures
 
 
@@ -241,8 +245,7 @@ def _histogram_figure(session: RecordedSession, folder: Path) -> list[Figure]:
         colour = PALETTE[i % len(PALETTE)]
         fill = QtGui.QColor(colour)
         fill.setAlpha(60)
-        canvas.plot.plot(edges, counts, stepMode="center", fillLevel=0, fillBrush=pg.mkBrush(fill),
-                         pen=pg.mkPen(colour, width=2))
+        canvas.plot.plot(edges, counts, stepMode="center", fillLevel=0, fillBrush=pg.mkBrush(fill), pen=pg.mkPen(colour, width=2))
         # The legend draws a filled curve as a triangle; a swatch of the fill reads better.
         swatch = pg.BarGraphItem(x=[0], height=[0], width=0, brush=pg.mkBrush(fill), pen=pg.mkPen(colour, width=2))
         canvas.add_to_legend(swatch, model)
@@ -274,8 +277,15 @@ def _system_figures(session: RecordedSession, folder: Path) -> list[Figure]:
         if key == "cpu_percent" and isinstance(cores, int) and cores > 0:
             # Where the machine runs out: every core busy.
             ceiling = 100.0 * cores
-            canvas.plot.addItem(pg.InfiniteLine(ceiling, angle=0, pen=pg.mkPen(AXIS, width=1, style=QtCore.Qt.PenStyle.DashLine),
-                                                label=f"all {cores} cores", labelOpts={"color": AXIS, "position": 0.05}))
+            canvas.plot.addItem(
+                pg.InfiniteLine(
+                    ceiling,
+                    angle=0,
+                    pen=pg.mkPen(AXIS, width=1, style=QtCore.Qt.PenStyle.DashLine),
+                    label=f"all {cores} cores",
+                    labelOpts={"color": AXIS, "position": 0.05},
+                )
+            )
             y_max = max(y_max, ceiling)
         canvas.save(folder / file, x_range=_time_range(session), y_max=y_max)
         figures.append(Figure(file, f"{label}: the latest reading in each second."))

@@ -234,7 +234,8 @@ class SessionBrowser(QDialog):
         self.list.show_placeholder("" if entries else "No recorded sessions in this folder.")
         self.list.set_entries(entries)
         self.hint.setText(
-            f"{len(entries)} session(s); select one for its summary, two to compare." if entries
+            f"{len(entries)} session(s); select one for its summary, two to compare."
+            if entries
             else "No recorded sessions here yet: record one with Ctrl+R, or open another folder."
         )
         if entries:

@@ -48,8 +48,7 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 def summary_rows(session: RecordedSession) -> list[list[str]]:
     return [
-        [m.model, str(m.frames), fmt(m.fps), fmt(m.latency_ms.p50, 2), fmt(m.latency_ms.p95, 2), fmt(m.inference_ms.p50, 2)]
-        for m in session.summary.models
+        [m.model, str(m.frames), fmt(m.fps), fmt(m.latency_ms.p50, 2), fmt(m.latency_ms.p95, 2), fmt(m.inference_ms.p50, 2)] for m in session.summary.models
     ]
 
 
@@ -181,9 +180,7 @@ class SessionPanel(QWidget):
             return self.export_task
         folder = self.session.folder
         self.status.setText("Writing the report…")
-        self.export_task = run_in_background(
-            lambda: export_report_in_child(folder), self._exported, self._export_failed, owner=self
-        )
+        self.export_task = run_in_background(lambda: export_report_in_child(folder), self._exported, self._export_failed, owner=self)
         self._update_buttons()
         return self.export_task
 
@@ -326,4 +323,3 @@ class SessionDialog(QDialog):
 def open_session(folder: Path, parent: QWidget | None = None) -> SessionDialog:
     """Raises SegviewError if the folder is not a readable session."""
     return SessionDialog(load_session(folder), parent)
-

@@ -30,10 +30,32 @@ INT8_DEPTHWISE_SPEEDUP = 0.5
 HINT_RUNS = 20
 HINT_WARMUP = 5
 START_DELAY_MS = 400  # after the ticks settle, and only if the steps page is still shown
-ELEMENTWISE = frozenset({
-    "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "HardSigmoid", "HardSwish", "Clip", "Max", "Min", "Tanh",
-    "LeakyRelu", "PRelu", "Pow", "Sqrt", "Exp", "Neg", "Abs", "Where", "Erf", "Sum",
-})
+ELEMENTWISE = frozenset(
+    {
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Relu",
+        "Sigmoid",
+        "HardSigmoid",
+        "HardSwish",
+        "Clip",
+        "Max",
+        "Min",
+        "Tanh",
+        "LeakyRelu",
+        "PRelu",
+        "Pow",
+        "Sqrt",
+        "Exp",
+        "Neg",
+        "Abs",
+        "Where",
+        "Erf",
+        "Sum",
+    }
+)
 LAYOUT = frozenset({"ReorderInput", "ReorderOutput", "Transpose", "Reshape", "Concat", "Cast", "Slice", "Split", "Gather"})
 RESIZE = frozenset({"Resize", "Upsample"})
 _DIMS = re.compile(r"\[(.*)\]$")
@@ -91,9 +113,11 @@ def int8_bound(shares: Shares) -> float:
 
 def _step_line(step: str, s: Shares) -> str:
     if step.startswith("int8"):
-        return (f"{step}: smaller, not faster. onnxruntime's int8 kernels gain {INT8_POINTWISE_SPEEDUP:.1f}x on pointwise Conv only "
-                f"({s.pointwise:.0%} of the run: at most {int8_bound(s):.2f}x overall), run {1 / INT8_DEPTHWISE_SPEEDUP:.0f}x slower on depthwise Conv "
-                f"({s.depthwise:.0%}) and add quantize/dequantize work; elementwise work ({s.elementwise:.0%}) stays.")
+        return (
+            f"{step}: smaller, not faster. onnxruntime's int8 kernels gain {INT8_POINTWISE_SPEEDUP:.1f}x on pointwise Conv only "
+            f"({s.pointwise:.0%} of the run: at most {int8_bound(s):.2f}x overall), run {1 / INT8_DEPTHWISE_SPEEDUP:.0f}x slower on depthwise Conv "
+            f"({s.depthwise:.0%}) and add quantize/dequantize work; elementwise work ({s.elementwise:.0%}) stays."
+        )
     if step == "fp16":
         return "fp16: smaller, not faster (onnxruntime's CPU provider casts the weights back to float32 when it loads the model)."
     if step in ("cluster", "prune"):
@@ -108,8 +132,10 @@ def _step_line(step: str, s: Shares) -> str:
 def hint_text(profile, steps: list[str]) -> str:
     """The shares line, then one line per ticked step."""
     s = shares_of(profile)
-    head = (f"On this CPU ({profile.threads} thread{'s' if profile.threads != 1 else ''}, {profile.model}): Conv {s.conv:.0%} of the run "
-            f"(depthwise {s.depthwise:.0%}), elementwise {s.elementwise:.0%}, layout reorders {s.layout:.0%}, Resize {s.resize:.0%}.")
+    head = (
+        f"On this CPU ({profile.threads} thread{'s' if profile.threads != 1 else ''}, {profile.model}): Conv {s.conv:.0%} of the run "
+        f"(depthwise {s.depthwise:.0%}), elementwise {s.elementwise:.0%}, layout reorders {s.layout:.0%}, Resize {s.resize:.0%}."
+    )
     lines = [line for line in (_step_line(step, s) for step in steps) if line]
     return "\n".join([head, *lines])
 

@@ -69,7 +69,7 @@ ACCENT_PX = 4  # the model's colour along the tile's top edge and the caption's 
 
 
 def tile_caption(fps: float, inference_ms: float, end_to_end_ms: float) -> str:
-    """"29 FPS · inference 9.1 ms · e2e 14.0 ms": which latency each figure is, not a bare "14.0 ms"."""
+    """ "29 FPS · inference 9.1 ms · e2e 14.0 ms": which latency each figure is, not a bare "14.0 ms"."""
     if not fps:
         return ""
     parts = [f"{fps:.0f} FPS"]
@@ -87,13 +87,13 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 100)  # small, so the videos give way before the plots are squeezed
         self.setAutoFillBackground(True)
-        self.setStyleSheet("VideoView { background: rgb(%d, %d, %d); }" % _SCREEN_RGB)
+        self.setStyleSheet("VideoView {{ background: rgb({}, {}, {}); }}".format(*_SCREEN_RGB))
         self._image: np.ndarray | None = None
         # The letterbox and the placeholder text ("No video") fill the view behind the screen.
         self._backdrop = QLabel(self)
         self._backdrop.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._backdrop.setWordWrap(True)  # a small tile wraps its placeholder instead of cutting it
-        self._backdrop.setStyleSheet("background: rgb(%d, %d, %d); color: rgb(140, 145, 155);" % _SCREEN_RGB)
+        self._backdrop.setStyleSheet("background: rgb({}, {}, {}); color: rgb(140, 145, 155);".format(*_SCREEN_RGB))
         # The picture is the screen's background brush, and the screen is exactly the picture's
         # size. Not a QLabel pixmap: Qt 6's QLabel keeps each new pixmap in a QIcon that enters
         # it into the global QPixmapCache, and 30 new pictures a second pushed out everything
@@ -179,7 +179,7 @@ class VideoView(QWidget):
         self._accent_strip.setGeometry(0, 0, self.width(), ACCENT_PX)
         self._accent_strip.show()
         self._accent_strip.raise_()
-        self._caption.setStyleSheet(_CAPTION_STYLE + " border-left: %dpx solid rgb(%d, %d, %d);" % (ACCENT_PX, *colour))
+        self._caption.setStyleSheet(_CAPTION_STYLE + " border-left: {}px solid rgb({}, {}, {});".format(ACCENT_PX, *colour))
         self._fit_caption()
 
     def set_caption(self, title: str, subtitle: str = "") -> None:

@@ -19,8 +19,28 @@ def segview(*args):
 def test_compress_chains_steps_and_reports(tiny_model, calib_dir, labelled, out_dir, tmp_path):
     images, masks = labelled
     saved = tmp_path / "recipe.json"
-    proc = segview("compress", "--model", tiny_model, "--step", "int8-static:calibration=percentile", "--calib", calib_dir, "--calib-frames", 8,
-                   "--eval-images", images, "--eval-masks", masks, "--out", out_dir, "--save-recipe", saved, "--json", tmp_path / "r.json", *FAST)
+    proc = segview(
+        "compress",
+        "--model",
+        tiny_model,
+        "--step",
+        "int8-static:calibration=percentile",
+        "--calib",
+        calib_dir,
+        "--calib-frames",
+        8,
+        "--eval-images",
+        images,
+        "--eval-masks",
+        masks,
+        "--out",
+        out_dir,
+        "--save-recipe",
+        saved,
+        "--json",
+        tmp_path / "r.json",
+        *FAST,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert "tiny-int8" in proc.stdout and "IoU against ground truth" in proc.stdout and "latency (1 thread)" in proc.stdout
@@ -42,18 +62,21 @@ def test_list_steps_names_every_step_and_option():
         assert name in proc.stdout
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--step", "fp16"], "needs --model"),
-    (["--model", "MODEL"], "at least one --step"),
-    (["--model", "MODEL", "--step", "zip"], "unknown compression step 'zip'"),
-    (["--model", "MODEL", "--step", "cluster:clusters=1"], "clusters must be between"),
-    (["--model", "MODEL", "--step", "rewrite"], "step 'rewrite' has nothing to do"),
-    (["--model", "MODEL", "--step", "int8-static"], "needs calibration frames"),
-    (["--model", "MODEL", "--step", "int8-static", "--calib", "EMPTY"], "no images in calibration folder"),
-    (["--model", "no/such/model.onnx", "--step", "fp16"], "model file not found"),
-    (["--model", "MODEL", "--step", "fp16", "--eval-images", "EMPTY"], "give both evaluation images and masks"),
-    (["--recipe", "no-such-recipe.json"], "cannot read recipe"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--step", "fp16"], "needs --model"),
+        (["--model", "MODEL"], "at least one --step"),
+        (["--model", "MODEL", "--step", "zip"], "unknown compression step 'zip'"),
+        (["--model", "MODEL", "--step", "cluster:clusters=1"], "clusters must be between"),
+        (["--model", "MODEL", "--step", "rewrite"], "step 'rewrite' has nothing to do"),
+        (["--model", "MODEL", "--step", "int8-static"], "needs calibration frames"),
+        (["--model", "MODEL", "--step", "int8-static", "--calib", "EMPTY"], "no images in calibration folder"),
+        (["--model", "no/such/model.onnx", "--step", "fp16"], "model file not found"),
+        (["--model", "MODEL", "--step", "fp16", "--eval-images", "EMPTY"], "give both evaluation images and masks"),
+        (["--recipe", "no-such-recipe.json"], "cannot read recipe"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr(tiny_model, tmp_path, out_dir, args, fragment):
     empty = tmp_path / "empty"
     empty.mkdir()

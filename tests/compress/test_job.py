@@ -47,7 +47,9 @@ def test_cancelling_a_job_leaves_no_files(tiny_model, calib_dir, out_dir):
 def test_a_failing_job_says_why(tiny_model, tmp_path, out_dir):
     empty = tmp_path / "empty"
     empty.mkdir()
-    job = CompressionJob(Recipe(model=str(tiny_model), steps=(StepSpec.make("int8-static"),), calibration=CalibrationSpec(str(empty)), out=str(out_dir), measure=QUICK))
+    job = CompressionJob(
+        Recipe(model=str(tiny_model), steps=(StepSpec.make("int8-static"),), calibration=CalibrationSpec(str(empty)), out=str(out_dir), measure=QUICK)
+    )
     job.start()
     job.wait(60)
     assert job.state == "failed" and "no images in calibration folder" in job.error

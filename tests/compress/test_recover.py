@@ -59,7 +59,9 @@ def test_recover_after_pruning_keeps_the_pruned_shapes_and_trains_the_weights(ti
 def test_recover_after_clustering_trains_the_shared_values_and_keeps_k_per_tensor(storage, per_channel, tiny_model, tiny_card, calibration, tmp_path):
     source = onnx.load(str(tiny_model))
     k = 4
-    clustered = apply("cluster", source, tiny_card, tmp_path, calibration, source, clusters=k, max_iou_drop=1.0, storage=storage, per_channel_scale=per_channel).model
+    clustered = apply(
+        "cluster", source, tiny_card, tmp_path, calibration, source, clusters=k, max_iou_drop=1.0, storage=storage, per_channel_scale=per_channel
+    ).model
     output = apply("recover", clustered, tiny_card, tmp_path, calibration, source, **RECOVER)
     before, after = arrays(clustered), arrays(output.model)
     shared = [n for n in after if n.endswith("__codebook")] if storage == "codebook" else [n for n in after if n.endswith("/w")]
@@ -132,8 +134,28 @@ def test_recover_must_follow_a_pruning_or_clustering_step():
 
 
 def test_segview_compress_prunes_then_recovers_and_reports_the_figures(tiny_model, calib_dir, out_dir, tmp_path):
-    proc = run_segview("compress", "--model", tiny_model, "--step", PRUNE_TEXT, "--step", "recover:steps=3,batch=4", "--calib", calib_dir,
-                       "--out", out_dir, "--json", tmp_path / "r.json", "--rounds", "2", "--runs", "2", "--threads", "1", timeout=300)
+    proc = run_segview(
+        "compress",
+        "--model",
+        tiny_model,
+        "--step",
+        PRUNE_TEXT,
+        "--step",
+        "recover:steps=3,batch=4",
+        "--calib",
+        calib_dir,
+        "--out",
+        out_dir,
+        "--json",
+        tmp_path / "r.json",
+        "--rounds",
+        "2",
+        "--runs",
+        "2",
+        "--threads",
+        "1",
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "tiny-pruned50-recovered.onnx" in files_in(out_dir)
     report = json.loads((tmp_path / "r.json").read_text())

@@ -102,7 +102,12 @@ def test_cancelling_leaves_nothing_and_the_source_untouched(tiny_model, registry
             token.cancel()
 
     with pytest.raises(Cancelled, match="nothing was written"):
-        runner.run_recipe(recipe(tiny_model, out_dir, ("int8-auto", {"max_iou_drop": 0.0}), calib=calib_dir), registry=registry, on_event=cancel_once_the_step_runs, cancel=token)
+        runner.run_recipe(
+            recipe(tiny_model, out_dir, ("int8-auto", {"max_iou_drop": 0.0}), calib=calib_dir),
+            registry=registry,
+            on_event=cancel_once_the_step_runs,
+            cancel=token,
+        )
     assert files_in(out_dir) == []
     assert sha(tiny_model) == source_sha
 
@@ -198,11 +203,14 @@ def test_the_output_may_not_replace_the_source(tiny_model, registry):
         runner.run_recipe(recipe(tiny_model, tiny_model, "fp16"), registry=registry)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda d: d.mkdir(), "no images in calibration folder"),
-    (lambda d: (d.mkdir(), (d / "a.png").write_bytes(b"nope"), (d / "b.jpg").write_bytes(b"")), "could be read"),
-    (lambda d: None, "not found"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d.mkdir(), "no images in calibration folder"),
+        (lambda d: (d.mkdir(), (d / "a.png").write_bytes(b"nope"), (d / "b.jpg").write_bytes(b"")), "could be read"),
+        (lambda d: None, "not found"),
+    ],
+)
 def test_empty_unreadable_or_missing_calibration_sources_are_clear_errors(tiny_model, registry, tmp_path, out_dir, make, message):
     calib = tmp_path / "calib-bad"
     make(calib)
@@ -231,20 +239,32 @@ def test_steps_that_need_frames_refuse_a_recipe_without_them(tiny_model, out_dir
 
 def test_a_recipe_survives_json(tiny_model, calib_dir, labelled, tmp_path):
     images, masks = labelled
-    r = recipe(tiny_model, tmp_path / "out", ("prune", {"sparsity": 0.2}), ("int8-auto", {"max_iou_drop": 0.02, "exclude_op_types": ["Sigmoid"]}), calib=calib_dir, eval_images=str(images), eval_masks=str(masks), name="mine")
+    r = recipe(
+        tiny_model,
+        tmp_path / "out",
+        ("prune", {"sparsity": 0.2}),
+        ("int8-auto", {"max_iou_drop": 0.02, "exclude_op_types": ["Sigmoid"]}),
+        calib=calib_dir,
+        eval_images=str(images),
+        eval_masks=str(masks),
+        name="mine",
+    )
     path = tmp_path / "recipe.json"
     r.save(path)
     assert Recipe.load(path) == r
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{", "not valid JSON"),
-    ('{"model": "m"}', "not a segview compression recipe"),
-    ('{"model": "m", "steps": [{"step": "zip"}]}', "unknown compression step"),
-    ('{"model": "m", "steps": [{"step": "prune", "config": {"sparsity": "lots"}}]}', "must be a number"),
-    ('{"model": "m", "steps": []}', "at least one step"),
-    ('{"segview_recipe": 9, "model": "m", "steps": []}', "recipe version 9"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{", "not valid JSON"),
+        ('{"model": "m"}', "not a segview compression recipe"),
+        ('{"model": "m", "steps": [{"step": "zip"}]}', "unknown compression step"),
+        ('{"model": "m", "steps": [{"step": "prune", "config": {"sparsity": "lots"}}]}', "must be a number"),
+        ('{"model": "m", "steps": []}', "at least one step"),
+        ('{"segview_recipe": 9, "model": "m", "steps": []}', "recipe version 9"),
+    ],
+)
 def test_bad_recipes_are_clear_errors(tmp_path, text, message):
     path = tmp_path / "bad.json"
     path.write_text(text)

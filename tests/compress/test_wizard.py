@@ -231,7 +231,9 @@ def test_the_studio_pauses_while_the_job_measures_speed(qtbot, studio, out_dir):
     studio.engine.state_changed.connect(lambda: seen.append(studio.engine.running))
     wizard = open_wizard(studio, out_dir, ["fp16"])
     measuring = []
-    wizard.run_page.log.textChanged.connect(lambda: measuring.append(studio.engine.running) if "measuring latency" in wizard.run_page.log.toPlainText() else None)
+    wizard.run_page.log.textChanged.connect(
+        lambda: measuring.append(studio.engine.running) if "measuring latency" in wizard.run_page.log.toPlainText() else None
+    )
     with qtbot.waitSignal(wizard.job_finished, timeout=JOB_TIMEOUT_MS) as finished:
         go_to_run_page(wizard)
     latencies = finished.args[0].report.latency

@@ -26,12 +26,18 @@ def tiny_segmenter(path: Path, *, seed: int = 0, dead_channels: int = 0, name: s
         return (rng.standard_normal(shape) * scale).astype(np.float32)
 
     inits = {
-        "stem/w": w(16, 3, 3, 3), "stem/b": w(16, scale=0.1),
-        "dw/w": w(16, 1, 3, 3), "dw/b": w(16, scale=0.1),
-        "pw/w": w(16, 16, 1, 1, scale=0.25), "pw/b": w(16, scale=0.1),
-        "se1/w": w(8, 16, 1, 1), "se1/b": w(8, scale=0.1),
-        "se2/w": w(16, 8, 1, 1), "se2/b": w(16, scale=0.1),
-        "head/w": w(1, 16, 1, 1, scale=0.5), "head/b": np.zeros(1, np.float32),
+        "stem/w": w(16, 3, 3, 3),
+        "stem/b": w(16, scale=0.1),
+        "dw/w": w(16, 1, 3, 3),
+        "dw/b": w(16, scale=0.1),
+        "pw/w": w(16, 16, 1, 1, scale=0.25),
+        "pw/b": w(16, scale=0.1),
+        "se1/w": w(8, 16, 1, 1),
+        "se1/b": w(8, scale=0.1),
+        "se2/w": w(16, 8, 1, 1),
+        "se2/b": w(16, scale=0.1),
+        "head/w": w(1, 16, 1, 1, scale=0.5),
+        "head/b": np.zeros(1, np.float32),
     }
     if dead_channels:
         for name in ("stem/w", "stem/b", "dw/w", "dw/b", "se2/w", "se2/b", "pw/w", "pw/b"):
@@ -53,7 +59,8 @@ def tiny_segmenter(path: Path, *, seed: int = 0, dead_channels: int = 0, name: s
         helper.make_node("Sigmoid", ["logit"], ["prob"], name="prob"),
     ]
     graph = helper.make_graph(
-        nodes, "tiny",
+        nodes,
+        "tiny",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, SIZE, SIZE])],
         [numpy_helper.from_array(v, k) for k, v in inits.items()],
@@ -81,7 +88,7 @@ def frames(count: int, *, seed: int = 0, size: int = 48) -> list[np.ndarray]:
 
 def _tensor(image: np.ndarray) -> np.ndarray:
     rgb = cv2.cvtColor(cv2.resize(image, (SIZE, SIZE)), cv2.COLOR_BGR2RGB)
-    return (rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+    return rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
 
 
 def _run(model: onnx.ModelProto, tensors: list[np.ndarray], output: str) -> np.ndarray:

@@ -63,7 +63,16 @@ def tiny_config():
 def _tiny_config(teacher: Path, images: Path, out: Path, **train):
     from segview.distill.config import DataConfig, DistillConfig, LossConfig, TrainConfig
 
-    settings = {"epochs": None, "minutes": None, "max_steps": 40, "batch_size": 8, "learning_rate": 1e-2, "threads": 1, "device": "cpu", "validate_every_s": 0.0}
+    settings = {
+        "epochs": None,
+        "minutes": None,
+        "max_steps": 40,
+        "batch_size": 8,
+        "learning_rate": 1e-2,
+        "threads": 1,
+        "device": "cpu",
+        "validate_every_s": 0.0,
+    }
     settings.update(train)
     return DistillConfig(
         teacher=str(teacher),

@@ -7,10 +7,10 @@ import json
 from dataclasses import replace
 
 import cv2
-import factories
 import numpy as np
 import pytest
 
+import factories
 from segview.distill.availability import DistillError
 from segview.distill.config import DataConfig, DistillConfig, SelectConfig
 

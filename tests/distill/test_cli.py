@@ -30,8 +30,31 @@ def test_distill_without_frames_is_one_line(capsys, brightness_model, tmp_path):
 def test_distill_cli_tiny_run(capsys, brightness_model, square_frames, model_dir):
     pytest.importorskip("torch")
     out = model_dir / "cli-student.onnx"
-    code = main(["distill", "--teacher", str(brightness_model), "--arch", "enet", "--width", "0.25", "--resolution", "32",
-                 "--images", str(square_frames), "--steps", "3", "--batch-size", "4", "--threads", "1", "--mosaic", "0.5", "--out", str(out)])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(brightness_model),
+            "--arch",
+            "enet",
+            "--width",
+            "0.25",
+            "--resolution",
+            "32",
+            "--images",
+            str(square_frames),
+            "--steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--threads",
+            "1",
+            "--mosaic",
+            "0.5",
+            "--out",
+            str(out),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0, text
     assert out.exists() and "registered as cli-student" in text and "speed: student" in text
@@ -56,7 +79,15 @@ def test_the_studio_child_process_gets_every_setting_through_its_config_file(tmp
         slim_gates=("multiply_9", "multiply_8"),
         slim_relu=True,
         slim_skip_last_stage=True,
-        data=DataConfig(images=tmp_path / "frames", masks=tmp_path / "masks", videos=("clip.mp4",), video_every=3, video_max_frames=50, val_images=tmp_path / "v", val_masks=tmp_path / "vm"),
+        data=DataConfig(
+            images=tmp_path / "frames",
+            masks=tmp_path / "masks",
+            videos=("clip.mp4",),
+            video_every=3,
+            video_max_frames=50,
+            val_images=tmp_path / "v",
+            val_masks=tmp_path / "vm",
+        ),
         loss=LossConfig(temperature=3.0, hard_weight=0.0, hint="none", hint_weight=0.5),
         train=TrainConfig(minutes=7.5, batch_size=4, learning_rate=1e-4, threads=1, seed=3, augment=False, mosaic=0.25),
         out=tmp_path / "s.onnx",

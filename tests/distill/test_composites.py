@@ -6,10 +6,10 @@ import json
 from dataclasses import replace
 
 import cv2
-import factories
 import numpy as np
 import pytest
 
+import factories
 from segview.distill.availability import DistillError
 from segview.distill.composites import (
     CompositeSettings,
@@ -76,7 +76,9 @@ def test_a_composite_differs_from_its_background_and_holds_the_person_where_the_
     assert cut is not None and cut.alpha.max() == pytest.approx(1.0, abs=1e-3)
     background = np.full((90, 120, 3), (90, 40, 10), np.uint8)
     # No lighting, blur, noise or JPEG loss: the pasted pixels can be checked exactly.
-    plain = replace(CompositeSettings(), gain=(1, 1), gamma=(1, 1), colour_cast=0.0, blur=0.0, noise_sigma=(0, 0), jpeg_quality=(100, 100), background_area=(1, 1))
+    plain = replace(
+        CompositeSettings(), gain=(1, 1), gamma=(1, 1), colour_cast=0.0, blur=0.0, noise_sigma=(0, 0), jpeg_quality=(100, 100), background_area=(1, 1)
+    )
     made = compose(np.random.default_rng(3), background, [cut], plain, 120)
     assert max(made.image.shape[:2]) == 120 and made.coverage.shape == made.image.shape[:2]
     inside, outside = made.coverage > 0.99, made.coverage < 0.01
@@ -127,7 +129,26 @@ def _cli(capsys, teacher, out, *frames_args):
     from segview.cli.main import main
 
     pytest.importorskip("torch")
-    code = main(["distill", "--teacher", str(teacher), "--arch", "enet", "--width", "0.25", "--resolution", "32", "--steps", "2", "--threads", "1", *frames_args, "--out", str(out)])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(teacher),
+            "--arch",
+            "enet",
+            "--width",
+            "0.25",
+            "--resolution",
+            "32",
+            "--steps",
+            "2",
+            "--threads",
+            "1",
+            *frames_args,
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     return code, err
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+
 from qt_tools import close_studio, make_studio  # noqa: E402
 
 pytest.importorskip("pytestqt")
@@ -85,7 +86,13 @@ def test_the_pool_takes_any_mix_of_sources_composites_and_a_selection_pool(qtbot
     page.teacher_combo.setCurrentText("teacher")
     page.out_edit.setText(str(tmp_path / "s.onnx"))
     pool = page.pool
-    for kind, value in (("images", tmp_path / "a"), ("images", tmp_path / "b"), ("video", "clip.mp4"), ("source", "camera:0"), ("recording", tmp_path / "session")):
+    for kind, value in (
+        ("images", tmp_path / "a"),
+        ("images", tmp_path / "b"),
+        ("video", "clip.mp4"),
+        ("source", "camera:0"),
+        ("recording", tmp_path / "session"),
+    ):
         pool.sources.add(kind, value)
     pool.sources.add("images", tmp_path / "a")  # twice: listed once
     pool.backgrounds.add("images", tmp_path / "rooms")

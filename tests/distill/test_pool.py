@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import factories
 import numpy as np
 import pytest
 
+import factories
 from segview.distill.availability import DistillError
 from segview.distill.config import DataConfig
 from segview.distill.data import load_frames
@@ -147,6 +147,23 @@ def test_a_pool_that_cannot_teach_is_one_line_through_the_cli_and_writes_nothing
         (folder / "settings.json").write_text("{}")
         args, message = ["--recording", str(folder)], f"recording {folder} holds no frames: a segview session records timings, not pictures"
     before = sorted(p.name for p in model_dir.iterdir())
-    code = main(["distill", "--teacher", str(brightness_model), "--arch", "enet", "--width", "0.25", "--resolution", "32", "--steps", "2", *args, "--out", str(model_dir / "s.onnx")])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(brightness_model),
+            "--arch",
+            "enet",
+            "--width",
+            "0.25",
+            "--resolution",
+            "32",
+            "--steps",
+            "2",
+            *args,
+            "--out",
+            str(model_dir / "s.onnx"),
+        ]
+    )
     assert code == 2 and capsys.readouterr().err == f"segview: error: {message}\n"
     assert sorted(p.name for p in model_dir.iterdir()) == before

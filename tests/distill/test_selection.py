@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import factories
 import numpy as np
 import pytest
 
+import factories
 from segview.cli.main import main
 from segview.distill.selection import BestKeeper, figure, score_frame, size_bin
 
 torch = pytest.importorskip("torch")
 
-from segview.distill import selection
-from segview.distill.config import SelectConfig
-from segview.distill.runner import distill
-from segview.inference.registry import ModelRegistry
+from segview.distill import selection  # noqa: E402 - after the importorskip, so the module skips without torch
+from segview.distill.config import SelectConfig  # noqa: E402 - after the importorskip, so the module skips without torch
+from segview.distill.runner import distill  # noqa: E402 - after the importorskip, so the module skips without torch
+from segview.inference.registry import ModelRegistry  # noqa: E402 - after the importorskip, so the module skips without torch
 
 
 def test_person_size_bins_by_share_of_the_frame():
@@ -180,12 +180,44 @@ def test_the_exported_model_is_the_best_steps_and_resume_keeps_the_best(monkeypa
 def test_a_selection_source_that_is_also_a_training_source_is_refused_in_one_line(capsys, brightness_model, square_frames, tmp_path):
     same = tmp_path / "." / square_frames.name  # another spelling of the same folder
     out = tmp_path / "s.onnx"
-    code = main(["distill", "--teacher", str(brightness_model), "--arch", "enet", "--images", str(square_frames), "--select-images", str(same), "--steps", "2", "--out", str(out)])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(brightness_model),
+            "--arch",
+            "enet",
+            "--images",
+            str(square_frames),
+            "--select-images",
+            str(same),
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and err.startswith("segview: error: ")
     assert "also a training source" in err and not out.exists()
     video = factories.write_video(tmp_path / "clip.mp4", factories.moving_square_frames(4))
-    code = main(["distill", "--teacher", str(brightness_model), "--arch", "enet", "--video", str(video), "--select-video", str(video), "--steps", "2", "--out", str(out)])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(brightness_model),
+            "--arch",
+            "enet",
+            "--video",
+            str(video),
+            "--select-video",
+            str(video),
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code != 0 and err.count("\n") == 1 and "clip.mp4 is also a training source" in err
 
@@ -195,7 +227,10 @@ def test_the_studio_child_process_gets_the_selection_pool_through_its_config_fil
     from segview.cli.main import build_parser
     from segview.distill.process import write_config_json
 
-    config = replace(tiny_config(teacher, square_frames, tmp_path / "s.onnx", validate_every_s=7.5), select=SelectConfig(images=(tmp_path / "a", tmp_path / "b"), videos=("clip.mp4",)))
+    config = replace(
+        tiny_config(teacher, square_frames, tmp_path / "s.onnx", validate_every_s=7.5),
+        select=SelectConfig(images=(tmp_path / "a", tmp_path / "b"), videos=("clip.mp4",)),
+    )
     args = build_parser().parse_args(["distill", "--config-json", str(write_config_json(config)), "--events"])
     parsed = config_from_json_file(args.config_json)
     assert parsed.select == config.select and parsed.train.validate_every_s == 7.5

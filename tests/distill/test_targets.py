@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import cv2
-import factories
 import numpy as np
 import pytest
 
+import factories
 from segview.distill.data import Augment, Sample
 from segview.distill.targets import soft_targets
 from segview.distill.teacher import Teacher, resolve_teacher
@@ -108,7 +108,10 @@ def test_a_mosaic_carries_each_tiles_target_and_keeps_the_mask_path(bright_teach
     tiles = [Sample(f"t{v}", np.full((60, 80, 3), v, np.uint8), np.full((60, 80), int(v > 100), np.uint8)) for v in levels]
     targets = [np.full((60, 80), v / 255, np.float16) for v in levels]
     augment = Augment(mosaic=1.0, colour=False)
-    others = lambda n: list(zip(tiles[1 : 1 + n], targets[1 : 1 + n], strict=True))
+
+    def others(n):
+        return list(zip(tiles[1 : 1 + n], targets[1 : 1 + n], strict=True))
+
     image, mask, target = augment.with_target(np.random.default_rng(0), tiles[0].image, tiles[0].mask, targets[0], others)
     assert target is not None and target.shape == (60, 80) and mask is not None
     np.testing.assert_allclose(target, image[..., 0] / 255, atol=1e-3)
@@ -201,7 +204,9 @@ def test_a_run_cancelled_while_caching_writes_no_model(teacher, square_frames, m
     config = tiny_config(teacher, square_frames, model_dir / "stopped.onnx", max_steps=3)
     config = replace(config, loss=replace(config.loss, hint="none"))
     stages: list[str] = []
-    outcome = distill(config, on_stage=stages.append, cancelled=lambda: any(s.startswith("teacher targets") for s in stages), registry=ModelRegistry([model_dir]))
+    outcome = distill(
+        config, on_stage=stages.append, cancelled=lambda: any(s.startswith("teacher targets") for s in stages), registry=ModelRegistry([model_dir])
+    )
     assert outcome.cancelled and outcome.steps == 0 and outcome.model_path is None
     assert "teacher targets: 0/18 frames" in stages and not any(s.endswith("done") for s in stages if s.startswith("teacher targets"))
     assert not (model_dir / "stopped.onnx").exists()

@@ -60,7 +60,9 @@ def test_cancel_leaves_a_checkpoint_and_no_model_then_resume_goes_on(teacher, sq
         steps.append(p.step)
 
     config = tiny_config(teacher, square_frames, out, max_steps=10_000)
-    job = DistillJob(config, on_progress=on_progress, on_finished=lambda o: (outcomes.append(o), job_done.set()), on_failed=lambda m: (outcomes.append(m), job_done.set()))
+    job = DistillJob(
+        config, on_progress=on_progress, on_finished=lambda o: (outcomes.append(o), job_done.set()), on_failed=lambda m: (outcomes.append(m), job_done.set())
+    )
     job.start()
     deadline = threading.Event()
     for _ in range(600):

@@ -42,14 +42,16 @@ def samplers(fake_phone):
 def test_phone_metrics(samplers):
     group = samplers()
     values = sample(group)
-    assert values == pytest.approx({
-        "phone_power_w": 0.45 * 3.9,
-        "phone_battery_temp_c": 31.2,
-        "phone_thermal_status": 1.0,
-        "phone_cpu_mhz": 2000.0,  # mean of the three cores online
-        "phone_cpu_max_mhz": 2400.0,
-        "phone_charging": 0.0,
-    })
+    assert values == pytest.approx(
+        {
+            "phone_power_w": 0.45 * 3.9,
+            "phone_battery_temp_c": 31.2,
+            "phone_thermal_status": 1.0,
+            "phone_cpu_mhz": 2000.0,  # mean of the three cores online
+            "phone_cpu_max_mhz": 2400.0,
+            "phone_charging": 0.0,
+        }
+    )
     power = group[0]
     assert is_power_key(power.key) and power.unit == "W" and power.available and power.note == ""
     assert group[2].note == "light"

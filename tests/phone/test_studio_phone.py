@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from fake_adb.fakephone import SERIAL  # noqa: E402
-from segview.phone.samplers import CHARGING_WARNING  # noqa: E402
 from qt_tools import recorded_seconds  # noqa: E402
+from segview.phone.samplers import CHARGING_WARNING  # noqa: E402
 
 TIMEOUT_MS = 30_000  # generous: two busy cores; the waits end as soon as what they wait for happens
 

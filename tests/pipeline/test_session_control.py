@@ -157,8 +157,14 @@ def test_pictures_are_paced_while_the_models_are_the_bottleneck(control, model_d
     import factories
 
     # Large enough input that the model, not the decoder of the tiny video, sets the pace.
-    big = {"name": "input", "width": 640, "height": 640, "layout": "NCHW", "color_order": "RGB",
-           "normalization": {"scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1]}}
+    big = {
+        "name": "input",
+        "width": 640,
+        "height": 640,
+        "layout": "NCHW",
+        "color_order": "RGB",
+        "normalization": {"scale": 1 / 255, "mean": [0, 0, 0], "std": [1, 1, 1]},
+    }
     factories.write_card(factories.brightness_model(model_dir / "big.onnx", size=640), name="big", input=big)
     control.registry.add_folder(model_dir, strict=False)
     control.set_models(["big"])

@@ -104,7 +104,17 @@ def test_every_plot_names_its_unit_and_the_per_model_plots_name_their_model(pane
         _fill(panel.live, name, 3)
     panel.refresh(["selfie-general", "selfie-general-int8"], {}, part=None)
     titles = {plot: panel.titles.plain(plot) for plot in panel._followed_plots()}
-    units = {panel.fps_plot: "(FPS)", panel.stage_plot: "(ms)", panel.hist_plot: "(ms)", panel.lag_plot: "(ms)", panel.cpu_plot: "(% of a core)", panel.rss_plot: "(MB)", panel.clock_plot: "(MHz)", panel.power_plot: "(W)", panel.energy_plot: "(mJ)"}
+    units = {
+        panel.fps_plot: "(FPS)",
+        panel.stage_plot: "(ms)",
+        panel.hist_plot: "(ms)",
+        panel.lag_plot: "(ms)",
+        panel.cpu_plot: "(% of a core)",
+        panel.rss_plot: "(MB)",
+        panel.clock_plot: "(MHz)",
+        panel.power_plot: "(W)",
+        panel.energy_plot: "(mJ)",
+    }
     for plot, unit in units.items():
         assert unit in titles[plot], titles[plot]
     for plot in (panel.stage_plot, panel.hist_plot, panel.energy_plot):

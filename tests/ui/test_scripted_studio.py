@@ -18,7 +18,19 @@ def test_scripted_run_records_a_summary_with_fps_per_model(tmp_path, brightness_
     folder = tmp_path / "session"
     shot = tmp_path / "window.png"
     proc = run_segview(
-        "studio", "--source", slow_video, "--model", brightness_model, "--duration", "4", "--record", folder, "--overlay", "blend", "--screenshot", shot,
+        "studio",
+        "--source",
+        slow_video,
+        "--model",
+        brightness_model,
+        "--duration",
+        "4",
+        "--record",
+        folder,
+        "--overlay",
+        "blend",
+        "--screenshot",
+        shot,
         env=_env(tmp_path),
     )
     assert proc.returncode == 0, proc.stderr

@@ -123,7 +123,9 @@ def test_comparison_shows_iou_between_two_views(qtbot, studio, slow_video, model
     assert studio.open(str(slow_video), ["bright", "twin"])
     assert studio.window.compare_controls.pair() == (0, 1)
     qtbot.waitUntil(lambda: studio.window.comparison_view.picture() is not None, timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: studio.window.compare_controls.iou.text().startswith("IoU 0.9") or studio.window.compare_controls.iou.text() == "IoU 1.000", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: studio.window.compare_controls.iou.text().startswith("IoU 0.9") or studio.window.compare_controls.iou.text() == "IoU 1.000", timeout=TIMEOUT_MS
+    )
     t, iou = studio.engine.live.iou_series()
     assert len(iou) > 0 and (iou > 0.9).all()
 

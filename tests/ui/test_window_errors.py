@@ -93,7 +93,9 @@ def test_a_failure_inside_a_control_reaches_the_window(qtbot, studio, slow_video
     assert studio.window.problem_label.text() == "Choosing the source failed: division by zero"
 
 
-@pytest.mark.parametrize("exc, expected", [(ValueError("a\nb"), "a"), (KeyError(), "KeyError"), (OSError(36, "File name too long"), "[Errno 36] File name too long")])
+@pytest.mark.parametrize(
+    "exc, expected", [(ValueError("a\nb"), "a"), (KeyError(), "KeyError"), (OSError(36, "File name too long"), "[Errno 36] File name too long")]
+)
 def test_first_line_of_a_failure(exc, expected):
     assert first_line(exc) == expected
 

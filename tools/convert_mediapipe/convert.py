@@ -114,9 +114,19 @@ def get_wheel(wheel: str | None, workdir: Path) -> Path:
     # The .tflite files are the same in every platform's wheel; pin one so the
     # download does not depend on the host.
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64",
-        "-d", str(dest), f"mediapipe=={MEDIAPIPE_VERSION}",
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "-d",
+        str(dest),
+        f"mediapipe=={MEDIAPIPE_VERSION}",
     ]
     log("downloading: " + " ".join(cmd))
     subprocess.run(cmd, check=True)
@@ -250,11 +260,12 @@ def _setup_tf2onnx() -> None:
             b = ctx.make_const(utils.make_name("segment_bias"), bias)
             to_nchw = ctx.make_node("Transpose", [x], attr={"perm": [0, 3, 1, 2]})
             deconv = ctx.make_node(
-                "ConvTranspose", [to_nchw.output[0], w.output[0], b.output[0]],
-                attr={"kernel_shape": [kh, kw], "strides": [2, 2]}, name=utils.make_name("segment"),
+                "ConvTranspose",
+                [to_nchw.output[0], w.output[0], b.output[0]],
+                attr={"kernel_shape": [kh, kw], "strides": [2, 2]},
+                name=utils.make_name("segment"),
             )
-            ctx.make_node("Transpose", [deconv.output[0]], attr={"perm": [0, 2, 3, 1]},
-                          outputs=[output], shapes=[out_shape], dtypes=[dtype])
+            ctx.make_node("Transpose", [deconv.output[0]], attr={"perm": [0, 2, 3, 1]}, outputs=[output], shapes=[out_shape], dtypes=[dtype])
 
     original = TransposeOptimizer._initialize_handlers
 
@@ -322,8 +333,14 @@ def _rename(graph, old: str, new: str) -> None:
             vi.name = new
 
 
-_ROLES = {("Conv", 1): "weight", ("Conv", 2): "bias", ("ConvTranspose", 1): "weight", ("ConvTranspose", 2): "bias",
-          ("Resize", 2): "scales", ("Resize", 3): "sizes"}
+_ROLES = {
+    ("Conv", 1): "weight",
+    ("Conv", 2): "bias",
+    ("ConvTranspose", 1): "weight",
+    ("ConvTranspose", 2): "bias",
+    ("Resize", 2): "scales",
+    ("Resize", 3): "sizes",
+}
 
 
 def canonical_names(graph) -> None:
@@ -475,8 +492,7 @@ def make_builtin_tflite(src: Path, dst: Path) -> Path:
 
     model = flatbuffer_utils.read_model(str(src))
     graph = model.subgraphs[0]
-    custom = [i for i, oc in enumerate(model.operatorCodes)
-              if oc.customCode and oc.customCode.decode() == "Convolution2DTransposeBias"]
+    custom = [i for i, oc in enumerate(model.operatorCodes) if oc.customCode and oc.customCode.decode() == "Convolution2DTransposeBias"]
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.TRANSPOSE_CONV
     code.version = 3  # bias input
@@ -508,7 +524,8 @@ def make_tf_interpreter(tflite_path: Path):
     import tensorflow as tf
 
     interp = tf.lite.Interpreter(
-        model_path=str(tflite_path), num_threads=2,
+        model_path=str(tflite_path),
+        num_threads=2,
         experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
     interp.allocate_tensors()
@@ -600,7 +617,8 @@ def check_deconv_layout(deconv: dict) -> None:
     w = np.ascontiguousarray(k.transpose(3, 0, 1, 2))
     g = helper.make_graph(
         [helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], kernel_shape=[kh, kw], strides=[2, 2])],
-        "deconv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, in_ch, 5, 7])],
+        "deconv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, in_ch, 5, 7])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
     )
@@ -618,8 +636,7 @@ def check_deconv_layout(deconv: dict) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def card_for(spec: dict, onnx_path: Path, height: int, width: int, layout: str, versions: str,
-             n_images: int, max_diff: float) -> dict:
+def card_for(spec: dict, onnx_path: Path, height: int, width: int, layout: str, versions: str, n_images: int, max_diff: float) -> dict:
     return {
         "name": spec["name"],
         "title": spec["title"],
@@ -652,13 +669,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wheel", help=f"mediapipe-{MEDIAPIPE_VERSION} wheel (file or folder); downloaded with pip if omitted")
     ap.add_argument("--out-dir", default=str(REPO / "models"), help="where the .onnx and .json files go (default: models/)")
-    ap.add_argument("--check-images", default=DEFAULT_CHECK_IMAGES if Path(DEFAULT_CHECK_IMAGES).is_dir() else None,
-                    help="folder of .jpg images for the TFLite-vs-ONNX check (default: %(default)s)")
+    ap.add_argument(
+        "--check-images",
+        default=DEFAULT_CHECK_IMAGES if Path(DEFAULT_CHECK_IMAGES).is_dir() else None,
+        help="folder of .jpg images for the TFLite-vs-ONNX check (default: %(default)s)",
+    )
     ap.add_argument("--num-check-images", type=int, default=20)
-    ap.add_argument("--layout", choices=["NCHW", "NHWC", "auto"], default="NCHW",
-                    help="input/output layout; 'auto' times both and keeps the faster (default: NCHW)")
-    ap.add_argument("--bench-runs", type=int, default=0,
-                    help="also time NCHW vs NHWC (this many alternating runs, e.g. 300); implied by --layout auto")
+    ap.add_argument(
+        "--layout", choices=["NCHW", "NHWC", "auto"], default="NCHW", help="input/output layout; 'auto' times both and keeps the faster (default: NCHW)"
+    )
+    ap.add_argument("--bench-runs", type=int, default=0, help="also time NCHW vs NHWC (this many alternating runs, e.g. 300); implied by --layout auto")
     ap.add_argument("--workdir", help="keep the wheel and .tflite files here (default: a temporary folder)")
     args = ap.parse_args(argv)
 
@@ -691,8 +711,10 @@ def main(argv: list[str] | None = None) -> int:
             for layout in layouts:
                 model, deconv = convert(tfl, layout)
                 built[layout] = model.SerializeToString()
-            log(f"custom op weights: {deconv['kernel_name']} {list(deconv['kernel'].shape)} {deconv['kernel'].dtype}, "
-                f"{deconv['bias_name']} {list(deconv['bias'].shape)} {deconv['bias'].dtype}")
+            log(
+                f"custom op weights: {deconv['kernel_name']} {list(deconv['kernel'].shape)} {deconv['kernel'].dtype}, "
+                f"{deconv['bias_name']} {list(deconv['bias'].shape)} {deconv['bias'].dtype}"
+            )
             check_deconv_layout(deconv)
             if bench_runs:
                 from bench import bench  # tools/convert_mediapipe/bench.py
@@ -700,18 +722,19 @@ def main(argv: list[str] | None = None) -> int:
                 for threads in (0, 1):
                     medians = bench(built, bench_runs, threads)
                     label = "default threads" if threads == 0 else "intra_op_num_threads=1"
-                    log(f"session.run median ({label}, {bench_runs} runs): "
-                        + ", ".join(f"{k} {v:.3f} ms" for k, v in medians.items()))
+                    log(f"session.run median ({label}, {bench_runs} runs): " + ", ".join(f"{k} {v:.3f} ms" for k, v in medians.items()))
                     if threads == 0:
                         fastest = min(medians, key=medians.get)
             layout = fastest if args.layout == "auto" else args.layout
             data = built[layout]
             diffs = verify(tfl, data, layout, images, workdir)
             max_diff = diffs["tflite"]
-            log(f"{spec['name']} ({layout}), max abs diff over {len(images)} images: "
+            log(
+                f"{spec['name']} ({layout}), max abs diff over {len(images)} images: "
                 f"vs TFLite interpreter (LiteRT/XNNPACK, original model) {max_diff:.3g}; "
                 f"vs tf.lite.Interpreter built-in kernels (custom op -> TRANSPOSE_CONV copy) "
-                f"{diffs['tflite_builtin_kernels']:.3g}; op swap under XNNPACK {diffs['op_swap']:.3g}")
+                f"{diffs['tflite_builtin_kernels']:.3g}; op swap under XNNPACK {diffs['op_swap']:.3g}"
+            )
             onnx_path = out_dir / f"{spec['name']}.onnx"
             onnx_path.write_bytes(data)
             m = onnx.load_from_string(data)
@@ -722,8 +745,10 @@ def main(argv: list[str] | None = None) -> int:
             ops: dict[str, int] = {}
             for n in m.graph.node:
                 ops[n.op_type] = ops.get(n.op_type, 0) + 1
-            log(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, sha256 {card['sha256']}); nodes: "
-                + ", ".join(f"{k} {v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])))
+            log(
+                f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, sha256 {card['sha256']}); nodes: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1]))
+            )
     return 0
 
 

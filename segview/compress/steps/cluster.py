@@ -35,11 +35,18 @@ MEAN_FRAMES = 32
 @dataclass(frozen=True, slots=True)
 class ClusterConfig(StepConfig):
     clusters: int = option(16, "shared values per layer (k of k-means, 2 to 65536)")
-    per_channel_scale: bool = option(True, "share the values over weights divided by each output channel's largest magnitude, so small channels keep their own range")
+    per_channel_scale: bool = option(
+        True, "share the values over weights divided by each output channel's largest magnitude, so small channels keep their own range"
+    )
     bias_correction: bool = option(True, "absorb the mean output shift into the bias (needs calibration frames)")
-    max_iou_drop: float = option(0.01, "with calibration frames: keep the most sensitive layers unclustered until the IoU drop against the source meets this (0.01 = one point; 1 disables)")
+    max_iou_drop: float = option(
+        0.01,
+        "with calibration frames: keep the most sensitive layers unclustered until the IoU drop against the source meets this (0.01 = one point; 1 disables)",
+    )
     max_kept_layers: int = option(12, "at most this many layers stay unclustered")
-    storage: Literal["codebook", "dense"] = option("codebook", "codebook: uint8 indices and the k values (a smaller file); dense: the clustered float weights (same file size, smaller zip)")
+    storage: Literal["codebook", "dense"] = option(
+        "codebook", "codebook: uint8 indices and the k values (a smaller file); dense: the clustered float weights (same file size, smaller zip)"
+    )
     skip_nodes: tuple[str, ...] = option((), "nodes (by name) whose weights stay as they are")
 
     def validate(self) -> None:
@@ -139,7 +146,9 @@ class ClusterStep(Step):
         notes: dict[str, Any] = {}
         if ctx.calibration is not None and config.max_iou_drop < 1.0:
             drift = DriftMeter(model, ctx.calibration.tensors(ctx.card, limit=SEARCH_FRAMES), ctx.card)
-            found = keep_sensitive(layers=order, build=build, drift=drift, target=config.max_iou_drop, max_keep=config.max_kept_layers, ctx=ctx, what="clustering")
+            found = keep_sensitive(
+                layers=order, build=build, drift=drift, target=config.max_iou_drop, max_keep=config.max_kept_layers, ctx=ctx, what="clustering"
+            )
             result, kept = found.model, found.kept
             notes.update(found.notes(config.max_iou_drop, "clustered"))
         else:

@@ -25,7 +25,21 @@ from segview.compress.steps.int8_static import Int8StaticConfig, check_quantizab
 
 # Ops worth a sensitivity probe: those onnxruntime turns into integer kernels. Relu, Reshape and the like
 # follow their input's precision and cannot be kept in float on their own.
-PROBED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm", "Add", "Mul", "GlobalAveragePool", "AveragePool", "Sigmoid", "Resize", "Concat", "Softmax", "LeakyRelu")
+PROBED_OPS = (
+    "Conv",
+    "ConvTranspose",
+    "MatMul",
+    "Gemm",
+    "Add",
+    "Mul",
+    "GlobalAveragePool",
+    "AveragePool",
+    "Sigmoid",
+    "Resize",
+    "Concat",
+    "Softmax",
+    "LeakyRelu",
+)
 SEARCH_FRAMES = 24
 
 
@@ -118,7 +132,9 @@ class Int8AutoStep(Step):
             "calibration_frames": len(reader),
             "kept_in_float": kept,
             "search": search,
-            "most_sensitive": [{"node": n, "op": ops.get(n, "?"), "sensitivity": round(s, 6)} for n, s in sorted(sensitivity.items(), key=lambda kv: -kv[1])[:10]],
+            "most_sensitive": [
+                {"node": n, "op": ops.get(n, "?"), "sensitivity": round(s, 6)} for n, s in sorted(sensitivity.items(), key=lambda kv: -kv[1])[:10]
+            ],
             "ops": count_ops(best_model),
         }
         return StepOutput(best_model, notes)

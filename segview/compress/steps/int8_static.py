@@ -32,8 +32,12 @@ QUANT_TYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 class Int8StaticConfig(StepConfig):
     calibration: Literal["minmax", "entropy", "percentile"] = option("minmax", "how the activations' ranges are found on the calibration frames")
     percentile: float = option(99.999, "percentile calibration only: the share of values the range must cover")
-    format: Literal["qdq", "qoperator"] = option("qdq", "qdq: QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses into integer kernels; qoperator: QLinearConv etc. directly")
-    activations: Literal["uint8", "int8"] = option("uint8", "the activations' 8-bit type (uint8 with int8 weights is what onnxruntime's x86 kernels are tuned for)")
+    format: Literal["qdq", "qoperator"] = option(
+        "qdq", "qdq: QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses into integer kernels; qoperator: QLinearConv etc. directly"
+    )
+    activations: Literal["uint8", "int8"] = option(
+        "uint8", "the activations' 8-bit type (uint8 with int8 weights is what onnxruntime's x86 kernels are tuned for)"
+    )
     weights: Literal["int8", "uint8"] = option("int8", "the weights' 8-bit type")
     per_channel: bool = option(True, "one scale per output channel instead of one per tensor")
     reduce_range: bool = option(False, "7-bit weights: avoids saturation on CPUs without VNNI")

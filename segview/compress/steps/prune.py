@@ -93,4 +93,14 @@ class PruneStep(Step):
             zeros += layer_zeros
             total += pruned.size
         ctx.progress(1.0, "pruned")
-        return StepOutput(result, {"target_sparsity": config.sparsity, "sparsity": round(zeros / max(1, total), 4), "weights_total": int(total), "weights_zero": int(zeros), "per_layer": per_layer, "bias_corrected": bool(means)})
+        return StepOutput(
+            result,
+            {
+                "target_sparsity": config.sparsity,
+                "sparsity": round(zeros / max(1, total), 4),
+                "weights_total": int(total),
+                "weights_zero": int(zeros),
+                "per_layer": per_layer,
+                "bias_corrected": bool(means),
+            },
+        )

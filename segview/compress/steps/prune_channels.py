@@ -34,8 +34,27 @@ from segview.compress.step import CompressionError, Step, StepConfig, StepContex
 MEAN_FRAMES = 32
 SEARCH_FRAMES = 24
 CHANNELWISE_UNARY = {
-    "Relu", "HardSwish", "HardSigmoid", "Sigmoid", "Tanh", "Clip", "LeakyRelu", "Elu", "Selu", "Softplus", "Identity", "Dropout",
-    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Resize", "Upsample", "BatchNormalization", "Neg", "Abs",
+    "Relu",
+    "HardSwish",
+    "HardSigmoid",
+    "Sigmoid",
+    "Tanh",
+    "Clip",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Softplus",
+    "Identity",
+    "Dropout",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Resize",
+    "Upsample",
+    "BatchNormalization",
+    "Neg",
+    "Abs",
 }
 ELEMENTWISE_BINARY = {"Add", "Sub", "Mul", "Div", "Max", "Min"}
 
@@ -46,7 +65,10 @@ class PruneChannelsConfig(StepConfig):
     round_to: int = option(8, "keep channel counts multiples of this (onnxruntime's blocked kernels work in blocks of 8 or 16 channels)")
     min_channels: int = option(8, "no group is pruned below this many channels")
     bias_compensation: bool = option(True, "move the removed channels' mean contribution into the consuming layers' biases (needs calibration frames)")
-    max_iou_drop: float = option(0.01, "with calibration frames: the groups whose pruning moves the masks most stay whole until the IoU drop against the source meets this (0.01 = one point; 1 prunes every group)")
+    max_iou_drop: float = option(
+        0.01,
+        "with calibration frames: the groups whose pruning moves the masks most stay whole until the IoU drop against the source meets this (0.01 = one point; 1 prunes every group)",
+    )
 
     def validate(self) -> None:
         if not 0.0 <= self.max_iou_drop <= 1.0:

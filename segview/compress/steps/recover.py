@@ -104,7 +104,10 @@ class RecoverStep(Step):
         settings = RecoverSettings(config.steps, config.minutes, config.lr, config.batch, config.resolution, config.temperature)
         ctx.log(f"training on {len(frames)} frames for {f'{config.steps} steps' if config.steps else f'{config.minutes:g} minutes'}")
         result = fine_tune(
-            model, inputs, targets, settings,
+            model,
+            inputs,
+            targets,
+            settings,
             check_cancel=ctx.cancel.check,
             progress=lambda f, m: ctx.progress(0.05 + 0.9 * f, m),
         )
