@@ -89,7 +89,7 @@ def cutout_from(image: np.ndarray, mask: np.ndarray, settings: CompositeSettings
     margin = int(np.ceil(3 * settings.feather_px))
     y0, y1 = max(0, ys.min() - margin), min(binary.shape[0], ys.max() + 1 + margin)
     x0, x1 = max(0, xs.min() - margin), min(binary.shape[1], xs.max() + 1 + margin)
-    alpha = binary[y0:y1, x0:x1].astype(np.float32)
+    alpha: np.ndarray = binary[y0:y1, x0:x1].astype(np.float32)
     if settings.feather_px > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), settings.feather_px)
     grounded = bool(ys.max() >= binary.shape[0] - max(2, binary.shape[0] // 50))
@@ -178,7 +178,8 @@ def _camera(rng: np.random.Generator, canvas: np.ndarray, settings: CompositeSet
         image = np.clip(image + noise, 0, 255).round().astype(np.uint8)
     quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else image
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    return decoded if decoded is not None else image
 
 
 def _blur(rng: np.random.Generator, image: np.ndarray, settings: CompositeSettings) -> np.ndarray:
@@ -186,7 +187,7 @@ def _blur(rng: np.random.Generator, image: np.ndarray, settings: CompositeSettin
         return cv2.GaussianBlur(image, (0, 0), rng.uniform(*settings.blur_sigma))
     # Motion: a line of ones at a random angle, normalised: a camera or a person moving.
     length = int(rng.integers(settings.motion_px[0], settings.motion_px[1] + 1))
-    kernel = np.zeros((length, length), np.float32)
+    kernel: np.ndarray = np.zeros((length, length), np.float32)
     kernel[length // 2, :] = 1.0
     turn = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), rng.uniform(0, 180), 1.0)
     kernel = cv2.warpAffine(kernel, turn, (length, length))
@@ -199,7 +200,7 @@ Teach = Callable[[np.ndarray], object]
 def cutouts_of(teacher: Teach, samples: Sequence[Sample], settings: CompositeSettings, cancelled: Cancelled) -> tuple[list[Cutout], int]:
     """Cut-outs from up to MAX_CUTOUT_FRAMES frames spread over the pool: a frame's given mask when
     it has one, else the teacher's (probability over one half). Also how many used given masks."""
-    picks = np.unique(np.linspace(0, len(samples) - 1, min(MAX_CUTOUT_FRAMES, len(samples))).round().astype(int)) if samples else []
+    picks: np.ndarray | list[int] = np.unique(np.linspace(0, len(samples) - 1, min(MAX_CUTOUT_FRAMES, len(samples))).round().astype(int)) if samples else []
     cutouts, given = [], 0
     for i in picks:
         if cancelled():

@@ -115,7 +115,7 @@ def read_folder(images: Path, masks: Path | None, max_side: int | None) -> list[
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             continue  # unreadable files are skipped, as segview eval does
-        mask = None
+        mask: np.ndarray | None = None
         if path.stem in mask_paths:
             truth = read_truth(mask_paths[path.stem], (image.shape[1], image.shape[0]))
             if truth is not None:
@@ -155,7 +155,7 @@ class Augment:
     def __call__(
         self, rng: np.random.Generator, image: np.ndarray, mask: np.ndarray | None, others: Callable[[int], list[Sample]] | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        wrapped = None if others is None else (lambda n: [(s, None) for s in others(n)])
+        wrapped: Callable[[int], list[tuple[Sample, np.ndarray | None]]] | None = None if others is None else (lambda n: [(s, None) for s in others(n)])
         image, mask, _ = self.with_target(rng, image, mask, None, wrapped)
         return image, mask
 

@@ -113,6 +113,8 @@ class GraphStudent(nn.Module):
             op = node.op_type
             if op in ("Conv", "ConvTranspose"):
                 weight = self._weight(ins[1])
+                if weight is None:
+                    raise DistillError(f"the 'rescaled' student cannot rebuild {node.name}: it has no weight")
                 bias = self._weight(ins[2]) if len(ins) > 2 else None
                 strides = tuple(attrs.get("strides", (1, 1)))
                 dilations = tuple(attrs.get("dilations", (1, 1)))

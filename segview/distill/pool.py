@@ -254,7 +254,10 @@ def require_people(teacher: Callable[[np.ndarray], object], samples: Sequence[Sa
 def describe_sources(description: Mapping[str, object]) -> str:
     """One line for the run's log: each source's frames, what thinning and the people check dropped."""
     parts = []
-    for r in description.get("sources", []):  # type: ignore[union-attr]
+    sources = description.get("sources", [])
+    if not isinstance(sources, list):
+        raise TypeError(f"a description's sources are a list of records, not {type(sources).__name__}")
+    for r in sources:
         text = f"{r['name']} ({r['kind']}): {r['count']}"
         if r.get("thinned"):
             text += f", {r['thinned']} near-duplicates thinned"

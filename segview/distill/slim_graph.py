@@ -44,7 +44,7 @@ def _reaches_global_pool(node: onnx.NodeProto, producer: dict[str, onnx.NodeProt
     """True when the gate is computed from a GlobalAveragePool a few elementwise/1x1 steps up."""
     frontier = [node]
     for _ in range(depth):
-        following = []
+        following: list[onnx.NodeProto] = []
         for current in frontier:
             if current.op_type == "GlobalAveragePool":
                 return True
@@ -136,7 +136,7 @@ def _skip_last_stage(model: onnx.ModelProto) -> None:
     if head is not None and head.op_type in ("Sigmoid", "Softmax") and head.input[0] in producer:
         head = producer[head.input[0]]  # the output activation: the layer is the one before it
     resize = _nearest_upstream(head, "Resize", producer) if head is not None else None
-    if resize is None:
+    if head is None or resize is None:
         raise ValueError("the teacher has no upsampling (Resize) before its output layer: there is no last stage to skip")
     inferred = onnx.shape_inference.infer_shapes(model)
     channels = {v.name: _channels(v) for v in (*inferred.graph.value_info, *inferred.graph.input)}

@@ -245,10 +245,11 @@ def summarise_model(name: str, rows: FrameRows) -> ModelSummary:
     return ModelSummary(
         model=name,
         frames=len(rows),
-        fps=rate(rows.t_s),
-        latency_ms=Percentiles.of(rows.timings_ms["end_to_end_ms"]),
-        inference_ms=Percentiles.of(rows.timings_ms["inference_ms"]),
-        stage_medians_ms={stage: median(rows.timings_ms[stage]) for stage in StageTimings.STAGES},
+        # As lists: the summaries take sequences of floats, and the columns are float64 arrays.
+        fps=rate(rows.t_s.tolist()),
+        latency_ms=Percentiles.of(rows.timings_ms["end_to_end_ms"].tolist()),
+        inference_ms=Percentiles.of(rows.timings_ms["inference_ms"].tolist()),
+        stage_medians_ms={stage: median(rows.timings_ms[stage].tolist()) for stage in StageTimings.STAGES},
     )
 
 

@@ -128,8 +128,16 @@ def run_in_background(
     def alive() -> bool:
         return owner is None or shiboken6.isValid(owner)
 
-    worker.finished.connect(lambda result: alive() and on_finished(result))
-    worker.failed.connect(lambda message: alive() and on_failed(message))
+    def finished(result: Any) -> None:
+        if alive():
+            on_finished(result)
+
+    def failed(message: str) -> None:
+        if alive():
+            on_failed(message)
+
+    worker.finished.connect(finished)
+    worker.failed.connect(failed)
     return worker.start()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
@@ -39,6 +40,9 @@ from segview.ui import measure_hold
 from segview.ui.background import Worker
 from segview.ui.distill_sources import PoolForm
 from segview.ui.distill_summary import card_summary
+
+if TYPE_CHECKING:  # the child's outcome, named for the annotations only
+    from segview.distill.events import DistillOutcome
 
 PLOT_REFRESH_MS = 500
 
@@ -207,7 +211,6 @@ class DistillPage(QWidget):
         preset: StudentPreset = self.preset_combo.currentData()
         teacher = self.registry.resolve(self.teacher_combo.currentText())
         masks = Path(self.masks_edit.text()).expanduser() if self.masks_edit.text().strip() else None
-        train = {"minutes": self.minutes_spin.value(), "batch_size": self.batch_spin.value(), "validate_every_s": self.pool.validate_spin.value()}
         return DistillConfig(
             # By path: the child process has its own registry, which may not know this name.
             teacher=str(teacher.path),
@@ -218,7 +221,13 @@ class DistillPage(QWidget):
             slim_skip_last_stage=preset.slim_skip_last_stage,
             data=DataConfig(masks=masks, **self.pool.data_settings()),
             loss=preset.loss,
-            train=TrainConfig(learning_rate=preset.learning_rate, mosaic=preset.mosaic, **train),
+            train=TrainConfig(
+                minutes=self.minutes_spin.value(),
+                batch_size=self.batch_spin.value(),
+                learning_rate=preset.learning_rate,
+                mosaic=preset.mosaic,
+                validate_every_s=self.pool.validate_spin.value(),
+            ),
             select=SelectConfig(**self.pool.select_settings()),
             out=Path(self.out_edit.text()).expanduser(),
         )
@@ -348,7 +357,8 @@ def child_run(config: DistillConfig):  # noqa: ANN201 - (Worker, DistillProcess)
     worker's ``progress``, its outcome ``finished``, its failure ``failed``; cancelling tells the child."""
     from segview.distill.process import DistillProcess
 
-    outcome, failure = [], []
+    outcome: list[DistillOutcome] = []
+    failure: list[str] = []
 
     def work(_worker: Worker):  # noqa: ANN202 - a DistillOutcome
         process.wait()  # the reader thread has handed over everything once it ends

@@ -4,6 +4,7 @@ how often both validation figures are scored. Builds the DataConfig / SelectConf
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -51,7 +52,7 @@ class SourceList(QWidget):
         if len(kinds) > 1:
             menu = QMenu(self.add_button)
             for kind in kinds:
-                menu.addAction(KINDS[kind][0], lambda kind=kind: self.browse(kind))
+                menu.addAction(KINDS[kind][0], partial(self.browse, kind))
             self.add_button.setMenu(menu)
         else:
             self.add_button.clicked.connect(lambda: self.browse(kinds[0]))

@@ -128,14 +128,19 @@ class SessionList(QTableWidget):
 
     def selected_folders(self) -> list[Path]:
         rows = sorted({index.row() for index in self.selectedIndexes()})
-        return [Path(self.item(row, 0).data(FOLDER_ROLE)) for row in rows]
+        return [folder for folder in map(self._folder_at, rows) if folder is not None]
 
     def select_folder(self, folder: Path) -> bool:
         for row in range(self.rowCount()):
-            if Path(self.item(row, 0).data(FOLDER_ROLE)) == folder:
+            if self._folder_at(row) == folder:
                 self.selectRow(row)
                 return True
         return False
+
+    def _folder_at(self, row: int) -> Path | None:
+        # set_entries fills every row; a row without its first cell holds no session.
+        item = self.item(row, 0)
+        return Path(item.data(FOLDER_ROLE)) if item is not None else None
 
     def entry(self, folder: Path) -> SessionEntry | None:
         return next((e for e in self.entries if e.folder == folder), None)

@@ -114,8 +114,8 @@ class SessionPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         actions = QHBoxLayout()
-        for widget in (self.export_button, self.open_button, self.trace_button, self.busy):
-            actions.addWidget(widget)
+        for control in (self.export_button, self.open_button, self.trace_button, self.busy):
+            actions.addWidget(control)
         actions.addWidget(self.status, 1)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
