@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -272,7 +273,9 @@ def distill_args(tmp_path: Path, brightness_model: Path) -> list[object]:
 def test_a_signal_during_distill_training_saves_a_checkpoint_and_says_where(tmp_path, distill_args, signum):
     out = Path(distill_args[-1])
     run = Run(tmp_path, *distill_args)
-    run.wait_for("training", lambda: "distill: training on" in run.stdout)
+    # The first step line: before it the teacher's targets are being cached and nothing is trained yet
+    # (a signal then saves nothing, and says so: test_ctrl_c_before_training_...).
+    run.wait_for("training", lambda: re.search(r"^step +\d+", run.stdout, re.MULTILINE) is not None)
     code = run.stop_with(signum)
     assert code == 128 + signum, run.stderr
     checkpoint = out.with_name("student.ckpt.pt")
@@ -314,7 +317,7 @@ def test_sigterm_to_the_studios_distill_child_is_a_cancel_with_its_checkpoint(tm
     events = []
     for line in proc.stdout:  # the child's own events, read as they come
         events.append(json.loads(line))
-        if events[-1]["event"] == "stage" and events[-1]["text"].startswith("training on"):
+        if events[-1]["event"] == "progress":  # a training step: the targets are cached, training has begun
             break
     else:
         pytest.fail(f"no training stage: {events} {proc.stderr.read()}")
