@@ -5,7 +5,7 @@ import json
 import pytest
 
 import factories
-from cli_tools import assert_one_line_error, run_segview
+from cli_tools import TINY_STUDENT, assert_one_line_error, run_segview
 from segview.cli.main import build_parser
 
 
@@ -182,12 +182,7 @@ def test_distill_prints_the_warning_before_registering(brightness_model, tmp_pat
         "distill",
         "--teacher",
         brightness_model,
-        "--arch",
-        "enet",
-        "--width",
-        "0.25",
-        "--resolution",
-        "32",
+        *TINY_STUDENT,
         "--images",
         tmp_path / "frames",
         "--steps",

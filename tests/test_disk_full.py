@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import factories
-from cli_tools import assert_one_line_error, run_segview
+from cli_tools import TINY_STUDENT, assert_one_line_error, run_segview
 from compress import tiny
 
 TIMEOUT_S = 180  # a hang (the studio used to wait forever) fails the test instead of blocking the suite
@@ -119,12 +119,7 @@ def test_distill_on_a_full_disk_is_one_line_and_leaves_no_partial_checkpoint(tmp
         "distill",
         "--teacher",
         brightness_model,
-        "--arch",
-        "enet",
-        "--width",
-        "0.25",
-        "--resolution",
-        "32",
+        *TINY_STUDENT,
         "--images",
         frames,
         "--steps",

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import factories
+from cli_tools import TINY_STUDENT
 from compress import tiny
 
 WAIT_S = 180.0  # generous: two shared cores
@@ -250,12 +251,7 @@ def distill_args(tmp_path: Path, brightness_model: Path) -> list[object]:
         "distill",
         "--teacher",
         brightness_model,
-        "--arch",
-        "enet",
-        "--width",
-        "0.25",
-        "--resolution",
-        "32",
+        *TINY_STUDENT,
         "--images",
         frames,
         "--minutes",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from cli_tools import TINY_STUDENT
 from segview.cli.main import main
 
 
@@ -35,12 +36,7 @@ def test_distill_cli_tiny_run(capsys, brightness_model, square_frames, model_dir
             "distill",
             "--teacher",
             str(brightness_model),
-            "--arch",
-            "enet",
-            "--width",
-            "0.25",
-            "--resolution",
-            "32",
+            *TINY_STUDENT,
             "--images",
             str(square_frames),
             "--steps",

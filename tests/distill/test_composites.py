@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import factories
+from cli_tools import TINY_STUDENT
 from segview.distill.availability import DistillError
 from segview.distill.composites import (
     CompositeSettings,
@@ -134,12 +135,7 @@ def _cli(capsys, teacher, out, *frames_args):
             "distill",
             "--teacher",
             str(teacher),
-            "--arch",
-            "enet",
-            "--width",
-            "0.25",
-            "--resolution",
-            "32",
+            *TINY_STUDENT,
             "--steps",
             "2",
             "--threads",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import factories
+from cli_tools import TINY_STUDENT
 from segview.distill.availability import DistillError
 from segview.distill.config import DataConfig
 from segview.distill.data import load_frames
@@ -152,12 +153,7 @@ def test_a_pool_that_cannot_teach_is_one_line_through_the_cli_and_writes_nothing
             "distill",
             "--teacher",
             str(brightness_model),
-            "--arch",
-            "enet",
-            "--width",
-            "0.25",
-            "--resolution",
-            "32",
+            *TINY_STUDENT,
             "--steps",
             "2",
             *args,
