@@ -7,9 +7,11 @@ model, at each model's own input size, the models taking turns within every roun
 hits them alike; medians over the rounds and the teacher/variant ratio of medians. One
 intra-op thread by default: the issue's targets are stated at one thread.
 
-Labelled IoU: segview eval's protocol (probability resized to the image, bilinear,
-threshold 0.5, mean per-image person IoU) on a labelled folder no variant was trained or
-selected on, with IoU by person size (the truth's share of the frame).
+Labelled IoU: segview eval's masks (probability resized to the image, bilinear,
+threshold 0.5) and mean per-image person IoU, on a labelled folder no variant was trained
+or selected on, with IoU by person size (the truth's share of the frame); as in distill's
+validation, an image whose truth holds no person is scored in its own bin, not in the mean
+(segview eval counts it in the mean: the figures differ only on such images).
 
 Teacher agreement: IoU of each variant's mask with the teacher's (both at 0.5, at the
 frame's size) on an unlabelled pool of frames (``--pool`` folders, ``--pool-video`` clips,
