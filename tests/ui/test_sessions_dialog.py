@@ -10,9 +10,9 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, QUrl
 
 from qt_tools import record_seconds
+from recordings import damaged_copies, unreadable_session
 from segview.ui.session_browser import LIST_HEADERS, SessionBrowser
 from segview.ui.session_compare_view import NOT_AVAILABLE, comparison_headers
-from test_recording import damaged_copies, unreadable_session
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+from recordings import record_session
 from segview.ui.session_browser import SessionBrowser
-from test_recording import record_session
 
 
 def test_export_trace_writes_trace_json_into_the_session_and_says_where(qtbot, tmp_path, brightness_model, square_video):

@@ -12,11 +12,11 @@ import pytest
 
 import factories
 from cli_tools import assert_one_line_error, run_segview
+from recordings import record_session
 from segview.errors import SegviewError
 from segview.recording import load_session
 from segview.recording.session_file import FRAME_COLUMNS, LEGACY_FRAME_COLUMNS
 from segview.recording.trace_export import op_profile_trace, session_trace, write_trace
-from test_recording import record_session
 
 MODELS = ("a", "b")
 STAGES = ("preprocess", "inference", "postprocess")

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from recordings import record_session
 from segview.errors import SegviewError
 from segview.recording.report_writer import Figure, write_report
-from test_recording import record_session
 
 
 @pytest.fixture

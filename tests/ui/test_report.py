@@ -5,9 +5,9 @@ import re
 import cv2
 import pytest
 
+from recordings import record_session
 from segview.errors import SegviewError
 from segview.ui.report import HEIGHT, WIDTH, export_report
-from test_recording import record_session
 
 
 @pytest.fixture
