@@ -1,24 +1,20 @@
 """The distillation page: teacher, student size, the pool (sources, composites, selection pool),
 time budget; live loss and IoU plots; after the run, what the card records.
 
-GUI thread only. Training runs in a child process (:class:`segview.distill.process.DistillProcess`):
-the studio never imports torch, keeps its responsiveness, and survives the child running
-out of memory. A :class:`segview.ui.background.Worker` waits for the child on a thread of its
-own; its events come back as the worker's queued signals, so every widget is touched on the GUI thread. Without PyTorch the page says how to install it and starts nothing.
+GUI thread only. The page gathers the form into a DistillConfig and shows the run; the run itself
+is a child process and a worker waiting for it (:mod:`segview.ui.distill_child`), the student sizes
+are :mod:`segview.ui.distill_presets`, the plots :mod:`segview.ui.distill_plots`, the pool's sources
+:mod:`segview.ui.distill_sources`. Without PyTorch the page says how to install it and starts nothing.
 A failed or cancelled run is reported on the page; the studio keeps running.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -29,60 +25,20 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QVBoxLayout,
     QWidget,
-    QWizardPage,
 )
 
 from segview.distill import availability
-from segview.distill.config import DataConfig, DistillConfig, LossConfig, SelectConfig, TrainConfig
+from segview.distill.config import DataConfig, DistillConfig, SelectConfig, TrainConfig
 from segview.distill.runner import quality_warning
 from segview.inference.registry import ModelRegistry
 from segview.ui import measure_hold
-from segview.ui.background import Worker
+from segview.ui.distill_child import child_run
+from segview.ui.distill_plots import TrainingPlots
+from segview.ui.distill_presets import DEFAULT_PRESET, PRESETS, StudentPreset
 from segview.ui.distill_sources import PoolForm
 from segview.ui.distill_summary import card_summary
 
-if TYPE_CHECKING:  # the child's outcome, named for the annotations only
-    from segview.distill.events import DistillOutcome
-
 PLOT_REFRESH_MS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class StudentPreset:
-    label: str
-    arch: str
-    width: float
-    resolution: int
-    slim_gates: tuple[str, ...] | None = None
-    # Students built from the teacher's weights fine-tune gently, on its soft targets only
-    # (the recipe of the shipped students, models/selfie-students.md).
-    learning_rate: float = 3e-3
-    loss: LossConfig = LossConfig()
-    slim_skip_last_stage: bool = False
-    mosaic: float = 0.0  # see TrainConfig.mosaic
-
-
-_FINE_TUNE = LossConfig(hint="none", hard_weight=0.0)
-
-# From tiny to small; the two shipped students are the two "slim" ones.
-PRESETS = (
-    StudentPreset(
-        "fast: the teacher without its gates and last decoder stage, 224 px",
-        "slim",
-        1.0,
-        224,
-        slim_skip_last_stage=True,
-        learning_rate=2e-4,
-        loss=_FINE_TUNE,
-        mosaic=0.5,
-    ),
-    StudentPreset("accurate: the teacher without its last decoder gate, 224 px", "slim", 1.0, 224, ("multiply_9",), learning_rate=1e-4, loss=_FINE_TUNE),
-    StudentPreset("tiny: MobileNet x0.5, 128 px", "mobilenet", 0.5, 128),
-    StudentPreset("MobileNet x1.0, 128 px", "mobilenet", 1.0, 128),
-    StudentPreset("MobileNet x1.0, 160 px", "mobilenet", 1.0, 160),
-    StudentPreset("ENet-style x1.0, 128 px", "enet", 1.0, 128),
-    StudentPreset("small: ENet-style x1.5, 160 px", "enet", 1.5, 160),
-)
 
 
 class DistillPage(QWidget):
@@ -105,13 +61,30 @@ class DistillPage(QWidget):
         self.install_label.setWordWrap(True)
         self.install_label.setTextInteractionFlags(self.install_label.textInteractionFlags())
         layout.addWidget(self.install_label)
+        layout.addLayout(self._build_form())
+        self._build_run_controls(layout)
+        self.canvas = TrainingPlots()
+        # The plots and curves stay reachable on the page, as before the plots had a module of their own.
+        self.loss_plot, self.iou_plot = self.canvas.loss_plot, self.canvas.iou_plot
+        self.loss_curve, self.iou_curve = self.canvas.loss_curve, self.canvas.iou_curve
+        layout.addWidget(self.canvas, 1)
+        self._plot_timer = QTimer(self)
+        self._plot_timer.timeout.connect(self._redraw)
 
+        self.refresh_teachers()
+        self.teacher_combo.currentIndexChanged.connect(lambda _: self._suggest_output())
+        self.preset_combo.currentIndexChanged.connect(lambda _: self._suggest_output())
+        self._suggest_output()
+        self._apply_availability()
+
+    def _build_form(self) -> QFormLayout:
+        """What to distil: teacher, student, the pool, masks, budget, output, batch size."""
         form = QFormLayout()
         self.teacher_combo = QComboBox()
         self.preset_combo = QComboBox()
         for preset in PRESETS:
             self.preset_combo.addItem(preset.label, preset)
-        self.preset_combo.setCurrentIndex(1)
+        self.preset_combo.setCurrentIndex(DEFAULT_PRESET)
         self.pool = PoolForm()
         self.masks_edit = QLineEdit()
         self.masks_edit.setPlaceholderText("optional: 0/255 masks named like the first folder's images")
@@ -123,19 +96,21 @@ class DistillPage(QWidget):
         self.minutes_spin.setValue(10.0)
         self.minutes_spin.setSuffix(" min")
         self.out_edit = QLineEdit()
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setMaximumWidth(140)
+        self.batch_spin.setRange(1, 512)
+        self.batch_spin.setValue(16)
         form.addRow("Teacher", self.teacher_combo)
         form.addRow("Student", self.preset_combo)
         form.addRow(self.pool)
         form.addRow("Masks", _row(self.masks_edit, browse_masks))
         form.addRow("Time budget", self.minutes_spin)
         form.addRow("Save as", self.out_edit)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setMaximumWidth(140)
-        self.batch_spin.setRange(1, 512)
-        self.batch_spin.setValue(16)
         form.addRow("Batch size", self.batch_spin)
-        layout.addLayout(form)
+        return form
 
+    def _build_run_controls(self, layout: QVBoxLayout) -> None:
+        """Start and Cancel, then the run's status and, after it, what its card records."""
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
@@ -153,24 +128,6 @@ class DistillPage(QWidget):
         self.summary_label.setWordWrap(True)
         self.summary_label.setVisible(False)
         layout.addWidget(self.summary_label)
-
-        self.canvas = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.canvas.addPlot(row=0, col=0, title="training loss")
-        self.loss_plot.setLabel("bottom", "step")
-        self.iou_plot = self.canvas.addPlot(row=0, col=1, title="validation IoU")
-        self.iou_plot.setLabel("bottom", "step")
-        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=1))
-        self.iou_curve = self.iou_plot.plot([], [], pen=pg.mkPen((44, 160, 44), width=2), symbol="o", symbolSize=5)
-        self.canvas.setMinimumHeight(200)
-        layout.addWidget(self.canvas, 1)
-        self._plot_timer = QTimer(self)
-        self._plot_timer.timeout.connect(self._redraw)
-
-        self.refresh_teachers()
-        self.teacher_combo.currentIndexChanged.connect(lambda _: self._suggest_output())
-        self.preset_combo.currentIndexChanged.connect(lambda _: self._suggest_output())
-        self._suggest_output()
-        self._apply_availability()
 
     # -- state ----------------------------------------------------------------
 
@@ -200,7 +157,7 @@ class DistillPage(QWidget):
             folder = self.registry.resolve(name).path.parent
         except Exception:  # noqa: BLE001 - a suggestion only
             folder = Path.home()
-        self.out_edit.setText(str(folder / f"{name}-student-{preset.arch}-{preset.width:g}x-{preset.resolution}.onnx"))
+        self.out_edit.setText(str(folder / preset.file_name(name)))
 
     def _browse_folder(self, edit: QLineEdit, title: str) -> None:
         folder = QFileDialog.getExistingDirectory(self, title, edit.text() or str(Path.home()))
@@ -344,32 +301,7 @@ class DistillPage(QWidget):
         self._apply_availability()
 
     def _redraw(self) -> None:
-        if self.losses:
-            steps, values = zip(*self.losses, strict=True)
-            self.loss_curve.setData(list(steps), list(values))
-        if self.ious:
-            steps, values = zip(*self.ious, strict=True)
-            self.iou_curve.setData(list(steps), list(values))
-
-
-def child_run(config: DistillConfig):  # noqa: ANN201 - (Worker, DistillProcess)
-    """A training child and the worker that waits for it: the child's stages and progress become the
-    worker's ``progress``, its outcome ``finished``, its failure ``failed``; cancelling tells the child."""
-    from segview.distill.process import DistillProcess
-
-    outcome: list[DistillOutcome] = []
-    failure: list[str] = []
-
-    def work(_worker: Worker):  # noqa: ANN202 - a DistillOutcome
-        process.wait()  # the reader thread has handed over everything once it ends
-        if failure or not outcome:
-            raise availability.DistillError(failure[0] if failure else "the training process ended without an outcome")
-        return outcome[0]
-
-    worker = Worker(work, own_thread=True)  # minutes long: not on the shared pool
-    process = DistillProcess(config, on_progress=worker.report, on_stage=worker.report, on_finished=outcome.append, on_failed=failure.append)
-    worker.on_cancel = process.cancel
-    return worker, process
+        self.canvas.show_points(self.losses, self.ious)
 
 
 def _row(*widgets: QWidget) -> QWidget:
@@ -379,31 +311,3 @@ def _row(*widgets: QWidget) -> QWidget:
     for w in widgets:
         row.addWidget(w)
     return box
-
-
-class DistillDialog(QDialog):
-    """The page in a window of its own, until the compression wizard hosts it as one of its pages."""
-
-    def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Distill a student model")
-        self.resize(1000, 860)
-        self.page = DistillPage(registry, self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.page)
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.page.shutdown()
-        super().closeEvent(event)
-
-
-class DistillWizardPage(QWizardPage):
-    """The same page for a QWizard (the compression wizard can host it with one addPage)."""
-
-    def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setTitle("Distil a student")
-        self.setSubTitle("Train a small, fast network to imitate a teacher on your frames.")
-        self.page = DistillPage(registry, self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.page)

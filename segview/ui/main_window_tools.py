@@ -21,7 +21,7 @@ from segview.ui.user_action import reports_problems
 
 if TYPE_CHECKING:
     from segview.ui.compress_wizard import CompressWizard
-    from segview.ui.distill_page import DistillDialog
+    from segview.ui.distill_dialog import DistillDialog
     from segview.ui.profile_view import ProfileView
     from segview.ui.session_browser import SessionBrowser
 
@@ -45,7 +45,7 @@ class StudioTools(QMainWindow):
     @reports_problems("Opening Distill", failed=None)
     def open_distill(self):
         """The distillation page (imported on first use: it pulls in the distill package)."""
-        from segview.ui.distill_page import DistillDialog
+        from segview.ui.distill_dialog import DistillDialog
 
         if self._distill_dialog is None:
             self._distill_dialog = DistillDialog(self.registry, self)
