@@ -21,7 +21,7 @@ import numpy as np
 from segview.errors import ModelError
 from segview.inference.card import ModelCard, card_path_for, read_card, validate_card
 from segview.inference.registry import ModelEntry, ModelRegistry
-from segview.inference.session import SegmentationSession, SessionOptions, first_line, output_shape_problem
+from segview.inference.session import SegmentationSession, SessionOptions, first_line
 
 TFLITE_SUFFIX = ".tflite"
 INSTALL_HINT = "pip install 'segview[litert]' (or pip install ai-edge-litert)"
@@ -95,26 +95,19 @@ class LiteRtSession(SegmentationSession):
         self._local = threading.local()
         self._local.interpreter = first
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
+    _engine_label = " (litert)"
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
         interpreter = getattr(self._local, "interpreter", None)
         if interpreter is None:
             interpreter = self._local.interpreter = _interpreter(self.path, self._threads)
-        try:
-            interpreter.set_tensor(self._input_index, np.ascontiguousarray(tensor, np.float32))
-            interpreter.invoke()
-            output = interpreter.get_tensor(self._output_index)  # get_tensor copies: the next invoke reuses the buffer
-        except Exception as exc:
-            raise ModelError(f"{self.name} failed while running (litert): {first_line(exc)}") from None
-        if not self._output_checked:
-            self._check_output(np.shape(output))
-        return output
+        interpreter.set_tensor(self._input_index, np.ascontiguousarray(tensor, np.float32))
+        interpreter.invoke()
+        return interpreter.get_tensor(self._output_index)  # get_tensor copies: the next invoke reuses the buffer
 
-    def _check_output(self, actual: tuple[int, ...]) -> None:
+    def _output_shape_message(self, actual: tuple[int, ...], problem: str) -> str:
         # The base class reads a declared shape from the ONNX file for its message; a tflite file has none to read.
-        problem = output_shape_problem(actual, self.card)
-        if problem:
-            raise ModelError(f"{self.name}: output {self.card.output_name!r} of {self.path.name} has shape {list(actual)}: {problem}")
-        self._output_checked = True
+        return f"{self.name}: output {self.card.output_name!r} of {self.path.name} has shape {list(actual)}: {problem}"
 
 
 def _tensor_index(details: list[dict], name: str, what: str, path: Path) -> int:

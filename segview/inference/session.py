@@ -59,22 +59,34 @@ class SegmentationSession:
         # A graph's declared output shape can lie: the first real output is checked once.
         self._output_checked = False
 
+    # Named in a run's error after "failed while running" (LiteRtSession: " (litert)"); onnxruntime's says nothing.
+    _engine_label = ""
+
     def run(self, tensor: np.ndarray) -> np.ndarray:
-        """Raw inference on a prepared tensor."""
+        """Raw inference on a prepared tensor; the engine's own failure becomes one ModelError line."""
         try:
-            output = self._session.run(self._outputs, {self._input: tensor})[0]
+            output = self._infer(tensor)
+        except ModelError:
+            raise  # already one line of ours (LiteRT building a thread's interpreter)
         except Exception as exc:
-            raise ModelError(f"{self.name} failed while running: {first_line(exc)}") from None
+            raise ModelError(f"{self.name} failed while running{self._engine_label}: {first_line(exc)}") from None
         if not self._output_checked:
             self._check_output(np.shape(output))
         return output
 
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
+        """The engine's run of one prepared tensor (onnxruntime's here; LiteRtSession overrides it)."""
+        return self._session.run(self._outputs, {self._input: tensor})[0]
+
     def _check_output(self, actual: tuple[int, ...]) -> None:
         problem = output_shape_problem(actual, self.card)
         if problem:
-            declared = declared_output_shape(self.path, self.card.output_name)
-            raise ModelError(f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {format_shape(actual)}: {problem}")
+            raise ModelError(self._output_shape_message(actual, problem))
         self._output_checked = True
+
+    def _output_shape_message(self, actual: tuple[int, ...], problem: str) -> str:
+        declared = declared_output_shape(self.path, self.card.output_name)
+        return f"{self.name}: output {self.card.output_name!r} is declared {declared} but the graph returns {format_shape(actual)}: {problem}"
 
     def segment(self, image: np.ndarray) -> SegmentOutput:
         """BGR uint8 image -> mask at the image's resolution, with stage timings."""
