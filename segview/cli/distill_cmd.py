@@ -21,6 +21,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a fast student model from a teacher on unlabeled frames (needs segview[distill])",
         description="Distil a teacher (any registered segmentation model) into a small student network, export it to ONNX with a model card and register it.",
     )
+    # The groups are added in the order --help lists them.
+    _add_student_options(p)
+    frames = p.add_argument_group("frames (at least one)")
+    _add_frame_options(frames)
+    _add_composite_options(frames)
+    _add_validation_options(frames)
+    _add_selection_options(p.add_argument_group("unseen selection pool (sources the run never trains on)"))
+    _add_training_options(p)
+    _add_loss_options(p)
+    _add_augment_options(p)
+    _add_machine_options(p)
+    _add_output_options(p)
+    _add_process_options(p)
+    p.set_defaults(handler=run, distill_parser=p)
+
+
+def _add_student_options(p: argparse.ArgumentParser) -> None:
+    """The teacher, and the student network: its architecture, width and input size."""
     # --teacher, --arch and --out are required unless --config-json gives the whole run (checked in run()).
     p.add_argument("--teacher", metavar="M", help="teacher: model name or .onnx path (required)")
     p.add_argument(
@@ -39,7 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="slim: leave out the decoder's last, highest-resolution stage (the mask comes out at half the resolution; much faster)",
     )
     p.add_argument("--resolution", type=whole(32, 4096), default=160, metavar="R", help="student input side in pixels, a multiple of 16 (default 160)")
-    src = p.add_argument_group("frames (at least one)")
+
+
+def _add_frame_options(src: argparse._ArgumentGroup) -> None:
+    """The training pool: image folders, videos and recordings, how video is sampled, and the sources' licences."""
     src.add_argument("--images", type=Path, action="append", default=[], metavar="DIR", help="folder of images; repeatable")
     src.add_argument("--masks", type=Path, metavar="DIR", help="0/255 masks named like the (first folder's) images: adds cross-entropy on ground truth")
     src.add_argument("--video", action="append", default=[], metavar="FILE", help="a video file, or any source (camera:0, adb); repeatable")
@@ -63,6 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME_OR_PATH=TEXT",
         help="the licence of a source, for the card (default: a LICENSE/NOTICE file in an image folder, else 'not stated'); repeatable",
     )
+
+
+def _add_composite_options(src: argparse._ArgumentGroup) -> None:
+    """Synthetic frames: the pool's people pasted over pictures without people."""
     src.add_argument(
         "--composites",
         type=whole(0, MAX_FRAMES),
@@ -74,9 +99,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--backgrounds", type=Path, action="append", default=[], metavar="DIR", help="folder of pictures without people for --composites; repeatable"
     )
     src.add_argument("--composite-seed", type=whole(0, 2**32 - 1), default=0, metavar="N", help="seed of the composites (default 0)")
+
+
+def _add_validation_options(src: argparse._ArgumentGroup) -> None:
     src.add_argument("--val-images", type=Path, metavar="DIR", help="validation images that training never sees (default: every 10th frame)")
     src.add_argument("--val-masks", type=Path, metavar="DIR", help="masks for the validation images")
-    sel = p.add_argument_group("unseen selection pool (sources the run never trains on)")
+
+
+def _add_selection_options(sel: argparse._ArgumentGroup) -> None:
+    """The unseen pool that picks the exported checkpoint, and how often both validation figures are scored."""
     sel.add_argument(
         "--select-images",
         type=Path,
@@ -93,17 +124,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="S",
         help="score both validation figures every S seconds of training (default 30; and at the end)",
     )
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """How long training runs, and its batch and learning rate."""
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=whole(1, 1_000_000), metavar="N", help="passes over the frames")
     length.add_argument("--minutes", type=real(0.0, WEEK_S / 60, low_open=True), metavar="T", help="wall-clock budget (default 10)")
     p.add_argument("--steps", type=whole(1, 1_000_000_000), metavar="N", help="stop after N steps at most (smoke runs)")
     p.add_argument("--batch-size", type=whole(1, 4096), default=16, metavar="N")
     p.add_argument("--lr", type=real(0.0, 10.0, low_open=True), default=3e-3, metavar="X", help="peak learning rate (default 3e-3)")
+
+
+def _add_loss_options(p: argparse.ArgumentParser) -> None:
+    """What the student learns from: the teacher's soft targets, ground truth, a teacher tensor."""
     p.add_argument("--temperature", type=real(0.0, 100.0, low_open=True), default=2.0, metavar="T", help="soft-target temperature (default 2)")
     p.add_argument("--hard-weight", type=real(0.0, 1000.0), default=1.0, metavar="X", help="weight of ground-truth cross-entropy (default 1)")
     p.add_argument("--hint", choices=HINT_KINDS, default="attention", help="transfer from a teacher tensor: attention maps (default), a FitNets hint, or none")
     p.add_argument("--hint-layer", metavar="TENSOR", help="teacher tensor for --hint (default: its deepest encoder tensor)")
     p.add_argument("--hint-weight", type=real(0.0, 1000.0), default=1.0, metavar="X")
+
+
+def _add_augment_options(p: argparse.ArgumentParser) -> None:
+    """How training frames are varied: random flips, crops and colour (unless --no-augment), and mosaics."""
     p.add_argument("--no-augment", action="store_true", help="train on the frames as they are")
     p.add_argument(
         "--mosaic",
@@ -112,9 +155,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="P",
         help="chance that a training frame is a 2x2 mosaic of four crops, showing people smaller (default 0)",
     )
+
+
+def _add_machine_options(p: argparse.ArgumentParser) -> None:
+    """Where training runs, on how many threads, from which seed."""
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1 ...")
     p.add_argument("--threads", type=whole(0, MAX_THREADS), default=2, metavar="N", help="CPU threads for PyTorch, 0 = its default (default 2)")
     p.add_argument("--seed", type=whole(0, 2**32 - 1), default=0)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """The exported student, its registry name, and the checkpoint a run saves, resumes or starts from."""
     p.add_argument("--out", type=Path, metavar="PATH", help="the student's .onnx file, its card beside it (required)")
     p.add_argument("--name", help="registry name (default: the file's stem)")
     p.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default: beside --out, STEM.ckpt.pt)")
@@ -125,6 +176,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="start from the student weights in another run's checkpoint (same architecture; the resolution may differ)",
     )
+
+
+def _add_process_options(p: argparse.ArgumentParser) -> None:
+    """How the studio runs distillation as a child process: the run as one JSON file, JSON lines out, 'cancel' in."""
     p.add_argument("--events", action="store_true", help="print JSON lines (stage, progress, finished) and stop on a 'cancel' line on stdin; for the studio")
     p.add_argument(
         "--config-json",
@@ -132,7 +187,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="the whole run as the JSON a DistillConfig writes (the studio's child process); the other options then stay unset",
     )
-    p.set_defaults(handler=run, distill_parser=p)
 
 
 def config_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> DistillConfig:
