@@ -87,23 +87,32 @@ class PhoneThermalStatusSampler(PhoneSampler):
         return float(status) if status is not None else None
 
 
-class PhoneCpuClockSampler(PhoneSampler):
-    key = "phone_cpu_mhz"
-    label = "Phone CPU clock (mean of cores)"
+class _PhoneClockSampler(PhoneSampler):
+    """Base of the CPU clock samplers: one figure (``_clock``) out of the cores' clocks, a note when there are none."""
+
     unit = "MHz"
 
     def _value(self, reading: PhoneReading) -> float | None:
         self.note = "" if reading.cpu_khz else "the phone does not let adb read its CPU clocks"
+        return self._clock(reading)
+
+    def _clock(self, reading: PhoneReading) -> float | None:
+        raise NotImplementedError
+
+
+class PhoneCpuClockSampler(_PhoneClockSampler):
+    key = "phone_cpu_mhz"
+    label = "Phone CPU clock (mean of cores)"
+
+    def _clock(self, reading: PhoneReading) -> float | None:
         return reading.cpu_mean_mhz
 
 
-class PhoneCpuMaxClockSampler(PhoneSampler):
+class PhoneCpuMaxClockSampler(_PhoneClockSampler):
     key = "phone_cpu_max_mhz"
     label = "Phone CPU clock (fastest core)"
-    unit = "MHz"
 
-    def _value(self, reading: PhoneReading) -> float | None:
-        self.note = "" if reading.cpu_khz else "the phone does not let adb read its CPU clocks"
+    def _clock(self, reading: PhoneReading) -> float | None:
         return reading.cpu_max_mhz
 
 
