@@ -17,7 +17,7 @@ it into a constant when it loads the model, so inference runs at float speed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import onnx
@@ -25,11 +25,8 @@ from onnx import helper, numpy_helper
 
 from segview.compress import graph
 from segview.compress.correction import apply_bias_shift, bias_shift, correctable
-from segview.compress.search import DriftMeter, keep_sensitive
 from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
-
-SEARCH_FRAMES = 24
-MEAN_FRAMES = 32
+from segview.compress.steps.weight_edits import compress_keeping_sensitive, editable_weights, layer_input_means
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +121,9 @@ class ClusterStep(Step):
         graph.require_float_weights(model, self.name)
 
     def apply(self, model: onnx.ModelProto, config: ClusterConfig, ctx: StepContext) -> StepOutput:
-        pairs = [(n, w) for n, w in graph.weight_nodes(model) if n.name not in set(config.skip_nodes)]
-        if not pairs:
-            raise CompressionError("cluster: no Conv/Gemm/MatMul weights to cluster")
+        pairs = editable_weights(model, config.skip_nodes, "cluster", "cluster")
         shared = _shared_weights(model)
-        means = self._input_means(model, pairs, config, ctx)
+        means = layer_input_means(model, pairs, ctx, enabled=config.bias_correction, at=0.02)
         layers: dict[str, _Layer] = {}
         for i, (node, init) in enumerate(pairs):
             ctx.cancel.check()
@@ -142,17 +137,9 @@ class ClusterStep(Step):
         def build(keep: frozenset[str]) -> onnx.ModelProto:
             return _write(model, [layers[n] for n in order if n not in keep], config.storage)
 
-        kept: list[str] = []
-        notes: dict[str, Any] = {}
-        if ctx.calibration is not None and config.max_iou_drop < 1.0:
-            drift = DriftMeter(model, ctx.calibration.tensors(ctx.card, limit=SEARCH_FRAMES), ctx.card)
-            found = keep_sensitive(
-                layers=order, build=build, drift=drift, target=config.max_iou_drop, max_keep=config.max_kept_layers, ctx=ctx, what="clustering"
-            )
-            result, kept = found.model, found.kept
-            notes.update(found.notes(config.max_iou_drop, "clustered"))
-        else:
-            result = build(frozenset())
+        result, kept, notes = compress_keeping_sensitive(
+            model, order, build, ctx, target=config.max_iou_drop, max_keep=config.max_kept_layers, what="clustering", done="clustered"
+        )
         clustered = [layers[n] for n in order if n not in kept]
         total = sum(graph.to_array(w).size for _, w in pairs)
         shared_params = sum(layer.indices.size for layer in clustered)
@@ -171,13 +158,6 @@ class ClusterStep(Step):
         )
         ctx.progress(1.0, "clustered")
         return StepOutput(result, notes)
-
-    def _input_means(self, model, pairs, config: ClusterConfig, ctx: StepContext) -> dict[str, np.ndarray]:
-        if not (config.bias_correction and ctx.calibration is not None):
-            return {}
-        ctx.progress(0.02, "measuring layer inputs on calibration frames")
-        inputs = [n.input[0] for n, _ in pairs if correctable(n, model)]
-        return graph.activation_means(model, inputs, ctx.calibration.tensors(ctx.card, limit=MEAN_FRAMES))
 
     def _cluster(self, node: onnx.NodeProto, init: onnx.TensorProto, config: ClusterConfig, mean: np.ndarray | None) -> _Layer:
         weight = graph.to_array(init)

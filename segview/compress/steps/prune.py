@@ -17,8 +17,7 @@ import onnx
 from segview.compress import graph
 from segview.compress.correction import apply_bias_shift, bias_shift, correctable
 from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
-
-MEAN_FRAMES = 32
+from segview.compress.steps.weight_edits import editable_weights, layer_input_means
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +47,7 @@ class PruneStep(Step):
         graph.require_float_weights(model, self.name)
 
     def apply(self, model: onnx.ModelProto, config: PruneConfig, ctx: StepContext) -> StepOutput:
-        pairs = [(n, w) for n, w in graph.weight_nodes(model) if n.name not in set(config.skip_nodes)]
-        if not pairs:
-            raise CompressionError("prune: no Conv/Gemm/MatMul weights to prune")
+        pairs = editable_weights(model, config.skip_nodes, "prune", "prune")
         result = graph.copy_model(model)
         nodes = {n.name: n for n in result.graph.node}
         weights = {w.name: graph.to_array(w) for _, w in pairs}
@@ -58,10 +55,7 @@ class PruneStep(Step):
         if config.scope == "global":
             everything = np.concatenate([np.abs(w.astype(np.float32)).ravel() for w in weights.values()])
             threshold = float(np.quantile(everything, config.sparsity)) if config.sparsity > 0 else -1.0
-        means = {}
-        if config.bias_correction and ctx.calibration is not None:
-            ctx.progress(0.05, "measuring layer inputs on calibration frames")
-            means = graph.activation_means(model, [n.input[0] for n, _ in pairs if correctable(n, model)], ctx.calibration.tensors(ctx.card, limit=MEAN_FRAMES))
+        means = layer_input_means(model, pairs, ctx, enabled=config.bias_correction, at=0.05)
         per_layer = {}
         done: set[str] = set()
         zeros = total = 0

@@ -1,14 +1,9 @@
 """Structured pruning: whole channels removed from the graph, so the file and the run time really shrink.
 
-Channels are not independent: a residual Add, a depthwise convolution or a
-squeeze-and-excite Mul ties the channels of several tensors together, and they
-must lose the same channels. The step groups tensors into *channel spaces*
-(union-find over those ties), and prunes a space only when every op touching
-it is understood: convolutions (their weights and biases are sliced),
-channel-wise ops (Relu, HardSwish, Sigmoid, pooling, Resize with a channel
-scale of 1, BatchNormalization) and elementwise Add/Mul. Anything else
-(Concat, Reshape, Transpose, graph inputs and outputs) freezes the spaces it
-touches.
+Tensors that share a channel axis must lose the same channels: the step prunes
+the *channel spaces* segview.graphs.channel_spaces finds (convolutions' weights
+and biases are sliced, channel-wise and elementwise ops follow), never one that
+touches an op it does not understand.
 
 A channel's importance is its contribution to the next layers: with calibration
 frames, E|x_c| times the L1 norm of the consumers' weights for c; without them,
@@ -20,43 +15,16 @@ which the report measures.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
 from segview.compress import graph
 from segview.compress.correction import apply_bias_shift, bias_shift
-from segview.compress.search import DriftMeter, keep_sensitive
 from segview.compress.step import CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
-
-MEAN_FRAMES = 32
-SEARCH_FRAMES = 24
-CHANNELWISE_UNARY = {
-    "Relu",
-    "HardSwish",
-    "HardSigmoid",
-    "Sigmoid",
-    "Tanh",
-    "Clip",
-    "LeakyRelu",
-    "Elu",
-    "Selu",
-    "Softplus",
-    "Identity",
-    "Dropout",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "Resize",
-    "Upsample",
-    "BatchNormalization",
-    "Neg",
-    "Abs",
-}
-ELEMENTWISE_BINARY = {"Add", "Sub", "Mul", "Div", "Max", "Min"}
+from segview.compress.steps.weight_edits import MEAN_FRAMES, compress_keeping_sensitive
+from segview.graphs.channel_spaces import ChannelSpace, find_spaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,38 +45,6 @@ class PruneChannelsConfig(StepConfig):
             raise CompressionError("prune-channels: ratio must be in [0, 1)")
         if self.round_to < 1 or self.min_channels < 1:
             raise CompressionError("prune-channels: round_to and min_channels must be at least 1")
-
-
-@dataclass(slots=True)
-class _Space:
-    """Tensors that share one channel axis, and the weights that must be sliced along it."""
-
-    tensors: set[str] = field(default_factory=set)
-    frozen: bool = False
-    # (node, role) with role in: conv_out, convt_out, depthwise, batchnorm, const:<initializer>:<axis>
-    producers: list[tuple[onnx.NodeProto, str]] = field(default_factory=list)
-    # (node, role) with role in: conv_in, convt_in
-    consumers: list[tuple[onnx.NodeProto, str]] = field(default_factory=list)
-    channels: int | None = None
-
-
-class _Spaces:
-    """Union-find over tensor names."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, name: str) -> str:
-        self.parent.setdefault(name, name)
-        while self.parent[name] != name:
-            self.parent[name] = self.parent[self.parent[name]]
-            name = self.parent[name]
-        return name
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[rb] = ra
 
 
 @register_step
@@ -156,15 +92,9 @@ class PruneChannelsStep(Step):
         def build(unpruned: frozenset[str]) -> onnx.ModelProto:
             return _prune(model, [plans[k] for k in order if k not in unpruned], means)
 
-        notes: dict[str, Any] = {}
-        kept_whole: list[str] = []
-        if ctx.calibration is not None and config.max_iou_drop < 1.0:
-            drift = DriftMeter(model, ctx.calibration.tensors(ctx.card, limit=SEARCH_FRAMES), ctx.card)
-            found = keep_sensitive(layers=order, build=build, drift=drift, target=config.max_iou_drop, max_keep=len(order), ctx=ctx, what="pruning")
-            result, kept_whole = found.model, found.kept
-            notes.update(found.notes(config.max_iou_drop, "pruned"))
-        else:
-            result = build(frozenset())
+        result, kept_whole, notes = compress_keeping_sensitive(
+            model, order, build, ctx, target=config.max_iou_drop, max_keep=len(order), what="pruning", done="pruned"
+        )
         pruned = [plans[k] for k in order if k not in kept_whole]
         ctx.progress(1.0, "pruned")
         notes.update(
@@ -185,7 +115,7 @@ class PruneChannelsStep(Step):
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    space: _Space
+    space: ChannelSpace
     keep: np.ndarray
     channels: int
 
@@ -243,137 +173,13 @@ def _prune(model: onnx.ModelProto, plans: list[_Plan], means: dict[str, np.ndarr
     return graph.strip_shapes(result)
 
 
-def find_spaces(model: onnx.ModelProto) -> list[_Space]:
-    """Group tensors into channel spaces; a space is frozen when any op touching it is not understood."""
-    inits = graph.initializers(model)
-    uf = _Spaces()
-    roles: list[tuple[str, str, onnx.NodeProto | None, str]] = []  # (tensor, kind: producer/consumer/freeze, node, role)
-    uses: dict[str, int] = defaultdict(int)
-    for node in model.graph.node:
-        for name in node.input[1:]:
-            if name in inits:
-                uses[name] += 1
-
-    def freeze(*names: str) -> None:
-        for n in names:
-            if n and n not in inits:
-                roles.append((n, "freeze", None, ""))
-
-    for node in model.graph.node:
-        data = [n for n in node.input if n and n not in inits]
-        op = node.op_type
-        shared_weight = any(uses[n] > 1 for n in node.input[1:] if n in inits)
-        if op in ("Conv", "ConvTranspose") and len(node.input) > 1 and node.input[1] in inits and not shared_weight:
-            w = inits[node.input[1]]
-            group = int(graph.attribute(node, "group", 1))
-            x, y = node.input[0], node.output[0]
-            if op == "Conv" and group == 1:
-                roles += [(x, "consumer", node, "conv_in"), (y, "producer", node, "conv_out")]
-            elif op == "Conv" and group == w.dims[0] and w.dims[1] == 1:
-                uf.union(x, y)
-                roles.append((y, "producer", node, "depthwise"))
-            elif op == "ConvTranspose" and group == 1:
-                roles += [(x, "consumer", node, "convt_in"), (y, "producer", node, "convt_out")]
-            else:
-                freeze(x, y)
-            continue
-        if op in CHANNELWISE_UNARY and len(node.output) == 1 and data[:1] == [node.input[0]] and _channel_preserving(node, inits):
-            uf.union(node.input[0], node.output[0])
-            if op == "BatchNormalization":
-                roles.append((node.output[0], "producer", node, "batchnorm"))
-            continue
-        if op in ELEMENTWISE_BINARY and len(node.input) == 2 and len(node.output) == 1:
-            ok = True
-            for name in node.input:
-                if name in inits:
-                    axis = _channel_axis_of_constant(inits[name])
-                    if axis == -2:
-                        ok = False
-                    elif axis >= 0:
-                        roles.append((node.output[0], "producer", node, f"const:{name}:{axis}"))
-                else:
-                    uf.union(name, node.output[0])
-            if not ok:
-                freeze(*node.input, *node.output)
-            continue
-        freeze(*data, *node.output)
-    freeze(*(i.name for i in model.graph.input), *(o.name for o in model.graph.output))
-
-    spaces: dict[str, _Space] = {}
-
-    def space_of(name: str) -> _Space:
-        return spaces.setdefault(uf.find(name), _Space())
-
-    for node in model.graph.node:
-        for name in [*node.input, *node.output]:
-            if name and name not in inits:
-                space_of(name).tensors.add(name)
-    for tensor, kind, node, role in roles:
-        space = space_of(tensor)
-        space.tensors.add(tensor)
-        if kind == "freeze" or node is None:  # only a freeze names no node
-            space.frozen = True
-        elif kind == "producer":
-            space.producers.append((node, role))
-        else:
-            space.consumers.append((node, role))
-    for space in spaces.values():
-        counts = {_channels_of(node, role, inits) for node, role in space.producers + space.consumers}
-        counts.discard(None)
-        if len(counts) != 1:
-            space.frozen = True
-        else:
-            space.channels = counts.pop()
-    return list(spaces.values())
-
-
-def _channels_of(node: onnx.NodeProto, role: str, inits: dict[str, onnx.TensorProto]) -> int | None:
-    if role.startswith("const:"):
-        _, name, axis = role.split(":")
-        return int(inits[name].dims[int(axis)])
-    if role == "batchnorm":
-        return int(inits[node.input[1]].dims[0]) if node.input[1] in inits else None
-    dims = inits[node.input[1]].dims
-    return int({"conv_out": dims[0], "depthwise": dims[0], "convt_out": dims[1], "conv_in": dims[1], "convt_in": dims[0]}[role])
-
-
-def _channel_preserving(node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]) -> bool:
-    if node.op_type in ("Resize", "Upsample"):
-        # Resize(X, roi, scales, sizes): only a constant scale of 1 on the channel axis keeps channels.
-        if len(node.input) > 3 and node.input[3]:
-            return False
-        scales_name = node.input[2] if node.op_type == "Resize" and len(node.input) > 2 else (node.input[1] if len(node.input) > 1 else "")
-        if scales_name not in inits:
-            return False
-        scales = graph.to_array(inits[scales_name])
-        return scales.size >= 2 and float(scales[1]) == 1.0 and float(scales[0]) == 1.0
-    if node.op_type == "BatchNormalization":
-        return all(n in inits for n in node.input[1:5])
-    if node.op_type == "Clip":
-        return all(not n or n in inits for n in node.input[1:])
-    return True
-
-
-def _channel_axis_of_constant(init: onnx.TensorProto) -> int:
-    """-1: broadcasts over channels (scalar-like); k >= 0: holds one value per channel on axis k; -2: not understood."""
-    dims = list(init.dims)
-    if all(d == 1 for d in dims):
-        return -1
-    # [C,1,1] broadcast against NCHW, or [1,C,1,1].
-    if len(dims) == 3 and dims[1] == dims[2] == 1:
-        return 0
-    if len(dims) == 4 and dims[0] == 1 and dims[2] == dims[3] == 1:
-        return 1
-    return -2
-
-
 def _keep_count(channels: int, config: PruneChannelsConfig) -> int:
     target = channels * (1.0 - config.ratio)
     keep = int(np.ceil(target / config.round_to) * config.round_to)
     return int(min(channels, max(keep, min(config.min_channels, channels))))
 
 
-def _importance(space: _Space, inits: dict[str, onnx.TensorProto], abs_means: dict[str, np.ndarray]) -> np.ndarray:
+def _importance(space: ChannelSpace, inits: dict[str, onnx.TensorProto], abs_means: dict[str, np.ndarray]) -> np.ndarray:
     channels = int(space.channels or 0)
     score = np.zeros(channels)
     used = False
