@@ -19,9 +19,9 @@ from typing import Any
 
 import onnx
 
-from segview.compress import graph
+from segview.compress.search import DriftMeter
 from segview.compress.step import CompressionError, Step, StepContext, StepOutput, option, register_step
-from segview.compress.steps.int8_static import Int8StaticConfig, check_quantizable, count_ops, narrow_convs, quantize
+from segview.compress.steps.int8_static import Int8StaticConfig, check_quantizable, count_ops, float_nodes, quantize
 
 # Ops worth a sensitivity probe: those onnxruntime turns into integer kernels. Relu, Reshape and the like
 # follow their input's precision and cannot be kept in float on their own.
@@ -73,20 +73,15 @@ class Int8AutoStep(Step):
 
     def apply(self, model: onnx.ModelProto, config: Int8AutoConfig, ctx: StepContext) -> StepOutput:
         calibration = ctx.require_calibration(self.name)
-        card = ctx.card
-        reader = calibration.reader(card, ctx.cancel, limit=config.frames)
-        probe_tensors = calibration.tensors(card, limit=SEARCH_FRAMES)
-        reference = graph.run_outputs(graph.session(model), probe_tensors, card.output_name)
+        reader = calibration.reader(ctx.card, ctx.cancel, limit=config.frames)
+        # The float model's own masks are the reference: no labels are needed.
+        drift = DriftMeter(model, calibration.tensors(ctx.card, limit=SEARCH_FRAMES), ctx.card)
         cache = ctx.workdir / "int8-ranges.json"
         quant_config = Int8StaticConfig(**{f.name: getattr(config, f.name) for f in fields(Int8StaticConfig)})
 
-        def drift(candidate: onnx.ModelProto) -> float:
-            outputs = graph.run_outputs(graph.session(candidate), probe_tensors, card.output_name)
-            return graph.mask_disagreement(reference, outputs, card)
-
-        def attempt(float_nodes: list[str]) -> tuple[onnx.ModelProto, float]:
+        def attempt(in_float: list[str]) -> tuple[onnx.ModelProto, float]:
             reader.rewind()
-            quantized = quantize(model, quant_config, reader, ctx.workdir, nodes_to_exclude=float_nodes, cache=cache)
+            quantized = quantize(model, quant_config, reader, ctx.workdir, nodes_to_exclude=in_float, cache=cache)
             return quantized, drift(quantized)
 
         ctx.progress(0.02, f"calibrating on {len(reader)} frames and quantizing everything")
@@ -110,17 +105,6 @@ class Int8AutoStep(Step):
                 if drop <= config.max_iou_drop:
                     break
         met = best_drop <= config.max_iou_drop
-        ops = {n.name: n.op_type for n in model.graph.node}
-        kept = [
-            {
-                "node": n,
-                "op": ops.get(n, "?"),
-                "sensitivity": round(sensitivity.get(n, 0.0), 6),
-                "why": f"quantized alone it moves the mask by {sensitivity.get(n, 0.0) * 100:.2f} IoU points against float, "
-                f"rank {i + 1} of {len(sensitivity)} probed nodes",
-            }
-            for i, n in enumerate(best_nodes)
-        ]
         if not met:
             ctx.log(f"target not met: best IoU drop {best_drop:.4f} with {len(best_nodes)} node(s) in float; keeping that model")
         ctx.progress(1.0, "done")
@@ -128,21 +112,17 @@ class Int8AutoStep(Step):
             "target_iou_drop": config.max_iou_drop,
             "target_met": met,
             "iou_drop_on_calibration_frames": round(best_drop, 6),
-            "search_frames": len(probe_tensors),
+            "search_frames": len(drift.tensors),
             "calibration_frames": len(reader),
-            "kept_in_float": kept,
+            "kept_in_float": _kept_in_float(model, best_nodes, sensitivity),
             "search": search,
-            "most_sensitive": [
-                {"node": n, "op": ops.get(n, "?"), "sensitivity": round(s, 6)} for n, s in sorted(sensitivity.items(), key=lambda kv: -kv[1])[:10]
-            ],
+            "most_sensitive": _most_sensitive(model, sensitivity),
             "ops": count_ops(best_model),
         }
         return StepOutput(best_model, notes)
 
     def _sensitivities(self, model, quant_config, reader, ctx: StepContext, drift, cache, config) -> dict[str, float]:
-        excluded = set(config.exclude_nodes) | {n.name for n in model.graph.node if n.op_type in set(config.exclude_op_types)}
-        if config.float_narrow_convs:
-            excluded |= set(narrow_convs(model))
+        excluded = set(float_nodes(model, config))
         candidates = [n.name for n in model.graph.node if n.op_type in PROBED_OPS and n.name and n.name not in excluded]
         result: dict[str, float] = {}
         for i, name in enumerate(candidates):
@@ -154,3 +134,23 @@ class Int8AutoStep(Step):
         ranked = sorted(result.items(), key=lambda kv: -kv[1])[:5]
         ctx.log("most sensitive: " + ", ".join(f"{n} {s:.4f}" for n, s in ranked))
         return result
+
+
+def _kept_in_float(model: onnx.ModelProto, nodes: list[str], sensitivity: dict[str, float]) -> list[dict[str, Any]]:
+    """Each node the search kept in float, with why: how far quantizing it alone moved the masks, and its rank."""
+    ops = {n.name: n.op_type for n in model.graph.node}
+    return [
+        {
+            "node": n,
+            "op": ops.get(n, "?"),
+            "sensitivity": round(sensitivity.get(n, 0.0), 6),
+            "why": f"quantized alone it moves the mask by {sensitivity.get(n, 0.0) * 100:.2f} IoU points against float, "
+            f"rank {i + 1} of {len(sensitivity)} probed nodes",
+        }
+        for i, n in enumerate(nodes)
+    ]
+
+
+def _most_sensitive(model: onnx.ModelProto, sensitivity: dict[str, float]) -> list[dict[str, Any]]:
+    ops = {n.name: n.op_type for n in model.graph.node}
+    return [{"node": n, "op": ops.get(n, "?"), "sensitivity": round(s, 6)} for n, s in sorted(sensitivity.items(), key=lambda kv: -kv[1])[:10]]

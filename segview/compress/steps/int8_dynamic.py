@@ -14,9 +14,8 @@ import onnx
 from onnxruntime.quantization import quantize_dynamic
 
 from segview.compress import graph
-from segview.compress.step import Cancelled, CompressionError, Step, StepConfig, StepContext, StepOutput, option, register_step
-from segview.compress.steps.int8_static import QUANT_TYPES, check_quantizable, count_ops, quiet_onnxruntime
-from segview.errors import first_line
+from segview.compress.step import Step, StepConfig, StepContext, StepOutput, option, register_step
+from segview.compress.steps.int8_static import QUANT_TYPES, check_quantizable, count_ops, run_quantizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,25 +45,18 @@ class Int8DynamicStep(Step):
     def apply(self, model: onnx.ModelProto, config: Int8DynamicConfig, ctx: StepContext) -> StepOutput:
         out = ctx.workdir / "int8-dynamic.onnx"
         ctx.progress(0.1, "quantizing weights")
-        with quiet_onnxruntime():
-            try:
-                quantize_dynamic(
-                    graph.copy_model(model),  # the quantizer may rewrite the proto it is given
-                    out,
-                    weight_type=QUANT_TYPES[config.weights],
-                    per_channel=config.per_channel,
-                    reduce_range=config.reduce_range,
-                    op_types_to_quantize=list(config.op_types) or None,
-                    nodes_to_exclude=list(config.exclude_nodes) or None,
-                )
-            except (Cancelled, CompressionError):
-                raise
-            except Exception as exc:  # the quantizer raises assorted types
-                text = first_line(exc)
-                raise CompressionError(f"onnxruntime's dynamic quantizer failed: {text}") from None
-        try:
-            result = onnx.load(str(out))
-        finally:
-            out.unlink(missing_ok=True)
+        result = run_quantizer(
+            "dynamic quantizer",
+            out,
+            lambda: quantize_dynamic(
+                graph.copy_model(model),  # the quantizer may rewrite the proto it is given
+                out,
+                weight_type=QUANT_TYPES[config.weights],
+                per_channel=config.per_channel,
+                reduce_range=config.reduce_range,
+                op_types_to_quantize=list(config.op_types) or None,
+                nodes_to_exclude=list(config.exclude_nodes) or None,
+            ),
+        )
         ctx.progress(1.0, "quantized")
         return StepOutput(result, {"ops": count_ops(result)})

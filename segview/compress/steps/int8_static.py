@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -76,38 +76,55 @@ def quantize(
     }
     if config.calibration == "percentile":
         extra["CalibPercentile"] = config.percentile
-    narrow = narrow_convs(model) if config.float_narrow_convs else []
-    exclude = list(dict.fromkeys([*config.exclude_nodes, *nodes_to_exclude, *narrow, *_nodes_of_types(model, config.exclude_op_types)]))
+    exclude = list(dict.fromkeys([*float_nodes(model, config), *nodes_to_exclude]))
+    return run_quantizer(
+        "quantizer",
+        out,
+        lambda: quantize_static(
+            # A copy: given a ModelProto, quantize_static moves its weights to external data in a temporary folder.
+            graph.copy_model(model),
+            out,
+            reader,
+            quant_format=QuantFormat.QDQ if config.format == "qdq" else QuantFormat.QOperator,
+            per_channel=config.per_channel,
+            reduce_range=config.reduce_range,
+            activation_type=QUANT_TYPES[config.activations],
+            weight_type=QUANT_TYPES[config.weights],
+            calibrate_method=CALIBRATION_METHODS[config.calibration],
+            nodes_to_exclude=exclude or None,
+            nodes_to_quantize=list(nodes_to_quantize) or None,
+            extra_options=extra,
+            calibration_cache_path=cache,
+        ),
+    )
+
+
+def run_quantizer(what: str, out: Path, call: Callable[[], None]) -> onnx.ModelProto:
+    """Runs one onnxruntime quantizer call that writes ``out``, quietly; returns the model it wrote and removes the file.
+
+    The quantizers raise assorted types for graphs they cannot handle: each becomes one CompressionError line
+    naming ``what`` failed."""
     with quiet_onnxruntime():
         try:
-            quantize_static(
-                # A copy: given a ModelProto, quantize_static moves its weights to external data in a temporary folder.
-                graph.copy_model(model),
-                out,
-                reader,
-                quant_format=QuantFormat.QDQ if config.format == "qdq" else QuantFormat.QOperator,
-                per_channel=config.per_channel,
-                reduce_range=config.reduce_range,
-                activation_type=QUANT_TYPES[config.activations],
-                weight_type=QUANT_TYPES[config.weights],
-                calibrate_method=CALIBRATION_METHODS[config.calibration],
-                nodes_to_exclude=exclude or None,
-                nodes_to_quantize=list(nodes_to_quantize) or None,
-                extra_options=extra,
-                calibration_cache_path=cache,
-            )
+            call()
         except (Cancelled, CompressionError):
             raise
-        except Exception as exc:  # onnxruntime's quantizer raises assorted types for graphs it cannot handle
+        except Exception as exc:  # onnxruntime's quantizers raise assorted types
             text = first_line(exc)
-            raise CompressionError(f"onnxruntime's quantizer failed: {text}") from None
+            raise CompressionError(f"onnxruntime's {what} failed: {text}") from None
     try:
         return onnx.load(str(out))
     finally:
         out.unlink(missing_ok=True)
-        # quantize_static may leave external-data side files in some versions; they are ours to remove.
-        for extra_file in workdir.glob("int8-static.onnx*"):
-            extra_file.unlink(missing_ok=True)
+        # Some onnxruntime versions leave external-data side files next to it; they are ours to remove.
+        for side_file in out.parent.glob(f"{out.name}*"):
+            side_file.unlink(missing_ok=True)
+
+
+def float_nodes(model: onnx.ModelProto, config: Int8StaticConfig) -> list[str]:
+    """The nodes the options keep in float: named ones, those of excluded op types, and (by default) the narrow convolutions."""
+    narrow = narrow_convs(model) if config.float_narrow_convs else []
+    return list(dict.fromkeys([*config.exclude_nodes, *narrow, *_nodes_of_types(model, config.exclude_op_types)]))
 
 
 def narrow_convs(model: onnx.ModelProto) -> list[str]:
