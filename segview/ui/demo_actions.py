@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QToolBar
 
 from segview.errors import SegviewError
 from segview.recording.video_writer import VideoResult
+from segview.ui.actions import make_action
 from segview.ui.drop_handler import DropHandler
 from segview.ui.screenshot import ScreenshotTaker, captures_dir
 from segview.ui.video_capture import VideoCapture
@@ -45,31 +46,28 @@ class DemoActions(QObject):
 
     def _build(self, bar: QToolBar) -> None:
         w = self.window
-        self.screenshot_action = QAction("Screenshot", w)
-        self.screenshot_action.setShortcuts([QKeySequence(k) for k in SCREENSHOT_KEYS])
-        self.screenshot_action.setToolTip(
-            f"Save the video tiles as PNG, at the frames' full resolution (the composed pictures, not a grab of the window), "
-            f"into {self.screenshots_dir} ({' or '.join(SCREENSHOT_KEYS)})"
+        self.screenshot_action = make_action(
+            w,
+            "Screenshot",
+            self.take_screenshot,
+            shortcut=SCREENSHOT_KEYS,
+            tip=f"Save the video tiles as PNG, at the frames' full resolution (the composed pictures, not a grab of the window), "
+            f"into {self.screenshots_dir} ({' or '.join(SCREENSHOT_KEYS)})",
         )
-        self.screenshot_action.triggered.connect(self.take_screenshot)
-        self.record_video_action = QAction("Record video", w)
-        self.record_video_action.setCheckable(True)
-        self.record_video_action.setShortcut(QKeySequence(RECORD_VIDEO_KEY))
-        self.record_video_action.setToolTip(
-            f"Start / stop recording the video tiles to MP4 (H.264) into {self.videos_dir}, at the rate they are composed "
-            f"({RECORD_VIDEO_KEY}; the profiling recording is Ctrl+R)"
+        self.record_video_action = make_action(
+            w,
+            "Record video",
+            toggled=self._on_record_video_toggled,
+            shortcut=RECORD_VIDEO_KEY,
+            tip=f"Start / stop recording the video tiles to MP4 (H.264) into {self.videos_dir}, at the rate they are composed "
+            f"({RECORD_VIDEO_KEY}; the profiling recording is Ctrl+R)",
         )
-        self.record_video_action.toggled.connect(self._on_record_video_toggled)
-        self.full_screen_action = QAction("Full screen", w)
-        self.full_screen_action.setCheckable(True)
-        self.full_screen_action.setShortcut(QKeySequence(FULL_SCREEN_KEY))
-        self.full_screen_action.setToolTip(f"Full screen ({FULL_SCREEN_KEY}; Esc leaves it)")
-        self.full_screen_action.toggled.connect(self.set_full_screen)
+        self.full_screen_action = make_action(
+            w, "Full screen", toggled=self.set_full_screen, shortcut=FULL_SCREEN_KEY, tip=f"Full screen ({FULL_SCREEN_KEY}; Esc leaves it)"
+        )
         # Esc is taken only while in full screen, so it still closes popups and dialogs otherwise.
-        self.leave_full_screen_action = QAction("Leave full screen", w)
-        self.leave_full_screen_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.leave_full_screen_action = make_action(w, "Leave full screen", lambda: self.full_screen_action.setChecked(False), shortcut=Qt.Key.Key_Escape)
         self.leave_full_screen_action.setEnabled(False)
-        self.leave_full_screen_action.triggered.connect(lambda: self.full_screen_action.setChecked(False))
         w.addAction(self.leave_full_screen_action)
         bar.addSeparator()
         for action in (self.screenshot_action, self.record_video_action, self.full_screen_action):
