@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from segview.child import segview_command
+from segview.distill.background import ThreadedRun
 from segview.distill.config import DistillConfig
 from segview.distill.events import DistillOutcome, Progress
 
@@ -34,7 +35,7 @@ def write_config_json(config: DistillConfig) -> Path:
     return Path(name)
 
 
-class DistillProcess:
+class DistillProcess(ThreadedRun):
     """Same callbacks as :class:`segview.distill.runner.DistillJob`, but the work runs in a child process."""
 
     def __init__(
@@ -56,7 +57,7 @@ class DistillProcess:
         self._on_finished = on_finished or (lambda o: None)
         self._on_failed = on_failed or (lambda m: None)
         self._process: subprocess.Popen[str] | None = None
-        self._reader = threading.Thread(target=self._read, name="distill-events", daemon=True)
+        self._thread = threading.Thread(target=self._read, name="distill-events", daemon=True)
         self._stderr: list[str] = []
 
     def start(self) -> None:
@@ -69,7 +70,7 @@ class DistillProcess:
             self._remove_config_file()
             raise
         threading.Thread(target=self._drain_stderr, name="distill-stderr", daemon=True).start()
-        self._reader.start()
+        self._thread.start()
 
     def cancel(self) -> None:
         """The child stops at its next step and writes its checkpoint (a line on its stdin)."""
@@ -81,14 +82,6 @@ class DistillProcess:
             process.stdin.flush()
         except (BrokenPipeError, OSError):
             pass
-
-    @property
-    def running(self) -> bool:
-        return self._reader.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._reader.join(timeout)
-        return not self._reader.is_alive()
 
     def _drain_stderr(self) -> None:
         assert self._process is not None and self._process.stderr is not None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from segview.distill.availability import require_torch
+from segview.distill.background import ThreadedRun
 from segview.distill.config import DistillConfig
 from segview.distill.events import DistillOutcome
 from segview.errors import DistillError
@@ -117,7 +118,7 @@ def quality_warning(measured: dict[str, Any]) -> str | None:
     )
 
 
-class DistillJob:
+class DistillJob(ThreadedRun):
     """Runs :func:`distill` on a worker thread of this process; callbacks run on that thread.
 
     For scripts and tests. The studio runs distillation in a child process instead
@@ -148,14 +149,6 @@ class DistillJob:
     def cancel(self) -> None:
         """Ask the run to stop at its next step; a checkpoint is left to resume from."""
         self._cancel.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
 
     def _run(self) -> None:
         on_progress, on_stage, on_finished, on_failed = self._callbacks
