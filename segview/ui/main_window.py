@@ -246,16 +246,19 @@ class StudioWindow(StudioTools):
         # Recording is wired in by the app (see segview.ui.recording_control).
         pass
 
+    def _chosen_file(self, title: str, filters: str) -> str:
+        """The file picked in an open dialog; "" when the user cancels."""
+        path, _ = QFileDialog.getOpenFileName(self, title, "", filters)
+        return path
+
     @reports_problems("Opening the model")
     def _on_open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open ONNX model", "", "ONNX models (*.onnx);;All files (*)")
-        if path:
+        if path := self._chosen_file("Open ONNX model", "ONNX models (*.onnx);;All files (*)"):
             self.open_model_file(Path(path))
 
     @reports_problems("Opening the video")
     def _on_open_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.mkv *.avi *.mov *.webm);;All files (*)")
-        if path:
+        if path := self._chosen_file("Open video", "Videos (*.mp4 *.mkv *.avi *.mov *.webm);;All files (*)"):
             self.choose_source(f"file:{path}")
 
     @reports_problems("Opening the image folder")
@@ -266,8 +269,7 @@ class StudioWindow(StudioTools):
 
     @reports_problems("Choosing the background image")
     def _on_background_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp)")
-        if path:
+        if path := self._chosen_file("Background image", "Images (*.png *.jpg *.jpeg *.bmp *.webp)"):
             self.set_background_image(Path(path))
 
     @reports_problems("Choosing the background image")
