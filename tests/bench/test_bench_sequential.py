@@ -1,6 +1,5 @@
 """``segview bench --sequential`` and ``--duration``: structure, counts, order and arithmetic; never absolute speed."""
 
-import json
 import math
 import re
 
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 import factories
-from cli_tools import assert_one_line_error, run_segview
+from cli_tools import assert_one_line_error, run_bench_json, run_segview
 from segview.bench import BenchOptions, _Collector
 from segview.bench_rounds import Comparison, Spread, round_order, run_sequential
 from segview.cli.progress import ProgressBar
@@ -25,28 +24,7 @@ def two_models(model_dir):
 
 
 def test_sequential_json_rounds_alternate_and_the_ratio_is_the_quotient(two_models, square_video, tmp_path):
-    out = tmp_path / "seq.json"
-    proc = run_segview(
-        "bench",
-        "--sequential",
-        "--source",
-        square_video,
-        "--model",
-        two_models[0],
-        "--model",
-        two_models[1],
-        "--frames",
-        15,
-        "--warmup",
-        2,
-        "--rounds",
-        3,
-        "--json",
-        out,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(out.read_text())
+    proc, report = run_bench_json(tmp_path / "seq.json", square_video, two_models, "--sequential", "--frames", 15, "--warmup", 2, "--rounds", 3, timeout=120)
     assert report["mode"] == "sequential" and report["settings"]["rounds"] == 3 and report["settings"]["frames"] == 15
     assert [r["order"] for r in report["rounds"]] == [["small", "large"], ["large", "small"], ["small", "large"]]
     for r in report["rounds"]:
@@ -88,28 +66,7 @@ def test_progress_counts_measured_frames_only(two_models, square_video):
 
 
 def test_sequential_with_a_duration(two_models, square_video, tmp_path):
-    out = tmp_path / "seq.json"
-    proc = run_segview(
-        "bench",
-        "--sequential",
-        "--source",
-        square_video,
-        "--model",
-        two_models[0],
-        "--model",
-        two_models[1],
-        "--duration",
-        0.2,
-        "--warmup",
-        1,
-        "--rounds",
-        2,
-        "--json",
-        out,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(out.read_text())
+    proc, report = run_bench_json(tmp_path / "seq.json", square_video, two_models, "--sequential", "--duration", 0.2, "--warmup", 1, "--rounds", 2, timeout=120)
     assert report["settings"]["duration_s"] == 0.2 and "frames" not in report["settings"]
     assert all(run["frames"] >= 2 for r in report["rounds"] for run in r["runs"])
     assert "0.2 s after 1 warm-up" in proc.stdout
@@ -170,9 +127,6 @@ def test_shared_bench_of_two_models_points_to_sequential(two_models, square_vide
 
 
 def test_shared_bench_with_a_duration(brightness_model, square_video, tmp_path):
-    out = tmp_path / "bench.json"
-    proc = run_segview("bench", "--source", square_video, "--model", brightness_model, "--duration", 0.3, "--warmup", 2, "--json", out, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(out.read_text())
+    _, report = run_bench_json(tmp_path / "bench.json", square_video, [brightness_model], "--duration", 0.3, "--warmup", 2, timeout=60)
     assert report["mode"] == "shared" and report["settings"]["duration_s"] == 0.3 and "frames" not in report["settings"]
     assert report["models"][0]["frames"] >= 2

@@ -2,14 +2,13 @@
 every cell runs, the order alternates, the fastest is the highest median; never absolute speed."""
 
 import importlib.util
-import json
 import statistics
 
 import numpy as np
 import pytest
 
 import factories
-from cli_tools import assert_one_line_error, run_segview
+from cli_tools import assert_one_line_error, run_bench_json, run_segview
 from segview.bench import BenchOptions
 from segview.bench_sweep import run_sweep, sweep_grid
 from segview.errors import ModelError
@@ -39,29 +38,9 @@ def test_every_cell_runs_each_round_and_the_order_alternates(two_models, square_
 
 
 def test_json_fastest_is_the_highest_median(two_models, square_video, tmp_path):
-    out = tmp_path / "sweep.json"
-    proc = run_segview(
-        "bench",
-        "--source",
-        square_video,
-        "--model",
-        two_models[0],
-        "--model",
-        two_models[1],
-        "--threads",
-        "1,2",
-        "--frames",
-        6,
-        "--warmup",
-        1,
-        "--rounds",
-        2,
-        "--json",
-        out,
-        timeout=180,
+    proc, report = run_bench_json(
+        tmp_path / "sweep.json", square_video, two_models, "--threads", "1,2", "--frames", 6, "--warmup", 1, "--rounds", 2, timeout=180
     )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(out.read_text())
     assert report["mode"] == "sweep" and report["round_orders"] == [[0, 1], [1, 0]]
     for model in report["models"]:
         cells = model["cells"]
@@ -75,12 +54,9 @@ def test_json_fastest_is_the_highest_median(two_models, square_video, tmp_path):
 
 
 def test_a_single_value_is_the_plain_bench(brightness_model, square_video, tmp_path):
-    out = tmp_path / "one.json"
-    proc = run_segview(
-        "bench", "--source", square_video, "--model", brightness_model, "--threads", 2, "--workers", 1, "--frames", 5, "--warmup", 1, "--json", out, timeout=120
+    _, report = run_bench_json(
+        tmp_path / "one.json", square_video, [brightness_model], "--threads", 2, "--workers", 1, "--frames", 5, "--warmup", 1, timeout=120
     )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(out.read_text())
     assert report["mode"] == "shared" and report["settings"]["threads_per_run"] == 2 and report["settings"]["workers"] == 1
 
 
