@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,26 +149,8 @@ def raw_session_run_ms(model: Path, runs: int = RAW_RUNS, warmup: int = RAW_WARM
 
 
 def run_segview(args: argparse.Namespace, model: Path, tmp: Path) -> dict:
-    out = tmp / "segview.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "segview",
-        "bench",
-        "--source",
-        f"file:{args.video}",
-        "--model",
-        str(model),
-        "--frames",
-        str(args.frames),
-        "--warmup",
-        str(args.warmup),
-        "--json",
-        str(out),
-    ]
-    cmd += shlex.split(args.segview_args)
-    background = run_quietly(cmd, "segview bench")
-    report = json.loads(out.read_text())
+    cmd = [sys.executable, "-m", "segview", "bench", "--source", f"file:{args.video}", "--model", str(model)]
+    report, background = run_for_report(cmd, args, tmp / "segview.json", "segview bench", extra=shlex.split(args.segview_args))
     m = report["models"][0]
     return {
         "fps": m["fps"],
@@ -181,22 +164,16 @@ def run_segview(args: argparse.Namespace, model: Path, tmp: Path) -> dict:
 
 
 def run_mediapipe(args: argparse.Namespace, tmp: Path) -> dict:
-    out = tmp / "mediapipe.json"
-    cmd = [
-        str(args.mediapipe_python),
-        str(HERE / "mediapipe_runner.py"),
-        "--video",
-        str(args.video),
-        "--frames",
-        str(args.frames),
-        "--warmup",
-        str(args.warmup),
-        "--json",
-        str(out),
-    ]
-    background = run_quietly(cmd, "mediapipe_runner")
-    result = json.loads(out.read_text())
+    cmd = [str(args.mediapipe_python), str(HERE / "mediapipe_runner.py"), "--video", str(args.video)]
+    result, background = run_for_report(cmd, args, tmp / "mediapipe.json", "mediapipe_runner")
     return {"fps": result["fps"], "background_cores": background, "latency_p50_ms": result["latency_ms"]["p50"]}
+
+
+def run_for_report(cmd: list[str], args: argparse.Namespace, out: Path, what: str, extra: Sequence[str] = ()) -> tuple[dict, float | None]:
+    """``cmd`` with the frame count, warm-up and JSON file both contenders take (then ``extra``, which may override
+    them): the JSON it wrote and the other processes' load meanwhile."""
+    background = run_quietly([*cmd, "--frames", str(args.frames), "--warmup", str(args.warmup), "--json", str(out), *extra], what)
+    return json.loads(out.read_text()), background
 
 
 def run_quietly(cmd: list[str], what: str) -> float | None:
