@@ -121,9 +121,14 @@ def decoder_model(*, mode: str = "linear", kernel: int = 1, readers: int = 1, by
         nodes.append(helper.make_node("Add", ["proj_relu", "up_mean"], ["both"]))
         last = "both"
     nodes += [helper.make_node("Conv", [last, "head_w"], ["logit"]), helper.make_node("Sigmoid", ["logit"], ["prob"])]
+    return mask_model(nodes, "decoder", inits, size=size)
+
+
+def mask_model(nodes: list, name: str, inits: list, *, size: int) -> onnx.ModelProto:
+    """``nodes`` as a model from ``input`` (1x3xSIZExSIZE) to a one-class mask ``prob`` (1x1xSIZExSIZE), opset OPSET."""
     graph = helper.make_graph(
         nodes,
-        "decoder",
+        name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, size, size])],
         inits,

@@ -35,14 +35,7 @@ def _conv_model(path, *, zeros_in_first: int = 0, codebook: bool = False):
         helper.make_node("Conv", ["c2", "wh"], ["logit"]),
         helper.make_node("Sigmoid", ["logit"], ["prob"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "convs",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, SIZE, SIZE])],
-        inits,
-    )
-    return factories._save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", factories.OPSET)]), path)
+    return factories._save(factories.mask_model(nodes, "convs", inits, size=SIZE), path)
 
 
 # By hand: output elements x (input channels per group x kernel) for each Conv.
