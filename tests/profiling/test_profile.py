@@ -12,6 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import factories
 from cli_tools import assert_one_line_error, run_segview
 from factories import moving_square_frames, write_card
 from segview.errors import SegviewError
@@ -21,23 +22,11 @@ from segview.profiling import diff_profiles, profile_model
 SIZE = 32
 
 
-def _save(model: onnx.ModelProto, path: Path) -> Path:
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
+def _save(nodes, inits, name: str, path: Path) -> Path:
+    """A SIZE x SIZE mask model of ``nodes``, with its card."""
+    factories._save(factories.mask_model(nodes, name, inits, size=SIZE), path)
     write_card(path)
     return path
-
-
-def _graph(nodes, inits, name: str) -> onnx.ModelProto:
-    graph = helper.make_graph(
-        nodes,
-        name,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, SIZE, SIZE])],
-        inits,
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
 def conv_model(path: Path) -> Path:
@@ -53,7 +42,7 @@ def conv_model(path: Path) -> Path:
         helper.make_node("Conv", ["add", "wh"], ["head"], name="head"),
         helper.make_node("Sigmoid", ["head"], ["prob"], name="sig"),
     ]
-    return _save(_graph(nodes, inits, "conv"), path)
+    return _save(nodes, inits, "conv", path)
 
 
 def elementwise_model(path: Path) -> Path:
@@ -66,7 +55,7 @@ def elementwise_model(path: Path) -> Path:
         helper.make_node("ReduceMean", ["squashed"], ["mean"], name="mean", axes=[1], keepdims=1),
         helper.make_node("Sigmoid", ["mean"], ["prob"], name="sig"),
     ]
-    return _save(_graph(nodes, inits, "elementwise"), path)
+    return _save(nodes, inits, "elementwise", path)
 
 
 def int8_variant(source: Path, path: Path) -> Path:
