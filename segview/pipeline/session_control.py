@@ -19,44 +19,23 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from segview.errors import SegviewError
-from segview.inference.postprocess import THRESHOLD, binary_mask, clamp_threshold, soft_alpha
+from segview.inference.postprocess import THRESHOLD, binary_mask, clamp_threshold
 from segview.inference.registry import ModelEntry, ModelRegistry
 from segview.inference.session import SegmentationSession, SessionOptions
 from segview.metrics.iou import binary_iou
 from segview.metrics.live import LiveStats
+from segview.pipeline.frame_pictures import MAX_VIEWS, RenderedFrame, compose_frame
 from segview.pipeline.picture_pacing import PicturePacer
 from segview.pipeline.pipeline import FrameResults, Pipeline, PipelineStats, default_workers, threads_per_session
-from segview.render.overlay import MaskSmoother, OverlaySettings, binary_palette, compose, disagreement, palette
+from segview.render.overlay import MaskSmoother, OverlaySettings
 from segview.sources.base import FrameSource
 from segview.sources.spec import SourceSpec, open_source, parse_source
-
-MAX_VIEWS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class ViewPicture:
-    model: str
-    image: np.ndarray  # BGR, composed
-    classes: tuple[str, ...]
-    colours: np.ndarray
-    screen: Any = None  # the image ready for its view, from _prepare_screen (a QImage in the studio)
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedFrame:
-    frame_index: int
-    views: tuple[ViewPicture, ...]
-    comparison: np.ndarray | None
-    pair: tuple[str, str] | None
-    iou: float | None
-    comparison_screen: Any = None
 
 
 def studio_source_spec(text: str) -> SourceSpec:
@@ -369,35 +348,6 @@ class SessionControl:
     def _is_binary(self, model: str) -> bool:
         return any(e.name == model and e.card.is_binary for e in self.models)
 
-    def _compose(
-        self,
-        bundle: FrameResults,
-        masks: list[np.ndarray],
-        pair: tuple[int, int] | None,
-        iou: float | None,
-        threshold: float = THRESHOLD,
-        smoothing: float = 0.0,
-    ) -> RenderedFrame:
-        image = bundle.frame.image
-        settings = self.overlay
-        views = []
+    def _compose(self, bundle: FrameResults, *how: Any) -> RenderedFrame:
         cards = {e.name: e.card for e in self.models}
-        screens = self.screen_sizes
-        for i, (result, mask) in enumerate(zip(bundle.results, masks, strict=True)):
-            card = cards.get(result.model)
-            classes = card.classes if card else ("background", "person")
-            colours = binary_palette(settings.color) if card is None or card.is_binary else palette(len(classes))
-            alpha = None  # unsmoothed binary views blend by probability: soft edges where the cut is
-            if result.probability is not None and card is not None and card.is_binary and smoothing <= 0:
-                alpha = soft_alpha(result.probability, threshold)
-            picture = compose(image, mask, settings, colours=colours, alpha=alpha)
-            screen = self._prepare_screen(picture, screens[i]) if i < len(screens) else None
-            views.append(ViewPicture(result.model, picture, classes, colours, screen))
-        comparison = comparison_screen = None
-        names = None
-        if pair is not None and max(pair) < len(masks):
-            comparison = disagreement(masks[pair[0]], masks[pair[1]], image)
-            names = (bundle.results[pair[0]].model, bundle.results[pair[1]].model)
-            if len(screens) > MAX_VIEWS:
-                comparison_screen = self._prepare_screen(comparison, screens[MAX_VIEWS])
-        return RenderedFrame(bundle.frame.index, tuple(views), comparison, names, iou, comparison_screen)
+        return compose_frame(bundle, *how, overlay=self.overlay, cards=cards, screens=self.screen_sizes, prepare_screen=self._prepare_screen)

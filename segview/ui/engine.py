@@ -14,8 +14,9 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from segview.inference.registry import ModelRegistry
+from segview.pipeline.frame_pictures import MAX_VIEWS, RenderedFrame, ViewPicture
 from segview.pipeline.pipeline import PipelineStats
-from segview.pipeline.session_control import MAX_VIEWS, RenderedFrame, SessionControl, ViewPicture
+from segview.pipeline.session_control import SessionControl
 from segview.ui.video_view import screen_image
 
 __all__ = ["MAX_VIEWS", "RenderedFrame", "StudioEngine", "ViewPicture"]

@@ -11,7 +11,8 @@ import pytest
 
 from segview.errors import SegviewError
 from segview.inference.registry import ModelRegistry
-from segview.pipeline.session_control import MAX_VIEWS, RenderedFrame, SessionControl
+from segview.pipeline.frame_pictures import MAX_VIEWS, RenderedFrame
+from segview.pipeline.session_control import SessionControl
 
 WAIT_S = 120  # generous: two busy cores; the loops end as soon as the event happens
 
