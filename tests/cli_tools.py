@@ -11,6 +11,8 @@ from pathlib import Path
 # `segview distill` options of the smallest student the tests train: an ENet a quarter wide at 32 px,
 # a few steps of which run in seconds on two busy cores.
 TINY_STUDENT = ("--arch", "enet", "--width", "0.25", "--resolution", "32")
+# The batches that student trains on in the CLI tests: four images at a time, on one thread.
+SMALL_BATCHES = ("--batch-size", "4", "--threads", "1")
 
 
 def run_segview(*args, env=None, timeout=180, cwd=None) -> subprocess.CompletedProcess:

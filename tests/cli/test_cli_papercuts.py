@@ -5,7 +5,7 @@ import json
 import pytest
 
 import factories
-from cli_tools import TINY_STUDENT, assert_one_line_error, run_segview
+from cli_tools import SMALL_BATCHES, TINY_STUDENT, assert_one_line_error, run_segview
 from segview.cli.main import build_parser
 
 
@@ -189,10 +189,7 @@ def test_distill_prints_the_warning_before_registering(brightness_model, tmp_pat
         "1",
         "--lr",
         "1e-9",
-        "--batch-size",
-        "4",
-        "--threads",
-        "1",
+        *SMALL_BATCHES,
         "--out",
         out,
     )

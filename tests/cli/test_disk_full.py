@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import factories
-from cli_tools import TINY_STUDENT, assert_one_line_error, run_segview
+from cli_tools import SMALL_BATCHES, TINY_STUDENT, assert_one_line_error, run_segview
 from compress import tiny
 
 TIMEOUT_S = 180  # a hang (the studio used to wait forever) fails the test instead of blocking the suite
@@ -124,10 +124,7 @@ def test_distill_on_a_full_disk_is_one_line_and_leaves_no_partial_checkpoint(tmp
         frames,
         "--steps",
         "3",
-        "--batch-size",
-        "4",
-        "--threads",
-        "1",
+        *SMALL_BATCHES,
         "--out",
         out,
         "--checkpoint",

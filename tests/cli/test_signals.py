@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import factories
-from cli_tools import TINY_STUDENT
+from cli_tools import SMALL_BATCHES, TINY_STUDENT
 from compress import tiny
 
 WAIT_S = 180.0  # generous: two shared cores
@@ -256,10 +256,7 @@ def distill_args(tmp_path: Path, brightness_model: Path) -> list[object]:
         frames,
         "--minutes",
         "10",
-        "--batch-size",
-        "4",
-        "--threads",
-        "1",
+        *SMALL_BATCHES,
         "--out",
         out,
     ]

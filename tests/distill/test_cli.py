@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cli_tools import TINY_STUDENT
+from cli_tools import SMALL_BATCHES, TINY_STUDENT
 from segview.cli.main import main
 
 
@@ -41,10 +41,7 @@ def test_distill_cli_tiny_run(capsys, brightness_model, square_frames, model_dir
             str(square_frames),
             "--steps",
             "3",
-            "--batch-size",
-            "4",
-            "--threads",
-            "1",
+            *SMALL_BATCHES,
             "--mosaic",
             "0.5",
             "--out",

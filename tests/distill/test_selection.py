@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import factories
-from cli_tools import TINY_STUDENT
+from cli_tools import SMALL_BATCHES, TINY_STUDENT
 from segview.cli.main import main
 from segview.distill.selection import BestKeeper, figure, score_frame, size_bin
 
@@ -240,7 +240,7 @@ def test_the_studio_child_process_gets_the_selection_pool_through_its_config_fil
 def test_the_cli_says_which_step_the_unseen_pool_chose(capsys, brightness_model, square_frames, pool_frames, model_dir):
     out = model_dir / "cli-chosen.onnx"
     code = main(["distill", "--teacher", str(brightness_model), *TINY_STUDENT, "--images", str(square_frames),
-                 "--select-images", str(pool_frames), "--steps", "2", "--batch-size", "4", "--threads", "1", "--hint", "none", "--out", str(out)])  # fmt: skip
+                 "--select-images", str(pool_frames), "--steps", "2", *SMALL_BATCHES, "--hint", "none", "--out", str(out)])  # fmt: skip
     text = capsys.readouterr().out
     assert code == 0, text
     assert "teacher targets: 22/22 frames, done" in text  # --hint none: cached (24 frames, every 10th held out)
