@@ -181,46 +181,19 @@ def test_the_exported_model_is_the_best_steps_and_resume_keeps_the_best(monkeypa
 def test_a_selection_source_that_is_also_a_training_source_is_refused_in_one_line(capsys, brightness_model, square_frames, tmp_path):
     same = tmp_path / "." / square_frames.name  # another spelling of the same folder
     out = tmp_path / "s.onnx"
-    code = main(
-        [
-            "distill",
-            "--teacher",
-            str(brightness_model),
-            "--arch",
-            "enet",
-            "--images",
-            str(square_frames),
-            "--select-images",
-            str(same),
-            "--steps",
-            "2",
-            "--out",
-            str(out),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code != 0 and err.count("\n") == 1 and err.startswith("segview: error: ")
+
+    def refused(*sources: str) -> str:
+        """``segview distill`` from these sources fails with one line on stderr: that line."""
+        code = main(["distill", "--teacher", str(brightness_model), "--arch", "enet", *sources, "--steps", "2", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code != 0 and err.count("\n") == 1
+        return err
+
+    err = refused("--images", str(square_frames), "--select-images", str(same))
+    assert err.startswith("segview: error: ")
     assert "also a training source" in err and not out.exists()
     video = factories.write_video(tmp_path / "clip.mp4", factories.moving_square_frames(4))
-    code = main(
-        [
-            "distill",
-            "--teacher",
-            str(brightness_model),
-            "--arch",
-            "enet",
-            "--video",
-            str(video),
-            "--select-video",
-            str(video),
-            "--steps",
-            "2",
-            "--out",
-            str(out),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code != 0 and err.count("\n") == 1 and "clip.mp4 is also a training source" in err
+    assert "clip.mp4 is also a training source" in refused("--video", str(video), "--select-video", str(video))
 
 
 def test_the_studio_child_process_gets_the_selection_pool_through_its_config_file(tmp_path, tiny_config, teacher, square_frames):
