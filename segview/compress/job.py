@@ -3,7 +3,11 @@
 Quantization and measurement take the CPU for seconds to minutes; in a child
 process they cannot stall the GUI's event loop, and a job that ignores its
 cancel token can still be stopped. The child runs the same :func:`run_recipe`
-as the command line and sends its events through a queue; the parent polls it.
+as the command line and sends its events through a queue. One thread of the
+parent reads it: :meth:`CompressionJob.updates` blocks on the queue and yields each
+update as it arrives (the studio's run page reads it on a worker thread),
+:meth:`~CompressionJob.poll` takes what is there without waiting, both through the
+same code.
 
 Cancelling sets a shared event the runner checks between units of work; if the
 child has not ended after a grace period it is terminated, and the work folder
@@ -22,6 +26,7 @@ import contextlib
 import multiprocessing as mp
 import queue
 import shutil
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -44,16 +49,25 @@ QUIET_ANSWER_S = 10.0
 NO_ANSWER = "unknown (the studio did not answer in time)"
 # A job whose parent gave no on_measuring: nobody was asked to pause anything.
 UNCHECKED = "not checked (a background job; nothing was paused for it)"
+STOPPED = "compression cancelled; nothing was written"
+# How long a reader waits on the queue before it looks whether the child still lives (and the cancel grace).
+READ_SLICE_S = 0.25
+ENDS = ("finished", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
 class JobUpdate:
-    """What :meth:`CompressionJob.poll` hands the caller: progress and log lines, then one final state."""
+    """What the job hands its reader: progress and log lines, then one final state."""
 
     kind: Literal["progress", "log", "measuring", "measured", "finished", "failed", "cancelled"]
     fraction: float = 0.0
     message: str = ""
     result: RunResult | None = None
+
+    @property
+    def ends(self) -> bool:
+        """The job's last update: finished, failed or cancelled."""
+        return self.kind in ENDS
 
 
 @contextlib.contextmanager
@@ -96,11 +110,15 @@ def _child_main(recipe_json: dict[str, Any], events: Any, cancel_event: Any, rep
 
 
 class CompressionJob:
-    """One recipe run in a child process. Use from one thread (the GUI thread): start, poll, cancel."""
+    """One recipe run in a child process.
+
+    Threads: one thread at a time reads the job (:meth:`poll`, :meth:`updates`, :meth:`wait`); that thread
+    changes its state and calls ``on_measuring``. :meth:`cancel` and :meth:`close` may be called from any
+    thread (the studio reads on a worker thread and cancels from the GUI thread)."""
 
     def __init__(self, recipe: Recipe, *, on_measuring: Callable[[bool], str] | None = None) -> None:
-        """``on_measuring(True)`` is called (from :meth:`poll`) before each latency measurement and returns what
-        still runs beside it; ``on_measuring(False)`` after it. Without it the child measures without asking."""
+        """``on_measuring(True)`` is called (on the reading thread) before each latency measurement and returns
+        what still runs beside it; ``on_measuring(False)`` after it. Without it the child measures without asking."""
         recipe.validate()
         self.recipe = recipe
         self._on_measuring = on_measuring
@@ -115,6 +133,8 @@ class CompressionJob:
         self._process: mp.process.BaseProcess | None = None
         self._workdirs: list[Path] = []
         self._cancel_requested_at: float | None = None
+        self._stopped = False  # close() ended the child: its end is a cancel, not a crash
+        self._reader: int | None = None  # the thread iterating updates(), while one does
         self.state: State = "idle"
         self.fraction = 0.0
         self.result: RunResult | None = None
@@ -135,57 +155,91 @@ class CompressionJob:
         return self.state == "running"
 
     def cancel(self) -> None:
-        """Ask the child to stop; :meth:`poll` reports 'cancelled' once it has (or once it was made to)."""
+        """Ask the child to stop (any thread); the reader gets 'cancelled' once it has (or once it was made to)."""
         if self.state == "running" and self._cancel_requested_at is None:
             self._cancel.set()
             self._cancel_requested_at = time.monotonic()
 
     def poll(self) -> list[JobUpdate]:
-        """Everything that happened since the last poll; never blocks."""
+        """Everything that happened since the last read; never waits for the child."""
+        return self._read(0.0)
+
+    def updates(self, timeout: float | None = None) -> Iterator[JobUpdate]:
+        """Each update as it arrives, until the job has ended (the last one says how) or ``timeout`` s passed.
+
+        Blocks on the child's queue between updates: call it from a worker thread or a script, never
+        from the GUI thread. ``on_measuring`` runs on the thread that iterates."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._reader = threading.get_ident()
+        try:
+            while self.state == "running":
+                left = READ_SLICE_S if deadline is None else min(READ_SLICE_S, deadline - time.monotonic())
+                if left <= 0:
+                    return
+                yield from self._read(left)
+        finally:
+            self._reader = None
+
+    def wait(self, timeout: float = 600.0) -> list[JobUpdate]:
+        """Read until the job ends (for scripts and tests); returns every update."""
+        return list(self.updates(timeout))
+
+    def close(self) -> None:
+        """Stop the child at once if it still runs (the studio is closing); its work folders are removed.
+
+        With no other thread reading, the job has ended ('cancelled') when this returns; while another
+        thread iterates :meth:`updates`, that thread finds the child gone and reports the end."""
+        if self.state != "running":
+            return
+        self._stopped = True
+        self._cancel.set()
+        if self._process is not None:
+            self._process.join(2.0)
+        self._terminate()
+        if self._reader not in (None, threading.get_ident()):
+            self._remove_workdirs()
+            return
+        self._end("cancelled", STOPPED)
+
+    def _read(self, wait_s: float) -> list[JobUpdate]:
+        """Wait up to ``wait_s`` for the child's next item, take what else it sent, then see whether it still runs."""
+        updates: list[JobUpdate] = []
+        try:
+            item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
+        except (queue.Empty, EOFError, OSError):
+            pass
+        else:
+            updates += self._handle(item)
+            updates += self._drain()
+        return updates + self._check_child()
+
+    def _drain(self) -> list[JobUpdate]:
         updates: list[JobUpdate] = []
         while True:
             try:
                 item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            except (EOFError, OSError):
-                break
-            updates.extend(self._handle(item))
-        if self.state == "running" and self._process is not None and not self._process.is_alive():
-            # Drain what the child managed to send before it ended.
-            time.sleep(0.05)
-            while True:
-                try:
-                    updates.extend(self._handle(self._queue.get_nowait()))
-                except (queue.Empty, EOFError, OSError):
-                    break
+            except (queue.Empty, EOFError, OSError):
+                return updates
+            updates += self._handle(item)
+
+    def _check_child(self) -> list[JobUpdate]:
+        """A child that ended without saying how, or that outlived its cancel grace, ends the job here."""
+        if self.state != "running" or self._process is None:
+            return []
+        if not self._process.is_alive():
+            time.sleep(0.05)  # what the child sent just before it ended may still be in the pipe
+            updates = self._drain()
             if self.state == "running":
                 ended: Literal["cancelled", "failed"] = "cancelled" if self._cancel.is_set() else "failed"
-                self._end(ended, f"the compression process ended unexpectedly (exit code {self._process.exitcode})")
+                message = STOPPED if self._stopped else f"the compression process ended unexpectedly (exit code {self._process.exitcode})"
+                self._end(ended, message)
                 updates.append(JobUpdate(ended, self.fraction, self.error or ""))
-        if self.state == "running" and self._cancel_requested_at is not None and time.monotonic() - self._cancel_requested_at > CANCEL_GRACE_S:
+            return updates
+        if self._cancel_requested_at is not None and time.monotonic() - self._cancel_requested_at > CANCEL_GRACE_S:
             self._terminate()
-            self._end("cancelled", "compression cancelled; nothing was written")
-            updates.append(JobUpdate("cancelled", self.fraction, self.error or ""))
-        return updates
-
-    def wait(self, timeout: float = 600.0) -> list[JobUpdate]:
-        """Poll until the job ends (for scripts and tests); returns every update."""
-        updates: list[JobUpdate] = []
-        deadline = time.monotonic() + timeout
-        while self.state == "running" and time.monotonic() < deadline:
-            updates += self.poll()
-            time.sleep(0.05)
-        return updates
-
-    def close(self) -> None:
-        """Stop the child if it still runs (the studio is closing)."""
-        if self.state == "running":
-            self._cancel.set()
-            if self._process is not None:
-                self._process.join(2.0)
-            self._terminate()
-            self._end("cancelled", "compression cancelled; nothing was written")
+            self._end("cancelled", STOPPED)
+            return [JobUpdate("cancelled", self.fraction, self.error or "")]
+        return []
 
     def _handle(self, item: tuple) -> list[JobUpdate]:
         kind = item[0]
@@ -234,9 +288,12 @@ class CompressionJob:
         if self._process is not None:
             self._process.join(5.0)
         if state != "finished":
-            # The runner removes its work folder itself; this covers a child that was terminated mid-way.
-            for folder in self._workdirs:
-                shutil.rmtree(folder, ignore_errors=True)
+            self._remove_workdirs()
+
+    def _remove_workdirs(self) -> None:
+        # The runner removes its work folder itself; this covers a child that was terminated mid-way.
+        for folder in list(self._workdirs):
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _terminate(self) -> None:
         if self._process is not None and self._process.is_alive():

@@ -6,7 +6,9 @@ three signals: ``progress(object)`` any number of times, then ``finished(object)
 or ``failed(str)`` once. The signals are emitted on the worker thread and, the
 Worker living on the GUI thread, arrive there queued: connected slots may touch
 widgets. ``cancel()`` sets ``cancelled`` (the work checks it) and calls the
-``on_cancel`` hook (a child process is told to stop).
+``on_cancel`` hook (a child process is told to stop). ``ask(question, timeout, default)``
+from the work runs ``question`` on the GUI thread and hands its answer back (the
+compress job's "pause the studio while I measure", which the child waits for).
 
 ``run_in_background(work, on_finished, on_failed)`` is the short form for a
 call without progress: the answer goes to two callbacks on the GUI thread.
@@ -46,12 +48,30 @@ class _Runnable(QRunnable):
         self.worker._run()
 
 
+class _Question:
+    """A call the work hands to the GUI thread, and the answer it waits for."""
+
+    def __init__(self, question: Callable[[], Any]) -> None:
+        self.question = question
+        self.answered = threading.Event()
+        self.answer: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:  # GUI thread
+        try:
+            self.answer = self.question()
+        except Exception as exc:  # noqa: BLE001 - raised again on the worker thread, which reports it
+            self.error = exc
+        self.answered.set()
+
+
 class Worker(QObject):
     """``work(worker)`` on a worker thread; ``worker.report(value)`` from it emits ``progress``."""
 
     progress = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
+    _asked = Signal(object)
 
     def __init__(self, work: Callable[[Worker], Any], *, on_cancel: Callable[[], None] | None = None, own_thread: bool = False) -> None:
         super().__init__()  # no parent: the worker outlives a closed owner until its thread reports
@@ -64,6 +84,7 @@ class Worker(QObject):
         self._runnable: _Runnable | None = None
         self.finished.connect(self._forget)
         self.failed.connect(self._forget)
+        self._asked.connect(self._answer)  # the worker lives on the GUI thread: its questions are answered there
 
     @property
     def signals(self) -> Worker:
@@ -84,6 +105,18 @@ class Worker(QObject):
         """From the work: one progress value, delivered to the GUI thread."""
         self._emit(self.progress, value)
 
+    def ask(self, question: Callable[[], Any], timeout: float, default: Any = None) -> Any:
+        """From the work: ``question()`` run on the GUI thread, its answer returned here, or ``default`` if none came
+        within ``timeout`` s (a busy or closing GUI). A question that timed out still runs later, in order.
+        Asked on the GUI thread itself, it runs at once."""
+        call = _Question(question)
+        self._emit(self._asked, call)
+        if not call.answered.wait(timeout):
+            return default
+        if call.error is not None:
+            raise call.error
+        return call.answer
+
     def cancel(self) -> None:
         """From the GUI thread: the work stops at its next check (and the hook tells whatever runs it)."""
         self.cancelled = True
@@ -100,6 +133,9 @@ class Worker(QObject):
             self._emit(self.failed, f"{type(exc).__name__}: {exc}")
         else:
             self._emit(self.finished, result)
+
+    def _answer(self, call: _Question) -> None:  # GUI thread (a bound slot: run where the worker lives)
+        call.run()
 
     def _forget(self, _value: Any = None) -> None:  # GUI thread
         self.done = True

@@ -1,9 +1,13 @@
 """The Compress wizard's last page: the job in its own process, with progress, a log, the results and the chart.
 
-The job (:class:`segview.compress.job.CompressionJob`) runs in a child process and
-is polled by a timer; cancelling it leaves no partial files. The page says what
-happened and passes it on: ``finished`` (RunResult), ``failed`` (message),
-``cancelled``; ``completeChanged`` after each, so the wizard's buttons follow.
+The job (:class:`segview.compress.job.CompressionJob`) runs in a child process; a
+:class:`segview.ui.background.Worker` on a thread of its own blocks on the job's
+updates and pushes each to the page as ``progress``, the last one (how it ended)
+as ``finished``. The job's ``on_measuring`` (pause the studio while it times the
+models) is asked of the GUI thread through the worker. Cancelling leaves no partial
+files. The page says what happened and passes it on: ``finished`` (RunResult),
+``failed`` (message), ``cancelled``; ``completeChanged`` after each, so the
+wizard's buttons follow.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 from segview.errors import SegviewError
+from segview.ui.background import Worker
 from segview.ui.palette import PROBLEM_STYLE
 from segview.ui.wizard_page import WizardPage
 
@@ -24,7 +29,6 @@ if TYPE_CHECKING:  # the job's modules load on the steps page's worker thread, n
     from segview.compress.recipe import Recipe
     from segview.compress.runner import RunResult
 
-POLL_MS = 100
 CHART_WIDTH = 760
 
 
@@ -65,8 +69,7 @@ class RunPage(WizardPage):
         layout.addWidget(self.chart)
         self.finished_ok = False
         self.job: CompressionJob | None = None
-        self._timer = QTimer(self)
-        self._timer.timeout.connect(self._on_poll)
+        self.worker: Worker | None = None  # follows the job while it runs
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         self.wizard().start_job()
@@ -76,7 +79,7 @@ class RunPage(WizardPage):
 
     @property
     def running(self) -> bool:
-        return self.job is not None and self.job.running
+        return self.worker is not None and not self.worker.done
 
     # -- the job -----------------------------------------------------------------
 
@@ -89,35 +92,46 @@ class RunPage(WizardPage):
 
     def start(self, recipe: Recipe, on_measuring: Callable[[bool], str]) -> bool:
         """Start the job in its own process; ``on_measuring`` pauses the studio while it times the models."""
-        from segview.compress.job import CompressionJob
+        from segview.compress.job import NO_ANSWER, QUIET_ANSWER_S, CompressionJob
+
+        worker = Worker(lambda w: follow(job, w), own_thread=True)  # minutes long: not on the shared pool
+
+        def on_gui_thread(measuring: bool) -> str:
+            # Called where the job is read (the worker's thread); the studio is paused from the GUI thread. The
+            # child waits as long for the answer, then measures anyway.
+            return worker.ask(lambda: on_measuring(measuring), QUIET_ANSWER_S, NO_ANSWER if measuring else "")
 
         try:
-            self.job = CompressionJob(recipe, on_measuring=on_measuring)
-            self.job.start()
+            job = CompressionJob(recipe, on_measuring=on_gui_thread)
+            job.start()
         except SegviewError as exc:
             self.fail(str(exc))
             return False
+        worker.on_cancel = job.cancel
+        worker.progress.connect(self._apply)
+        worker.finished.connect(self._apply)
+        worker.failed.connect(self.fail)
+        self.job, self.worker = job, worker.start()
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Compressing {recipe.model}: {' + '.join(s.name for s in recipe.steps)}")
-        self._timer.start(POLL_MS)
         return True
 
     def cancel(self) -> None:
-        if self.job is not None and self.job.running:
-            self.job.cancel()
+        if self.running and self.worker is not None:
+            self.worker.cancel()  # its hook tells the job
             self.status.setText("Cancelling…")
 
     def stop(self) -> None:
         """Stop a running job at once (the wizard closes); the job removes its partial files."""
-        if self.job is not None and self.job.running:
-            self._timer.stop()
-            self.job.close()
-
-    def _on_poll(self) -> None:
-        if self.job is None:
+        worker = self.worker
+        if worker is None or worker.done or self.job is None:
             return
-        for update in self.job.poll():
-            self._apply(update)
+        # The page stops listening: a closing wizard ends its job quietly. The worker still reads the job
+        # to its end, and still asks the GUI thread to resume the studio if it was paused for a measurement.
+        self.worker = None
+        for signal, slot in ((worker.progress, self._apply), (worker.finished, self._apply), (worker.failed, self.fail)):
+            signal.disconnect(slot)
+        self.job.close()
 
     def _apply(self, update: JobUpdate) -> None:
         if update.kind == "progress":
@@ -130,7 +144,6 @@ class RunPage(WizardPage):
         elif update.kind == "failed":
             self.fail(update.message)
         elif update.kind == "cancelled":
-            self._timer.stop()
             self.cancel_button.setEnabled(False)
             self.status.setText("Cancelled: nothing was written.")
             self.log.appendPlainText(update.message)
@@ -138,7 +151,6 @@ class RunPage(WizardPage):
             self.cancelled.emit()
 
     def _finish(self, result: RunResult) -> None:
-        self._timer.stop()
         self.progress.setValue(1000)
         self.cancel_button.setEnabled(False)
         self.show_result(result)
@@ -149,7 +161,6 @@ class RunPage(WizardPage):
         self.finished.emit(result)
 
     def fail(self, message: str) -> None:
-        self._timer.stop()
         self.cancel_button.setEnabled(False)
         self.status.setText(f"<span style='{PROBLEM_STYLE}'>Failed: {message}</span>")
         self.log.appendPlainText(f"failed: {message}")
@@ -169,6 +180,15 @@ class RunPage(WizardPage):
         pixmap = QPixmap(str(result.chart_path))
         if not pixmap.isNull():
             self.chart.setPixmap(pixmap.scaledToWidth(CHART_WIDTH, Qt.TransformationMode.SmoothTransformation))
+
+
+def follow(job: CompressionJob, worker: Worker) -> JobUpdate:
+    """The worker's work (its own thread): each update of the job as ``progress``, the last one (how it ended) as the answer."""
+    for update in job.updates():
+        if update.ends:
+            return update
+        worker.report(update)
+    raise SegviewError(f"the compression job stopped without an end ({job.state})")
 
 
 def result_rows(result: RunResult) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 
 from compress.conftest import files_in
@@ -78,3 +79,45 @@ def test_a_job_tells_its_parent_when_it_measures_and_reports_the_answer(tiny_mod
     plain.start()
     plain.wait(120)
     assert plain.state == "finished" and {lat.beside for lat in plain.result.report.latency} == {UNCHECKED}
+
+
+def test_updates_are_handed_over_as_the_child_sends_them_and_the_last_says_how_it_ended(tiny_model, out_dir):
+    job = CompressionJob(Recipe(model=str(tiny_model), steps=(StepSpec.make("fp16"),), out=str(out_dir), measure=QUICK))
+    job.start()
+    seen = [(update.kind, update.ends, job.state) for update in job.updates(timeout=120)]
+    assert seen[-1] == ("finished", True, "finished"), job.error
+    before = seen[:-1]
+    assert any(kind == "progress" for kind, _, _ in before) and any(kind == "log" for kind, _, _ in before)
+    assert all(not ends and state == "running" for _, ends, state in before)  # each one while the job still ran
+
+
+def test_closing_a_job_another_thread_reads_lets_that_reader_report_the_cancel(tiny_model, calib_dir, out_dir):
+    from segview.compress.job import STOPPED
+
+    recipe = Recipe(
+        model=str(tiny_model),
+        steps=(StepSpec.make("prune"), StepSpec.make("int8-auto", max_iou_drop=0.0, max_float_nodes=50)),
+        calibration=CalibrationSpec(str(calib_dir)),
+        out=str(out_dir),
+        measure=QUICK,
+    )
+    job = CompressionJob(recipe)
+    working = threading.Event()
+    read = []
+
+    def reader() -> None:
+        for update in job.updates(timeout=120):
+            read.append(update)
+            if update.kind == "log" and "int8-auto" in update.message:
+                working.set()
+
+    job.start()
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert working.wait(120), [u.message for u in read]
+    job.close()  # from this thread, while the reader blocks on the queue
+    thread.join(60)
+    assert not thread.is_alive()
+    assert read[-1].kind == "cancelled" and read[-1].message == STOPPED
+    assert [u for u in read if u.ends] == [read[-1]]
+    assert job.state == "cancelled" and files_in(out_dir) == []

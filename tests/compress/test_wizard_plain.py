@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 pytest.importorskip("PySide6")
@@ -101,3 +103,41 @@ def test_the_iou_target_goes_to_the_steps_that_declare_it(qtbot, wizard, calib_d
     assert wizard.currentPage() is wizard.targets_page
     titles = [s.title for s in steps if s.takes_iou_target]
     assert all(title in wizard.subtitle_label.text() for title in titles)
+
+
+def test_the_run_page_hears_the_job_from_a_worker_thread_not_a_timer(qtbot, wizard, out_dir, monkeypatch):
+    from PySide6.QtCore import QTimer
+
+    from segview.compress.job import CompressionJob
+
+    gui = threading.get_ident()
+    readers: list[int] = []
+    real_updates = CompressionJob.updates
+
+    def updates(job, timeout=None):
+        readers.append(threading.get_ident())
+        yield from real_updates(job, timeout)
+
+    monkeypatch.setattr(CompressionJob, "updates", updates)
+    asked: list[tuple[bool, bool]] = []
+    real_on_measuring = wizard._on_measuring
+    monkeypatch.setattr(wizard, "_on_measuring", lambda measuring: asked.append((measuring, threading.get_ident() == gui)) or real_on_measuring(measuring))
+    page = wizard.run_page
+    values: list[tuple[int, bool]] = []
+    logged: list[bool] = []
+    page.progress.valueChanged.connect(lambda value: values.append((value, threading.get_ident() == gui)))
+    page.log.textChanged.connect(lambda: logged.append(threading.get_ident() == gui))
+    receiver = Receiver(wizard)
+    wizard.steps_page.set_steps(["fp16"])
+    wizard.targets_page.out_edit.setText(str(out_dir))
+    wizard.targets_page.rounds.setValue(2)
+    run_to_the_end(qtbot, wizard, receiver, ended="job_finished")
+    assert page.findChildren(QTimer) == []
+    assert len(readers) == 1 and readers[0] != gui  # one blocking reader, off the GUI thread
+    assert page.worker is not None and page.worker.done and not page.running
+    # The bar moved during the run (not only at the end), and every change was made on the GUI thread.
+    assert any(0 < value < 1000 for value, _ in values) and values[-1][0] == 1000
+    assert all(on_gui for _, on_gui in values) and logged and all(logged)
+    assert "step 1/1" in page.log.toPlainText()
+    # The pause for each measurement was asked of the GUI thread, and ended.
+    assert asked and all(on_gui for _, on_gui in asked) and [m for m, _ in asked] == [True, False] * (len(asked) // 2)

@@ -71,3 +71,46 @@ def test_run_in_background_answers_through_its_callbacks_and_wait_for_returns(qt
     wait_for(failed)
     qtbot.waitUntil(lambda: len(answers) == 2, timeout=TIMEOUT_MS)
     assert answers[1] == ("failed", "ZeroDivisionError: division by zero")
+
+
+def test_a_question_from_the_work_is_answered_on_the_gui_thread(qtbot):
+    gui = threading.current_thread()
+    asked_on: list[bool] = []
+
+    def question() -> str:
+        asked_on.append(threading.current_thread() is gui)
+        return "paused"
+
+    worker = Worker(lambda w: w.ask(question, timeout=TIMEOUT_MS / 1000, default="no answer"), own_thread=True)
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS) as blocker:
+        worker.start()
+    assert blocker.args == ["paused"] and asked_on == [True]
+
+
+def test_a_question_the_gui_does_not_answer_in_time_gets_the_default_and_still_runs_later_in_order(qtbot):
+    ran: list[str] = []
+    asked = threading.Event()
+
+    def work(worker):
+        first = worker.ask(lambda: ran.append("hold") or "held", timeout=0.2, default="no answer")
+        asked.set()
+        worker.ask(lambda: ran.append("release"), timeout=TIMEOUT_MS / 1000)
+        return first
+
+    worker = Worker(work, own_thread=True)
+    worker.start()
+    assert asked.wait(TIMEOUT_MS / 1000)  # the GUI thread blocks here: nothing it was asked has run yet
+    assert ran == []
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS) as blocker:
+        pass
+    assert blocker.args == ["no answer"] and ran == ["hold", "release"]
+
+
+def test_a_question_that_raises_fails_the_work_with_its_message(qtbot):
+    def question():
+        raise SegviewError("the studio is gone")
+
+    worker = Worker(lambda w: w.ask(question, timeout=TIMEOUT_MS / 1000))
+    with qtbot.waitSignal(worker.failed, timeout=TIMEOUT_MS) as blocker:
+        worker.start()
+    assert blocker.args == ["the studio is gone"]
