@@ -1,12 +1,18 @@
-"""The Compress wizard's second page: calibration frames (a folder, a video, or captured from the live source now) and labelled images."""
+"""The Compress wizard's second page: calibration frames (a folder, a video, or captured from the live source now) and labelled images.
+
+Frames captured from the live source arrive on the pipeline's consumer thread and are saved on a writer
+thread; each step comes to the page as the ``capture_changed`` signal (queued to the GUI thread), which
+shows the count and, once saved, the folder.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from segview.compress.paths import default_output_dir
@@ -16,11 +22,11 @@ from segview.ui.wizard_page import WizardPage
 if TYPE_CHECKING:
     from segview.compress.calibration import CalibrationSpec
 
-POLL_MS = 100
-
 
 class DataPage(WizardPage):
     """``engine``: the studio's (frames are captured from it while it plays), or None; ``needs_frames``: whether a ticked step needs them."""
+
+    capture_changed = Signal()  # a captured frame was kept, or the frames were saved (or not): emitted from other threads
 
     def __init__(self, engine=None, needs_frames: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
@@ -54,8 +60,7 @@ class DataPage(WizardPage):
         self.eval_masks.setPlaceholderText("optional: 0/255 masks with the same file names")
         self._lay_out()
         self._capture: FrameCapture | None = None
-        self._capture_timer = QTimer(self)
-        self._capture_timer.timeout.connect(self._check_capture)
+        self.capture_changed.connect(self._show_capture)
 
     def _lay_out(self) -> None:
         folder_button = QPushButton("Folder…")
@@ -91,13 +96,17 @@ class DataPage(WizardPage):
             self.capture_status.setText("Play a source in the studio first.")
             return False
         folder = default_output_dir() / "calibration" / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        self._capture = FrameCapture(self.engine, self.capture_count.value(), folder)
-        self._capture.start()
+        self._capture = FrameCapture(self.engine, self.capture_count.value(), folder, on_change=self._capture_changed)
         self.capture_status.setText("capturing…")
-        self._capture_timer.start(POLL_MS)
+        self._capture.start()
         return True
 
-    def _check_capture(self) -> None:
+    def _capture_changed(self) -> None:  # consumer or writer thread
+        # RuntimeError: the page was deleted meanwhile; the pipeline's thread must not hear of it.
+        with contextlib.suppress(RuntimeError):
+            self.capture_changed.emit()
+
+    def _show_capture(self) -> None:  # GUI thread
         capture = self._capture
         if capture is None:
             return
@@ -109,7 +118,6 @@ class DataPage(WizardPage):
         else:
             self.capture_status.setText(f"capturing… {len(capture.frames)}/{capture.count}")
             return
-        self._capture_timer.stop()
         self._capture = None
 
     def _browse_video(self) -> None:

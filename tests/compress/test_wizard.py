@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 
 import factories  # noqa: E402
 from compress import tiny  # noqa: E402
@@ -129,6 +131,22 @@ def test_frames_captured_from_the_live_source_become_the_calibration_folder(qtbo
     folder = tmp_path / "user-models" / "calibration"
     saved = list(folder.rglob("*.png"))
     assert len(saved) == 5 and wizard.data_page.calib_edit.text() == str(saved[0].parent)
+
+
+def test_the_data_page_hears_of_each_captured_frame_as_it_arrives_not_by_a_timer(qtbot, studio, out_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGVIEW_MODEL_PATH", str(tmp_path / "user-models"))
+    wizard = open_wizard(studio, out_dir, ["int8-static"])
+    page = wizard.data_page
+    gui = threading.get_ident()
+    heard: list[tuple[str, bool]] = []
+    page.capture_changed.connect(lambda: heard.append((page.capture_status.text(), threading.get_ident() == gui)))
+    page.capture_count.setValue(5)
+    assert page.capture_live_frames()
+    qtbot.waitUntil(lambda: page.calib_edit.text() != "", timeout=20_000)
+    qtbot.waitUntil(lambda: len(heard) == 6, timeout=20_000)  # one per frame kept, one once they were saved
+    assert page.findChildren(QTimer) == []
+    assert all(on_gui for _, on_gui in heard)
+    assert heard[-1][0] == f"5 frames saved in {page.calib_edit.text()}"
 
 
 def test_the_wizard_starts_from_the_model_the_studio_runs(qtbot, studio, model_dir):
