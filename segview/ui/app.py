@@ -35,9 +35,17 @@ from segview.ui.recording_control import RecordingControl
 from segview.ui.settings_store import APPLICATION, ORGANIZATION, load_preferences
 from segview.ui.theme import apply_theme
 
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms). The GUI
+# thread runs pyqtgraph's painting and the plots' refresh in Python, some 10% of its time; a pipeline
+# worker back from onnxruntime needs the GIL for a few microseconds of numpy work and, meanwhile, its
+# core idles. With 5 ms the workers stall for most of every stretch of GUI Python; at 0.5 ms they get
+# the GIL within half a millisecond. `segview bench`, which has no GUI thread, gains nothing from it.
+GUI_SWITCH_INTERVAL_S = 0.0005
+
 
 def application() -> QApplication:
     qInstallMessageHandler(_on_qt_message)
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if not isinstance(app, QApplication):  # a QCoreApplication made elsewhere in this process: no widgets possible
         raise RuntimeError("a non-GUI Qt application already runs in this process")

@@ -241,3 +241,18 @@ def test_a_retrying_live_source_says_why(qtbot, studio, slow_video):
     AwayPhone.problem = None
     studio.window._show_source_problem()
     assert studio.window.problem_label.text() == ""
+
+
+def test_the_studio_hands_the_gil_over_sooner_than_python_does():
+    """The GUI thread's Python (painting, plots) must not hold up the pipeline's workers for Python's 5 ms."""
+    import sys
+
+    from segview.ui.app import GUI_SWITCH_INTERVAL_S, application
+
+    before = sys.getswitchinterval()
+    try:
+        application()
+        assert sys.getswitchinterval() == pytest.approx(GUI_SWITCH_INTERVAL_S, rel=1e-3)
+        assert GUI_SWITCH_INTERVAL_S < 0.005
+    finally:
+        sys.setswitchinterval(before)
