@@ -88,7 +88,7 @@ def cli_round(args, studio, app, out: Path) -> dict[int, float]:
 
 
 def wizard_round(args, studio, app, out: Path, *, paused: bool) -> tuple[dict[int, float], str]:
-    """The wizard's own path: its pages filled in, Compress pressed, the job polled by the wizard's timer."""
+    """The wizard's own path: its pages filled in, Compress pressed, the job followed by the run page's worker thread."""
     wizard = studio.window.open_compress()
     page = wizard.steps_page
     page.set_model(args.model)

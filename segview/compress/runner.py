@@ -101,29 +101,33 @@ def run_recipe(
     if target.resolve() == entry.path.resolve():
         raise CompressionError(f"the output {target} is the source model itself; choose another name or folder")
     created = missing_folders(target.parent)
-    workdir = _open_workdir(target.parent, created, events)
-    job = CompressionRun(
-        recipe=recipe,
-        entry=entry,
-        source_model=source_model,
-        source_bytes=source_bytes,
-        target=target,
-        workdir=workdir,
-        registry=registry,
-        cancel=cancel or CancelToken(),
-        events=events,
-        started=started,
-    )
     finished = False
-    # SIGTERM unwinds like Ctrl+C, and onnxruntime's own temporary folders (ort.quant.*) go into
+    workdir: Path | None = None
+    # SIGTERM unwinds like Ctrl+C from before the work folder exists (a terminate that comes just as
+    # it appears must still remove it), and onnxruntime's own temporary folders (ort.quant.*) go into
     # the work folder: whatever ends the run, the finally below leaves nothing behind.
-    with raise_on_signals(), temporary_files_in(workdir):
+    with raise_on_signals():
         try:
-            result = job.run()
+            workdir = _open_workdir(target.parent, created, events)
+            job = CompressionRun(
+                recipe=recipe,
+                entry=entry,
+                source_model=source_model,
+                source_bytes=source_bytes,
+                target=target,
+                workdir=workdir,
+                registry=registry,
+                cancel=cancel or CancelToken(),
+                events=events,
+                started=started,
+            )
+            with temporary_files_in(workdir):
+                result = job.run()
             finished = True
             return result
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
             if not finished:
                 remove_empty_folders(created)  # a failed run leaves no output folder it made
 

@@ -85,7 +85,7 @@ class OpenVinoEngine:
 
 
 class OpenVinoSession(SegmentationSession):
-    """A SegmentationSession whose ``run`` is OpenVINO's; preprocessing, postprocessing and the
+    """A SegmentationSession whose inference is OpenVINO's; preprocessing, postprocessing and the
     first-output check are the base class's. One infer request per thread: a request is not
     safe to share, and the pipeline's workers run frames at once."""
 
@@ -106,18 +106,14 @@ class OpenVinoSession(SegmentationSession):
         self.provider = "OpenVINO CPU"
         self._requests = threading.local()
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
+    _engine_label = " (openvino)"
+
+    def _infer(self, tensor: np.ndarray) -> np.ndarray:
         request = getattr(self._requests, "request", None)
         if request is None:
             request = self._requests.request = self._compiled.create_infer_request()
-        try:
-            request.infer({self._input: tensor})
-            output = np.array(request.get_tensor(self._output).data)  # a copy: the request reuses its buffer
-        except Exception as exc:
-            raise ModelError(f"{self.name} failed while running (openvino): {first_line(exc)}") from None
-        if not self._output_checked:
-            self._check_output(np.shape(output))
-        return output
+        request.infer({self._input: tensor})
+        return np.array(request.get_tensor(self._output).data)  # a copy: the request reuses its buffer
 
 
 ENGINES: dict[str, Engine] = {"ort": OrtEngine(), "openvino": OpenVinoEngine(), "litert": LiteRtEngine()}
