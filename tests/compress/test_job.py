@@ -25,14 +25,19 @@ def test_a_job_runs_in_a_child_process_and_reports_its_result(tiny_model, out_di
     assert job.result.model_path.exists()
 
 
-def test_cancelling_a_job_leaves_no_files(tiny_model, calib_dir, out_dir):
-    recipe = Recipe(
+def _long_recipe(tiny_model, calib_dir, out_dir) -> Recipe:
+    """Prune then int8-auto: long enough to cancel or close while int8-auto works."""
+    return Recipe(
         model=str(tiny_model),
         steps=(StepSpec.make("prune"), StepSpec.make("int8-auto", max_iou_drop=0.0, max_float_nodes=50)),
         calibration=CalibrationSpec(str(calib_dir)),
         out=str(out_dir),
         measure=QUICK,
     )
+
+
+def test_cancelling_a_job_leaves_no_files(tiny_model, calib_dir, out_dir):
+    recipe = _long_recipe(tiny_model, calib_dir, out_dir)
     job = CompressionJob(recipe)
     job.start()
     # Cancel as soon as the step has started working.
@@ -94,13 +99,7 @@ def test_updates_are_handed_over_as_the_child_sends_them_and_the_last_says_how_i
 def test_closing_a_job_another_thread_reads_lets_that_reader_report_the_cancel(tiny_model, calib_dir, out_dir):
     from segview.compress.job import STOPPED
 
-    recipe = Recipe(
-        model=str(tiny_model),
-        steps=(StepSpec.make("prune"), StepSpec.make("int8-auto", max_iou_drop=0.0, max_float_nodes=50)),
-        calibration=CalibrationSpec(str(calib_dir)),
-        out=str(out_dir),
-        measure=QUICK,
-    )
+    recipe = _long_recipe(tiny_model, calib_dir, out_dir)
     job = CompressionJob(recipe)
     working = threading.Event()
     read = []
