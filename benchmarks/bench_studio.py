@@ -19,7 +19,7 @@ Three measurements, each printed with the command that reproduces it:
    minus median of the first minute after warm-up. Target: < 10 MB.
 
 Usage:
-    python benchmarks/bench_studio.py --video VIDEO [--rounds 3] [--seconds 12] [--soak 600]
+    python benchmarks/bench_studio.py --video VIDEO [--rounds 3] [--seconds 12] [--size 1920x1080] [--soak 600]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def bench_fps(video: Path, model: str, frames: int, workdir: Path) -> float:
     return json.loads(out.read_text())["models"][0]["fps"]
 
 
-def studio_run(video: Path | str, models: list[str], seconds: float, folder: Path) -> dict:
+def studio_run(video: Path | str, models: list[str], seconds: float, folder: Path, size: str = WINDOW_SIZE) -> dict:
     """``video`` is read as fast as the models take it; a source name (str) is used as given."""
     source = f"file:{video}?realtime=0&loop=1" if isinstance(video, Path) else video
     # The window at the studio's own default size on a desktop screen: offscreen Qt's screen is only
@@ -70,7 +70,7 @@ def studio_run(video: Path | str, models: list[str], seconds: float, folder: Pat
         "--overlay",
         "blend",
         "--size",
-        WINDOW_SIZE,
+        size,
     ]
     for m in models:
         cmd += ["--model", m]
@@ -96,7 +96,7 @@ def steady_fps(seconds: list[dict], model: str) -> float:
     return sum(row["models"][model]["frames"] for row in rows) / sum(row["duration_s"] for row in rows)
 
 
-def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Path) -> None:
+def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Path, size: str = WINDOW_SIZE) -> None:
     bench, studio = [], []
     for r in range(rounds):
         order = ("bench", "studio") if r % 2 == 0 else ("studio", "bench")
@@ -104,7 +104,7 @@ def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Pa
             if which == "bench":
                 bench.append(bench_fps(video, model, frames=int(seconds * 300), workdir=workdir))
             else:
-                result = studio_run(video, [model], seconds, workdir / f"studio-{r}")
+                result = studio_run(video, [model], seconds, workdir / f"studio-{r}", size)
                 studio.append(steady_fps(result["seconds"], model))
                 whole_run = result["summary"]["models"][model]["fps"]
         print(f"round {r + 1}: bench {bench[-1]:7.1f} FPS   studio {studio[-1]:7.1f} FPS (whole run, warm-up included: {whole_run:.1f})")
@@ -112,7 +112,7 @@ def throughput(video: Path, model: str, rounds: int, seconds: float, workdir: Pa
     # Each round's own ratio too: the host's speed drifts between rounds, less within one.
     per_round = [st / be for be, st in zip(bench, studio, strict=True)]  # one of each per round
     print(
-        f"median: bench {b:.1f} FPS, studio {s:.1f} FPS, studio/bench = {s / b:.3f} (target >= 0.95); "
+        f"window {size}, median: bench {b:.1f} FPS, studio {s:.1f} FPS, studio/bench = {s / b:.3f} (target >= 0.95); "
         f"per-round ratios {' '.join(f'{r:.3f}' for r in per_round)}, median {statistics.median(per_round):.3f}"
     )
 
@@ -146,6 +146,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=12.0)
     p.add_argument("--soak", type=float, default=0.0, help="also run a soak of this many seconds (600 for the target)")
     p.add_argument("--soak-source", default="demo", help="source for the soak (default: the demo clip at its own 30 fps, as a demo runs)")
+    p.add_argument("--size", default=WINDOW_SIZE, help=f"the studio window's size for the throughput rounds (default {WINDOW_SIZE})")
     p.add_argument("--skip-throughput", action="store_true")
     args = p.parse_args()
     if not args.video.exists():
@@ -153,7 +154,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="segview-bench-studio-") as tmp:
         workdir = Path(tmp)
         if not args.skip_throughput:
-            throughput(args.video, args.model, args.rounds, args.seconds, workdir)
+            throughput(args.video, args.model, args.rounds, args.seconds, workdir, args.size)
             responsiveness(args.video, [args.model, args.second_model], args.seconds, workdir)
         if args.soak:
             soak(args.soak_source, [args.model, args.second_model], args.soak, workdir)
