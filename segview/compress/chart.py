@@ -140,13 +140,14 @@ def _panel(canvas: np.ndarray, x0: int, points: Sequence[ChartPoint], attr: str,
         py = bottom - (yv - y_lo) / (y_hi - y_lo) * (bottom - top)
         return int(round(px)), int(round(py))
 
-    for t in np.linspace(0, 1, 6):
+    steps = np.linspace(0, 1, TICKS)
+    for t, x_text, y_text in zip(steps, tick_labels(x_lo, x_hi), tick_labels(y_lo, y_hi), strict=True):
         gx = int(left + t * (right - left))
         gy = int(bottom - t * (bottom - top))
         cv2.line(canvas, (gx, top), (gx, bottom), GRID, 1)
         cv2.line(canvas, (left, gy), (right, gy), GRID, 1)
-        cv2.putText(canvas, _fmt(x_lo + t * (x_hi - x_lo)), (gx - 18, bottom + 20), FONT, 0.42, INK, 1, cv2.LINE_AA)
-        cv2.putText(canvas, _fmt(y_lo + t * (y_hi - y_lo)), (x0 + 12, gy + 4), FONT, 0.42, INK, 1, cv2.LINE_AA)
+        cv2.putText(canvas, x_text, (gx - 18, bottom + 20), FONT, 0.42, INK, 1, cv2.LINE_AA)
+        cv2.putText(canvas, y_text, (x0 + 12, gy + 4), FONT, 0.42, INK, 1, cv2.LINE_AA)
     cv2.rectangle(canvas, (left, top), (right, bottom), INK, 1)
     cv2.putText(canvas, x_label, (left + 10, HEIGHT - 22), FONT, 0.55, INK, 1, cv2.LINE_AA)
     cv2.putText(canvas, y_label, (left + 6, top - 10), FONT, 0.55, INK, 1, cv2.LINE_AA)
@@ -181,9 +182,23 @@ def _range(values: np.ndarray, *, floor_zero: bool = False) -> tuple[float, floa
     return (lo if floor_zero else lo - pad), hi + pad
 
 
-def _fmt(v: float) -> str:
+TICKS = 6
+MAX_DECIMALS = 6
+
+
+def tick_labels(lo: float, hi: float, count: int = TICKS) -> list[str]:
+    """Labels for ``count`` evenly spaced ticks from ``lo`` to ``hi``, with enough decimals that
+    neighbours read differently: IoUs of 0.9993 and 1.0 on one axis were all "1.000" at three."""
+    step = (hi - lo) / (count - 1) if count > 1 else 0.0
+    needed = min(MAX_DECIMALS, max(0, math.ceil(-math.log10(step)))) if step > 0 else 0
+    return [_fmt(float(v), needed) for v in np.linspace(lo, hi, count)]
+
+
+def _fmt(v: float, at_least: int = 0) -> str:
     if abs(v) >= 100:
-        return f"{v:.0f}"
-    if abs(v) >= 10:
-        return f"{v:.1f}"
-    return f"{v:.3f}" if abs(v) < 1.5 else f"{v:.2f}"
+        decimals = 0
+    elif abs(v) >= 10:
+        decimals = 1
+    else:
+        decimals = 3 if abs(v) < 1.5 else 2
+    return f"{v:.{max(decimals, at_least)}f}"
