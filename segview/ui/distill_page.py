@@ -64,9 +64,6 @@ class DistillPage(QWidget):
         layout.addLayout(self._build_form())
         self._build_run_controls(layout)
         self.canvas = TrainingPlots()
-        # The plots and curves stay reachable on the page, as before the plots had a module of their own.
-        self.loss_plot, self.iou_plot = self.canvas.loss_plot, self.canvas.iou_plot
-        self.loss_curve, self.iou_curve = self.canvas.loss_curve, self.canvas.iou_curve
         layout.addWidget(self.canvas, 1)
         self._plot_timer = QTimer(self)
         self._plot_timer.timeout.connect(self._redraw)

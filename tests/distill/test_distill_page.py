@@ -75,7 +75,7 @@ def test_a_run_registers_its_student_beside_the_teacher(qtbot, studio, square_fr
     assert "page-student" in studio.window.registry.names()
     picker = studio.window.model_picker
     assert "page-student" in [picker.list.item(i).text() for i in range(picker.list.count())]
-    assert len(page.losses) > 0 and len(page.loss_curve.getData()[0]) == len(page.losses)
+    assert len(page.losses) > 0 and len(page.canvas.loss_curve.getData()[0]) == len(page.losses)
     # What the card records, shown after the run: each source with its count, and both figures.
     assert not page.summary_label.isHidden()
     assert "frames (images): " in page.summary_label.text() and "labelled IoU " in page.summary_label.text()

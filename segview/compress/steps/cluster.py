@@ -121,7 +121,7 @@ class ClusterStep(Step):
         graph.require_float_weights(model, self.name)
 
     def apply(self, model: onnx.ModelProto, config: ClusterConfig, ctx: StepContext) -> StepOutput:
-        pairs = editable_weights(model, config.skip_nodes, "cluster", "cluster")
+        pairs = editable_weights(model, config.skip_nodes, "cluster")
         shared = _shared_weights(model)
         means = layer_input_means(model, pairs, ctx, enabled=config.bias_correction, at=0.02)
         layers: dict[str, _Layer] = {}

@@ -47,7 +47,7 @@ class PruneStep(Step):
         graph.require_float_weights(model, self.name)
 
     def apply(self, model: onnx.ModelProto, config: PruneConfig, ctx: StepContext) -> StepOutput:
-        pairs = editable_weights(model, config.skip_nodes, "prune", "prune")
+        pairs = editable_weights(model, config.skip_nodes, "prune")
         result = graph.copy_model(model)
         nodes = {n.name: n for n in result.graph.node}
         weights = {w.name: graph.to_array(w) for _, w in pairs}

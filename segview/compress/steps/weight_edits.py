@@ -18,11 +18,12 @@ MEAN_FRAMES = 32  # calibration frames a layer input's mean is measured on
 SEARCH_FRAMES = 24  # calibration frames the sensitivity search compares masks on
 
 
-def editable_weights(model: onnx.ModelProto, skip_nodes: Sequence[str], step: str, verb: str) -> list[tuple[onnx.NodeProto, onnx.TensorProto]]:
-    """(node, weight) of every weighted node not skipped by name; none at all is the step's error."""
-    pairs = [(n, w) for n, w in graph.weight_nodes(model) if n.name not in set(skip_nodes)]
+def editable_weights(model: onnx.ModelProto, skip_nodes: Sequence[str], step: str) -> list[tuple[onnx.NodeProto, onnx.TensorProto]]:
+    """(node, weight) of every weighted node not skipped by name; none at all is the step's error ("prune: no ... to prune")."""
+    skipped = set(skip_nodes)
+    pairs = [(n, w) for n, w in graph.weight_nodes(model) if n.name not in skipped]
     if not pairs:
-        raise CompressionError(f"{step}: no Conv/Gemm/MatMul weights to {verb}")
+        raise CompressionError(f"{step}: no Conv/Gemm/MatMul weights to {step}")
     return pairs
 
 
