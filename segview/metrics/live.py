@@ -12,11 +12,12 @@ import collections
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from segview.types import StageTimings
+from segview.types import SegmentationResult, StageTimings
 
 WINDOW_S = 60
 # The latency histogram shows the last this many frames.
@@ -108,10 +109,20 @@ class LiveStats:
     def add(self, model: str, at: float, timings: StageTimings) -> None:
         """Consumer thread; ``at`` is a perf_counter time."""
         with self._lock:
-            history = self._models.get(model)
-            if history is None:
-                history = self._models[model] = _ModelHistory(self.window_s)
-            history.add(at, timings)
+            self._history(model).add(at, timings)
+
+    def add_frame(self, at: float, results: Iterable[SegmentationResult]) -> None:
+        """Consumer thread: every model's timings for one frame, under one lock."""
+        with self._lock:
+            for result in results:
+                self._history(result.model).add(at, result.timings)
+
+    def _history(self, model: str) -> _ModelHistory:
+        """The model's history, made on its first frame (call with the lock held)."""
+        history = self._models.get(model)
+        if history is None:
+            history = self._models[model] = _ModelHistory(self.window_s)
+        return history
 
     def add_iou(self, at: float, iou: float) -> None:
         with self._lock:

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import cv2
+
 from segview.errors import ModelError, SegviewError
 from segview.inference.session import SegmentationSession, first_line
 from segview.pipeline.channel import Channel, Closed
@@ -255,6 +257,26 @@ class Pipeline:
     def _report(self, problem: str) -> None:
         with self._lock:
             self.stats.problems.append(problem)
+
+
+def _serial_opencv() -> None:
+    """OpenCV runs each call on the thread that makes it, with no thread pool of its own.
+
+    The workers already keep every core busy (and onnxruntime shares the cores out
+    between them); OpenCV's pool only added threads that spin in sched_yield waiting
+    for the next resize (perf here: 0.8% of the two cores in bench, 1.3% in the studio)
+    and split 640x480 resizes into pieces worth less than their hand-over. Measured:
+    `segview bench` 1.04x (median of 5 alternating rounds, SEGVIEW_SERIAL_OPENCV=0 against
+    the default). The setting is process-wide and harmless elsewhere: nothing in segview
+    waits on a single large OpenCV call while the cores are idle.
+    """
+    if os.environ.get("SEGVIEW_SERIAL_OPENCV", "1") != "0":
+        cv2.setNumThreads(1)
+
+
+# Once, when the pipeline is first imported: before any thread of ours runs OpenCV, as changing
+# OpenCV's pool while another thread is inside one of its parallel calls is not safe.
+_serial_opencv()
 
 
 def _pin_to_core(index: int) -> None:

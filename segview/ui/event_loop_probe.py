@@ -6,7 +6,7 @@ import collections
 import time
 
 import numpy as np
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QTimer
 
 LAG_PROBE_MS = 20
 
@@ -14,11 +14,15 @@ LAG_PROBE_MS = 20
 class EventLoopProbe:
     """Measures how late a 20 ms timer fires: the delay a click or repaint would suffer."""
 
-    def __init__(self, window_s: float = 60.0) -> None:
+    def __init__(self, parent: QObject, window_s: float = 60.0) -> None:
         self.delays_ms: collections.deque[tuple[float, float]] = collections.deque()
         self.window_s = window_s
         self._clock = QElapsedTimer()
-        self._timer = QTimer()
+        # Owned by ``parent`` (the window), so it stops and is deleted with it, on the GUI thread. A
+        # timer of its own would live on in the Python object until the garbage collector freed it, on
+        # whichever thread happened to run the collection: Qt cannot unregister a timer from another
+        # thread, and the next tick then fired into freed memory (a segfault in a later test).
+        self._timer = QTimer(parent)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._on_tick)
 

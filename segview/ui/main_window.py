@@ -98,7 +98,7 @@ class StudioWindow(StudioTools):
         self._connect()
         self._layout_views(0)
 
-        self.lag_probe = EventLoopProbe()
+        self.lag_probe = EventLoopProbe(self)
         self.lag_probe.start()
         # Pictures are pulled at screen rate, not pushed per frame: at hundreds of frames a
         # second, painting each would take a core from the models.

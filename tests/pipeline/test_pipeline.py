@@ -130,3 +130,20 @@ def test_model_failure_is_reported_not_raised(brightness_model, square_video):
     stats = pipeline.run()
     assert stats.problems and "failed while running" in stats.problems[0]
     assert pipeline.finished
+
+
+@pytest.mark.parametrize("setting", ["default", "0"])
+def test_opencv_runs_without_a_pool_of_its_own_once_the_pipeline_is_imported(setting):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SEGVIEW_SERIAL_OPENCV"}
+    if setting != "default":
+        env["SEGVIEW_SERIAL_OPENCV"] = setting
+    script = "import cv2; before = cv2.getNumThreads(); import segview.pipeline.pipeline; print(before, cv2.getNumThreads())"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after = map(int, done.stdout.split())
+    # The workers fill the cores; SEGVIEW_SERIAL_OPENCV=0 leaves OpenCV's own choice (one thread per core).
+    assert after == (1 if setting == "default" else before)

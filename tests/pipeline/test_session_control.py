@@ -177,3 +177,31 @@ def test_pictures_are_paced_while_the_models_are_the_bottleneck(control, model_d
     pipeline, pacer = control._pacing
     wait_for(control, lambda: pipeline.stats.frames_processed >= 30)
     assert not pacer.busy and pipeline.frames_waited_for > pipeline.stats.frames_processed * 0.5
+
+
+def test_the_mask_threshold_cuts_only_the_frames_that_are_shown(control, square_video, monkeypatch):
+    import segview.pipeline.session_control as session_control
+    from segview.inference.postprocess import binary_mask
+    from segview.render.overlay import OverlayMode, OverlaySettings
+
+    cuts = []
+
+    def counting_binary_mask(probability, size, threshold):
+        cuts.append(threshold)
+        return binary_mask(probability, size, threshold)
+
+    monkeypatch.setattr(session_control, "binary_mask", counting_binary_mask)
+    frames = []
+    control.add_consumer(frames.append)
+    control.set_overlay(OverlaySettings(mode=OverlayMode.MASK))
+    control.set_mask_threshold(0.7)
+    control.set_models(["bright"])
+    control.set_source(f"file:{square_video}?realtime=0")
+    wait_for(control, lambda: control.source_ended)
+    # Nobody took a picture: the first frame and the last were composed, the other 22 only counted.
+    assert len(frames) == 24 and control.live.current("bright", frames[-1].completed_at + 1.0)[0] > 0
+    assert cuts == [0.7, 0.7]
+    last = frames[-1].results[0]
+    expected = binary_mask(last.probability, frames[-1].frame.size, 0.7)
+    shown = control.latest_picture().views[0].image
+    assert np.array_equal(shown[..., 0] > 0, expected > 0)  # the picture is the last frame cut at 0.7
