@@ -266,8 +266,8 @@ def _serial_opencv() -> None:
     between them); OpenCV's pool only added threads that spin in sched_yield waiting
     for the next resize (perf here: 0.8% of the two cores in bench, 1.3% in the studio)
     and split 640x480 resizes into pieces worth less than their hand-over. Measured:
-    `segview bench` 1.04x (median of 5 alternating rounds, SEGVIEW_SERIAL_OPENCV=0 against
-    the default). The setting is process-wide and harmless elsewhere: nothing in segview
+    `segview bench` 1.03-1.04x (medians of two runs of 5-6 alternating rounds against
+    SEGVIEW_SERIAL_OPENCV=0; benchmarks/README.md). The setting is process-wide and harmless elsewhere: nothing in segview
     waits on a single large OpenCV call while the cores are idle.
     """
     if os.environ.get("SEGVIEW_SERIAL_OPENCV", "1") != "0":
