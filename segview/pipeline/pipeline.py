@@ -267,8 +267,9 @@ def _serial_opencv() -> None:
     for the next resize (perf here: 0.8% of the two cores in bench, 1.3% in the studio)
     and split 640x480 resizes into pieces worth less than their hand-over. Measured:
     `segview bench` 1.03-1.04x (medians of two runs of 5-6 alternating rounds against
-    SEGVIEW_SERIAL_OPENCV=0; benchmarks/README.md). The setting is process-wide and harmless elsewhere: nothing in segview
-    waits on a single large OpenCV call while the cores are idle.
+    SEGVIEW_SERIAL_OPENCV=0; benchmarks/README.md). The setting is process-wide; where one
+    thread works alone (a photo's resize in eval, say) it costs a millisecond or two beside
+    the model, which onnxruntime runs on every core anyway.
     """
     if os.environ.get("SEGVIEW_SERIAL_OPENCV", "1") != "0":
         cv2.setNumThreads(1)
