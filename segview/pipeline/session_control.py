@@ -341,12 +341,18 @@ class SessionControl:
             masks.append(mask)
         return masks
 
-    def _publish(self, bundle: FrameResults, masks: list[np.ndarray] | None, *how: Any) -> None:
-        """Consumer thread: compose ``bundle``'s picture and make it the one to take (``masks``: None until needed)."""
+    def _publish(
+        self, bundle: FrameResults, masks: list[np.ndarray] | None, pair: tuple[int, int] | None, iou: float | None, threshold: float, smoothing: float
+    ) -> None:
+        """Consumer thread: compose ``bundle``'s picture and make it the one to take.
+
+        ``masks`` is None when the frame did not need them before (no smoothing, no pair): they are
+        cut now, without smoothers, as none was on for this frame.
+        """
         self._unshown = None
         if masks is None:
-            masks = self._masks(bundle, how[2], self._smoothers)  # how: pair, iou, threshold, smoothing
-        picture = self._compose(bundle, masks, *how)
+            masks = self._masks(bundle, threshold, {})
+        picture = self._compose(bundle, masks, pair, iou, threshold, smoothing)
         with self._lock:
             self._latest = picture
             self._picture_pending = True
