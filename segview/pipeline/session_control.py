@@ -352,7 +352,10 @@ class SessionControl:
         self._unshown = None
         if masks is None:
             masks = self._masks(bundle, threshold, {})
-        picture = self._compose(bundle, masks, pair, iou, threshold, smoothing)
+        cards = {e.name: e.card for e in self.models}
+        picture = compose_frame(
+            bundle, masks, pair, iou, threshold, smoothing, overlay=self.overlay, cards=cards, screens=self.screen_sizes, prepare_screen=self._prepare_screen
+        )
         with self._lock:
             self._latest = picture
             self._picture_pending = True
@@ -366,7 +369,3 @@ class SessionControl:
                 self._publish(*self._unshown)
         finally:
             self._hand_over_finished(stats)
-
-    def _compose(self, bundle: FrameResults, *how: Any) -> RenderedFrame:
-        cards = {e.name: e.card for e in self.models}
-        return compose_frame(bundle, *how, overlay=self.overlay, cards=cards, screens=self.screen_sizes, prepare_screen=self._prepare_screen)

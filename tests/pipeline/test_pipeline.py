@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -134,10 +137,6 @@ def test_model_failure_is_reported_not_raised(brightness_model, square_video):
 
 @pytest.mark.parametrize("setting", ["default", "0"])
 def test_opencv_runs_without_a_pool_of_its_own_once_the_pipeline_is_imported(setting):
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "SEGVIEW_SERIAL_OPENCV"}
     if setting != "default":
         env["SEGVIEW_SERIAL_OPENCV"] = setting
